@@ -1,0 +1,97 @@
+/**
+ * The resolved pipeline configuration: what the rest of the code sees after the pipeline file
+ * was parsed, validated, defaulted and normalized once (see config.ts). No code outside
+ * config.ts reads the raw YAML.
+ */
+
+/** A secret value: prints as `******` in logs, JSON, util.inspect and template strings. */
+export class Secret {
+  readonly #value: string;
+  constructor(value: string) {
+    this.#value = value;
+  }
+  /** The real value, only for handing to a driver. */
+  reveal(): string {
+    return this.#value;
+  }
+  toString(): string {
+    return '******';
+  }
+  toJSON(): string {
+    return '******';
+  }
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return '******';
+  }
+}
+
+export type StartupMode = 'initial' | 'snapshot' | 'latest-offset' | 'specific-offset' | 'timestamp';
+
+export interface MySqlSourceConfig {
+  /** `mariadb` in the file is normalized to `mysql`. */
+  type: 'mysql';
+  hostname: string;
+  port: number;
+  username: string;
+  password: Secret;
+  /** The `tables` value as written (comma-separated regular expressions over `db.table`). */
+  tables: string;
+  /** Compiled, each anchored (`^(?:...)$`). */
+  tablePatterns: RegExp[];
+  /** Replication client id; null = allocate one at start. */
+  serverId: number | null;
+  startup: {
+    mode: StartupMode;
+    specificOffset: { file: string | null; pos: number | null; gtidSet: string | null };
+    timestampMillis: number | null;
+  };
+  /** Rows per snapshot chunk (`scan.snapshot.chunk.size`, default 8096). */
+  snapshotChunkSize: number;
+  /** Heartbeat period asked of the server, ms (`heartbeat.interval`, default 5000). */
+  heartbeatIntervalMs: number;
+  /** Connection timeout, ms (`connect.timeout`, default 30000). */
+  connectTimeoutMs: number;
+}
+
+export interface SinkConfig {
+  type: 'postgres' | 'mysql';
+  hostname: string;
+  port: number;
+  username: string;
+  password: Secret;
+  /** PostgreSQL: the database (required). MySQL: unused. */
+  database: string | null;
+  /** Where `_ferry_checkpoint` lives: MySQL database / PostgreSQL schema (default `_ferry`). */
+  checkpointSchema: string;
+  /** Most rows in one lane transaction (`batch.max-rows`, default 5000). */
+  batchMaxRows: number;
+}
+
+export interface RouteConfig {
+  /** Anchored regular expression over `db.table`. */
+  sourceTable: RegExp;
+  /** Target `schema.table`; `replaceSymbol` in it is replaced by the source table name. */
+  sinkTable: string;
+  replaceSymbol: string | null;
+}
+
+export interface PipelineSettings {
+  name: string;
+  /** Sink lanes. */
+  parallelism: number;
+  /** Directory of the SQLite state file (default `./.ferry`, relative to the working directory). */
+  stateDir: string;
+  /** Longest a change waits in a lane before it is flushed, ms (default 200). */
+  flushIntervalMs: number;
+  /** Bytes held in the queue between source and lanes before the source is paused (default 64 MiB). */
+  queueMaxBytes: number;
+}
+
+export interface PipelineConfig {
+  source: MySqlSourceConfig;
+  sink: SinkConfig;
+  route: RouteConfig[];
+  pipeline: PipelineSettings;
+  /** Absolute path of the pipeline file. */
+  file: string;
+}
