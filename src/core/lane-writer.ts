@@ -1,0 +1,185 @@
+import { Notifier, sleep } from './async-queue.js';
+import type { KeyAction, Sink, SinkLane } from './contracts.js';
+import { FerryError, isFerryError } from './errors.js';
+import type { KeyedStep } from './key-merge.js';
+import { KeyMerger } from './key-merge.js';
+
+export interface LaneWriterOptions {
+  lane: number;
+  sink: Sink;
+  /** Flush once this many key steps are pending. */
+  maxRows: number;
+  /** Flush pending steps at the latest after this long. */
+  flushIntervalMs: number;
+  /** Attempts for a write that failed because the sink was unreachable. */
+  maxAttempts: number;
+  /** Called after a lane transaction committed: everything up to `checkpoint` is durable. */
+  markDurable: (lane: number, checkpoint: string, actions: KeyAction[]) => void;
+  /** Called when the lane cannot go on (the pipeline must stop). */
+  fail: (error: FerryError) => void;
+  log: (msg: string, details?: Record<string, unknown>) => void;
+}
+
+/** Errors worth retrying with a new connection: the sink went away, not the data is bad. */
+export function isTransientSinkError(e: unknown): boolean {
+  if (isFerryError(e)) {
+    if (e.code === 'FERRY_SINK_UNREACHABLE') return true;
+    if (e.code !== 'FERRY_SINK_WRITE') return false;
+    return isTransientSinkError(e.cause);
+  }
+  if (typeof e !== 'object' || e === null) return false;
+  const code = (e as { code?: unknown }).code;
+  const transient = new Set([
+    'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'PROTOCOL_CONNECTION_LOST',
+    'ER_CON_COUNT_ERROR', 'ER_SERVER_SHUTDOWN', 'ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT',
+    '57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004', '40001', '40P01', '53300',
+  ]);
+  if (typeof code === 'string' && transient.has(code)) return true;
+  const msg = e instanceof Error ? e.message : '';
+  if (/Connection terminated|connection is in closed state|Can't add new command when connection is in closed state|read ECONNRESET|socket hang up/i.test(msg)) return true;
+  const cause = (e as { cause?: unknown }).cause;
+  return cause !== undefined && cause !== e && isTransientSinkError(cause);
+}
+
+/**
+ * One of N parallel sink writers. Key steps are merged per key while the previous transaction is
+ * being written; each write commits the merged actions together with the lane's checkpoint (the
+ * position after the last source batch handed to this lane) in one sink transaction.
+ */
+export class LaneWriter {
+  readonly lane: number;
+  readonly #o: LaneWriterOptions;
+  #merger = new KeyMerger();
+  /** Position of the last batch handed to this lane (encoded); null before the first. */
+  #latest: string | null = null;
+  /** Position of the last durable write. */
+  #durable: string | null = null;
+  /** When the lane first had something not yet durable (steps or a newer position); null when clean. */
+  #dirtySince: number | null = null;
+  #flushWanted = false;
+  #stopped = false;
+  #writing = false;
+  readonly #wake = new Notifier();
+  readonly #idle = new Notifier();
+  #sinkLane: SinkLane | null = null;
+  #loop: Promise<void> | null = null;
+  #error: FerryError | null = null;
+
+  constructor(options: LaneWriterOptions) {
+    this.lane = options.lane;
+    this.#o = options;
+  }
+
+  /** Steps pending (not yet handed to a sink transaction). */
+  get pendingSteps(): number {
+    return this.#merger.steps;
+  }
+
+  get durablePosition(): string | null {
+    return this.#durable;
+  }
+
+  start(signal: AbortSignal): void {
+    this.#loop = this.#run(signal);
+  }
+
+  /** Hands the lane its part of one source batch, and the position that batch ends at. */
+  enqueue(steps: KeyedStep[], position: string): void {
+    if (this.#error) throw this.#error;
+    for (const s of steps) this.#merger.add(s);
+    this.#latest = position;
+    this.#dirtySince ??= Date.now();
+    if (this.#merger.steps >= this.#o.maxRows) this.#wake.notify();
+  }
+
+  /** Resolves when everything enqueued so far is durable. */
+  async flush(signal: AbortSignal): Promise<void> {
+    for (;;) {
+      if (this.#error) throw this.#error;
+      if (!this.#writing && this.#merger.steps === 0 && this.#latest === this.#durable) return;
+      if (signal.aborted) throw new FerryError('FERRY_ABORTED', 'flush aborted');
+      this.#flushWanted = true;
+      this.#wake.notify();
+      await this.#idle.wait(signal);
+    }
+  }
+
+  /** Stops the loop after the current write; pending steps are dropped (they were never acked). */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#wake.notify();
+    try {
+      await this.#loop;
+    } finally {
+      const l = this.#sinkLane;
+      this.#sinkLane = null;
+      if (l) await l.close().catch(() => undefined);
+    }
+  }
+
+  /** How long the pending state may wait: rows wait flushIntervalMs; a bare position (no rows) waits longer. */
+  #maxWait(): number {
+    return this.#merger.steps > 0 ? this.#o.flushIntervalMs : Math.max(this.#o.flushIntervalMs, 1000);
+  }
+
+  #due(): boolean {
+    if (this.#latest === null || this.#latest === this.#durable || this.#dirtySince === null) return false;
+    if (this.#flushWanted) return true;
+    if (this.#merger.steps >= this.#o.maxRows) return true;
+    return Date.now() - this.#dirtySince >= this.#maxWait();
+  }
+
+  async #run(signal: AbortSignal): Promise<void> {
+    try {
+      while (!this.#stopped && !signal.aborted) {
+        if (!this.#due()) {
+          this.#idle.notify();
+          const wait = this.#dirtySince !== null ? Math.max(1, this.#maxWait() - (Date.now() - this.#dirtySince)) : this.#o.flushIntervalMs;
+          await Promise.race([this.#wake.wait(signal), sleep(wait, signal)]);
+          continue;
+        }
+        const checkpoint = this.#latest as string;
+        const actions = this.#merger.drain();
+        this.#flushWanted = false;
+        this.#dirtySince = null;
+        this.#writing = true;
+        try {
+          await this.#writeWithRetry(actions, checkpoint, signal);
+        } finally {
+          this.#writing = false;
+        }
+        this.#durable = checkpoint;
+        this.#o.markDurable(this.lane, checkpoint, actions);
+        this.#idle.notify();
+      }
+    } catch (e) {
+      const err = isFerryError(e) ? e : new FerryError('FERRY_INTERNAL', `lane ${this.lane} failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      this.#error = err;
+      if (err.code !== 'FERRY_ABORTED') this.#o.fail(err);
+    } finally {
+      this.#idle.notify();
+    }
+  }
+
+  async #writeWithRetry(actions: KeyAction[], checkpoint: string, signal: AbortSignal): Promise<void> {
+    let delay = 250;
+    for (let attempt = 1; ; attempt++) {
+      if (signal.aborted) throw new FerryError('FERRY_ABORTED', 'lane write aborted');
+      try {
+        if (!this.#sinkLane) this.#sinkLane = await this.#o.sink.openLane(this.lane);
+        await this.#sinkLane.write({ actions, checkpoint }, signal);
+        return;
+      } catch (e) {
+        // The connection may be half-dead: drop it and reopen on retry. A commit whose outcome is
+        // unknown is simply written again: the actions are idempotent and the checkpoint row the same.
+        const l = this.#sinkLane;
+        this.#sinkLane = null;
+        if (l) await l.close().catch(() => undefined);
+        if (!isTransientSinkError(e) || attempt >= this.#o.maxAttempts) throw e;
+        this.#o.log('sink write failed, retrying', { lane: this.lane, attempt, error: e instanceof Error ? e.message : String(e) });
+        await sleep(delay, signal);
+        delay = Math.min(delay * 2, 10_000);
+      }
+    }
+  }
+}

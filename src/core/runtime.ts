@@ -1,0 +1,483 @@
+import type { ChangeBatch } from './change.js';
+import type { PipelineConfig } from './config-types.js';
+import type { KeyAction, Sink, Source, TargetTable } from './contracts.js';
+import { FerryError, isFerryError } from './errors.js';
+import type { KeyedStep } from './key-merge.js';
+import { stepsOf } from './key-merge.js';
+import { LaneWriter } from './lane-writer.js';
+import type { PipelineMetrics } from './metrics.js';
+import type { TableRef, TableSchema } from './schema.js';
+import { tableId } from './schema.js';
+import { Notifier, sleep } from './async-queue.js';
+import { decodeValues, encodeValues } from './value-json.js';
+import type { StateStore } from '../state/store.js';
+
+/**
+ * The pipeline runtime: snapshot, then stream, with lanes, the ack tracker and checkpoints.
+ *
+ * The three ordering rules (ARCHITECTURE.md) live here:
+ * 1. The stream start position is recorded before the snapshot reads anything, and the stream
+ *    starts from it (`snapshot.start` in the state store).
+ * 2. The checkpoint advances only to positions at source-transaction boundaries (every batch
+ *    position is one) and only once every lane has made everything up to it durable.
+ * 3. Source history is released only after the checkpoint is durable (`releaseHistory`).
+ */
+
+export interface RuntimeObserver {
+  snapshotTableStarted?(table: string, estimatedRows: number, copiedRows: number): void;
+  snapshotProgress?(table: string, copiedRows: number): void;
+  snapshotTableDone?(table: string, copiedRows: number): void;
+  phase?(phase: PipelinePhase): void;
+  streamStats?(stats: StreamStats): void;
+}
+
+export type PipelinePhase = 'starting' | 'snapshot' | 'stream' | 'done' | 'stopped' | 'failed';
+
+export interface StreamStats {
+  position: string;
+  lagSeconds: number;
+  rowsPerSecond: number;
+  rowsApplied: number;
+  queueRows: number;
+}
+
+export interface Logger {
+  info(obj: Record<string, unknown>, msg: string): void;
+  warn(obj: Record<string, unknown>, msg: string): void;
+  error(obj: Record<string, unknown>, msg: string): void;
+  debug(obj: Record<string, unknown>, msg: string): void;
+}
+
+export interface RuntimeDeps<P> {
+  config: PipelineConfig;
+  source: Source<P>;
+  sink: Sink;
+  state: StateStore;
+  metrics: PipelineMetrics;
+  log: Logger;
+  resolveTarget: (table: TableRef) => TableRef;
+  observer?: RuntimeObserver;
+}
+
+const META_PHASE = 'phase';
+const META_SNAPSHOT_START = 'snapshot.start';
+const META_PARALLELISM = 'parallelism';
+const META_TABLES = 'tables';
+
+export async function runPipeline<P>(deps: RuntimeDeps<P>, signal: AbortSignal): Promise<'done' | 'stopped'> {
+  const { config, source, sink, state, log } = deps;
+  const codec = source.codec;
+  const name = config.pipeline.name;
+  const observer = deps.observer ?? {};
+
+  observer.phase?.('starting');
+  const discovered = await source.discover(signal);
+  if (discovered.length === 0) {
+    throw new FerryError('FERRY_NO_TABLES', `no source table matches tables: ${config.source.tables}`, {
+      fix: 'Check the `source.tables` patterns: they are regular expressions over "database.table", e.g. `shop\\..*`.',
+    });
+  }
+  for (const t of discovered) {
+    if (t.primaryKey.length === 0) {
+      throw new FerryError('FERRY_NO_PRIMARY_KEY', `table ${tableId(t)} has no primary key`, {
+        fix: `Add a primary key (ALTER TABLE ... ADD PRIMARY KEY (...)) or exclude the table from \`source.tables\`.`,
+      });
+    }
+  }
+  const targetOf = makeTargetResolver(deps.resolveTarget);
+
+  let phase = state.getMeta(META_PHASE) as PipelinePhase | 'snapshot' | 'stream' | 'done' | null;
+  const mode = config.source.startup.mode;
+
+  if (phase === null) {
+    // A fresh pipeline: rule 1 — record where the stream must start before reading anything.
+    await sink.resetLaneCheckpoints(signal);
+    let start: P;
+    if (mode === 'initial' || mode === 'snapshot' || mode === 'latest-offset') {
+      start = await source.currentPosition(signal);
+    } else if (mode === 'timestamp') {
+      start = await source.positionAtTime(config.source.startup.timestampMillis ?? 0, signal);
+    } else {
+      const so = config.source.startup.specificOffset;
+      start = codec.decode(JSON.stringify({ file: so.file ?? '', pos: so.pos ?? 4, gtid: so.gtidSet ?? '' }));
+    }
+    const startText = codec.encode(start);
+    state.appendSchemaHistory(startText, discovered.map((t) => ({ tableId: tableId(t), schemaJson: JSON.stringify(t) })));
+    state.setMeta(META_SNAPSHOT_START, startText);
+    state.setMeta(META_PARALLELISM, String(config.pipeline.parallelism));
+    state.setMeta(META_TABLES, JSON.stringify(discovered.map(tableId)));
+    state.commitCheckpoint(startText);
+    phase = mode === 'initial' || mode === 'snapshot' ? 'snapshot' : 'stream';
+    state.setMeta(META_PHASE, phase);
+    log.info({ start: codec.format(start), mode }, 'pipeline initialised');
+  }
+
+  await sink.prepare(discovered.map((t) => targetOf(t)), signal);
+
+  if (phase === 'snapshot') {
+    observer.phase?.('snapshot');
+    writeStatus(state, { phase: 'snapshot' });
+    await runSnapshot(deps, discovered, targetOf, signal);
+    if (signal.aborted) return 'stopped';
+    if (mode === 'snapshot') {
+      state.setMeta(META_PHASE, 'done');
+      writeStatus(state, { phase: 'done' });
+      observer.phase?.('done');
+      return 'done';
+    }
+    state.setMeta(META_PHASE, 'stream');
+    phase = 'stream';
+  }
+  if (phase === 'done') {
+    log.info({}, 'snapshot-only pipeline already done');
+    observer.phase?.('done');
+    return 'done';
+  }
+
+  observer.phase?.('stream');
+  await runStream(deps, discovered, targetOf, signal);
+  return 'stopped';
+}
+
+function makeTargetResolver(resolve: (t: TableRef) => TableRef): (t: TableSchema) => TargetTable {
+  const cache = new Map<TableSchema, TargetTable>();
+  return (t) => {
+    let target = cache.get(t);
+    if (!target) {
+      const ref = resolve(t);
+      target = { schema: ref.schema, name: ref.name, source: t };
+      cache.set(t, target);
+    }
+    return target;
+  };
+}
+
+function writeStatus(state: StateStore, status: Record<string, unknown>): void {
+  state.setStatus(JSON.stringify({ ...status, updatedAt: new Date().toISOString(), pid: process.pid }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Snapshot
+
+async function runSnapshot<P>(deps: RuntimeDeps<P>, tables: TableSchema[], targetOf: (t: TableSchema) => TargetTable, signal: AbortSignal): Promise<void> {
+  const { state, source, sink, config, metrics, log } = deps;
+  const observer = deps.observer ?? {};
+  const name = config.pipeline.name;
+  const progress = new Map(state.listSnapshotProgress().map((p) => [p.tableId, p]));
+  const todo = tables.filter((t) => !progress.get(tableId(t))?.done);
+  for (const t of tables) {
+    const p = progress.get(tableId(t));
+    if (p?.done) observer.snapshotTableDone?.(tableId(t), p.rowsCopied);
+  }
+  const parallel = Math.max(1, Math.min(config.pipeline.parallelism, 4));
+  let next = 0;
+  let failure: unknown = null;
+  const worker = async (): Promise<void> => {
+    while (!signal.aborted && failure === null) {
+      const table = todo[next++];
+      if (!table) return;
+      try {
+        await snapshotTable(table);
+      } catch (e) {
+        failure ??= e;
+      }
+    }
+  };
+  const snapshotTable = async (table: TableSchema): Promise<void> => {
+    const id = tableId(table);
+    const target = targetOf(table);
+    const p = progress.get(id);
+    let afterKey = p?.lastKeyJson ? decodeValues(p.lastKeyJson) : null;
+    let copied = p?.rowsCopied ?? 0;
+    const estimate = await source.estimateRows(table, signal);
+    state.setSnapshotEstimate(id, estimate);
+    observer.snapshotTableStarted?.(id, estimate, copied);
+    log.info({ table: id, estimate, resumeFrom: afterKey === null ? null : 'key', copied }, 'snapshot of table started');
+    const limit = config.source.snapshotChunkSize;
+    // Read the next chunk while the current one is written.
+    let pending = source.readChunk(table, afterKey, limit, signal);
+    for (;;) {
+      const chunk = await pending;
+      if (signal.aborted) return;
+      if (chunk.rows.length === 0 || chunk.lastKey === null) break;
+      const more = chunk.rows.length >= limit;
+      if (more) pending = source.readChunk(table, chunk.lastKey, limit, signal);
+      await sink.writeSnapshotRows(target, chunk.rows, signal);
+      copied += chunk.rows.length;
+      afterKey = chunk.lastKey;
+      // The chunk is durable in the sink before its progress is recorded: a crash in between
+      // re-reads and re-upserts the chunk, which changes nothing.
+      state.recordChunkDone(id, encodeValues(afterKey), copied);
+      metrics.snapshotRows.inc({ pipeline: config.pipeline.name, table: id }, chunk.rows.length);
+      metrics.snapshotChunks.inc({ pipeline: config.pipeline.name, table: id });
+      metrics.rowsWritten.inc({ pipeline: config.pipeline.name, table: id, op: 'read' }, chunk.rows.length);
+      observer.snapshotProgress?.(id, copied);
+      if (!more) break;
+    }
+    if (signal.aborted) return;
+    state.markTableSnapshotted(id);
+    observer.snapshotTableDone?.(id, copied);
+    log.info({ table: id, rows: copied }, 'snapshot of table done');
+  };
+  const statusTimer = setInterval(() => {
+    writeStatus(state, { phase: 'snapshot', tables: state.listSnapshotProgress() });
+  }, 1000);
+  try {
+    await Promise.all(Array.from({ length: Math.min(parallel, todo.length) }, () => worker()));
+  } finally {
+    clearInterval(statusTimer);
+  }
+  if (failure !== null) throw failure;
+  void name;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stream
+
+async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], targetOf: (t: TableSchema) => TargetTable, signal: AbortSignal): Promise<void> {
+  const { state, source, sink, config, metrics, log } = deps;
+  const codec = source.codec;
+  const observer = deps.observer ?? {};
+  const name = config.pipeline.name;
+  const lanes = config.pipeline.parallelism;
+
+  // Where each lane stands. A lane without a row in the target has applied nothing after the
+  // state store's checkpoint. The stream resumes from the lowest; each lane skips what its own
+  // checkpoint says it already applied (exactly-once apply).
+  const stored = state.getCheckpoint();
+  if (stored === null) throw new FerryError('FERRY_STATE_CORRUPT', 'the state store has a stream phase but no checkpoint', { fix: `Move the state file of pipeline "${name}" away to start over.` });
+  const globalCp = codec.decode(stored);
+  const laneRows = await sink.readLaneCheckpoints(signal);
+  const sameLanes = state.getMeta(META_PARALLELISM) === String(lanes);
+  const laneStart: P[] = [];
+  for (let i = 0; i < lanes; i++) {
+    const row = sameLanes ? laneRows.find((r) => r.lane === i) : undefined;
+    const p = row ? codec.decode(row.position) : globalCp;
+    laneStart.push(codec.compare(p, globalCp) < 0 ? globalCp : p);
+  }
+  if (!sameLanes) {
+    // Lane assignment changed: no lane may skip anything; replays are idempotent.
+    for (let i = 0; i < lanes; i++) laneStart[i] = globalCp;
+    state.setMeta(META_PARALLELISM, String(lanes));
+    await sink.resetLaneCheckpoints(signal);
+  }
+  let resume = globalCp;
+  for (const p of laneStart) if (codec.compare(p, resume) < 0) resume = p;
+  const laneSkipUntil: (P | null)[] = laneStart.map((p) => (codec.compare(p, resume) > 0 ? p : null));
+
+  const schemas = schemasAt(state, codec, resume, discovered);
+  log.info({ from: codec.format(resume), lanes }, 'streaming');
+
+  // Ack tracker: a lane's durable position only moves forward; the pipeline checkpoint is the
+  // lowest lane position — everything up to it is durable in every lane (rule 2).
+  const laneDurable: P[] = laneStart.slice();
+  let committed = resume;
+  let lastCommitAt = 0;
+  let fatal: FerryError | null = null;
+  const stopOnError = new AbortController();
+  // The source stops on shutdown or on a lane failure; lanes stop on a failure, or after the
+  // graceful flush that follows a shutdown.
+  const sourceSignal = AbortSignal.any([signal, stopOnError.signal]);
+  const laneCtl = new AbortController();
+  const laneSignal = AbortSignal.any([laneCtl.signal, stopOnError.signal]);
+  let appliedRows = 0;
+  let lastSourceTimeMs = Date.now();
+  let caughtUp = false;
+  const positionTime = new Map<string, number>();
+
+  const commitCheckpoint = (force: boolean): void => {
+    let low = laneDurable[0] as P;
+    for (const p of laneDurable) if (codec.compare(p, low) < 0) low = p;
+    if (codec.compare(low, committed) <= 0) return;
+    const now = Date.now();
+    if (!force && now - lastCommitAt < 500) return;
+    state.commitCheckpoint(codec.encode(low));
+    committed = low;
+    lastCommitAt = now;
+    metrics.checkpointCommits.inc({ pipeline: name });
+    // Rule 3: history is released only after the checkpoint is durable.
+    source.releaseHistory(low, signal).catch((e: unknown) => log.warn({ error: String(e) }, 'releasing source history failed'));
+  };
+
+  const writers = Array.from({ length: lanes }, (_, lane) =>
+    new LaneWriter({
+      lane,
+      sink,
+      maxRows: config.sink.batchMaxRows,
+      flushIntervalMs: config.pipeline.flushIntervalMs,
+      maxAttempts: 12,
+      log: (msg, details) => log.warn(details ?? {}, msg),
+      fail: (e) => {
+        fatal ??= e;
+        stopOnError.abort(e);
+      },
+      markDurable: (l, checkpoint, actions) => {
+        const p = codec.decode(checkpoint);
+        if (codec.compare(p, laneDurable[l] as P) > 0) laneDurable[l] = p;
+        countWritten(l, actions);
+        const t = positionTime.get(checkpoint);
+        if (t !== undefined) lastSourceTimeMs = Math.max(lastSourceTimeMs, t);
+        commitCheckpoint(false);
+      },
+    }),
+  );
+  const countWritten = (lane: number, actions: KeyAction[]): void => {
+    const counts = new Map<string, number>();
+    for (const a of actions) {
+      const k = `${tableId(a.table.source)}\u0000${a.kind}`;
+      counts.set(k, (counts.get(k) ?? 0) + 1);
+    }
+    for (const [k, n] of counts) {
+      const [table, op] = k.split('\u0000') as [string, string];
+      metrics.rowsWritten.inc({ pipeline: name, table, op }, n);
+    }
+    appliedRows += actions.length;
+    metrics.laneBatchRows.observe({ pipeline: name, lane: String(lane) }, actions.length);
+    metrics.laneCommits.inc({ pipeline: name, lane: String(lane) });
+  };
+  for (const w of writers) w.start(laneSignal);
+
+  const queueLimit = Math.max(config.sink.batchMaxRows * lanes * 4, 20_000);
+  const drained = new Notifier();
+  const queued = (): number => writers.reduce((n, w) => n + w.pendingSteps, 0);
+
+  // Status line and lag, once a second.
+  let lastApplied = 0;
+  let lastTick = Date.now();
+  const statusTimer = setInterval(() => {
+    const now = Date.now();
+    const rate = ((appliedRows - lastApplied) * 1000) / Math.max(1, now - lastTick);
+    lastApplied = appliedRows;
+    lastTick = now;
+    const q = queued();
+    const lag = caughtUp && q === 0 ? 0 : Math.max(0, (now - lastSourceTimeMs) / 1000);
+    metrics.lagSeconds.set({ pipeline: name }, lag);
+    metrics.queueRows.set({ pipeline: name }, q);
+    metrics.queueFill.set({ pipeline: name }, Math.min(1, q / queueLimit));
+    const stats: StreamStats = { position: codec.format(committed), lagSeconds: lag, rowsPerSecond: rate, rowsApplied: appliedRows, queueRows: q };
+    observer.streamStats?.(stats);
+    writeStatus(state, { phase: 'stream', position: codec.encode(committed), positionText: codec.format(committed), lagSeconds: lag, rowsPerSecond: Math.round(rate), tables: state.listSnapshotProgress() });
+    drained.notify();
+  }, 1000);
+
+  const flushAll = async (flushSignal: AbortSignal = laneSignal): Promise<void> => {
+    await Promise.all(writers.map((w) => w.flush(flushSignal)));
+    commitCheckpoint(true);
+  };
+
+  const schemaSeen = new Map<string, TableSchema>(schemas.map((t) => [tableId(t), t]));
+  const steps: KeyedStep[][] = Array.from({ length: lanes }, () => []);
+  try {
+    for await (const batch of source.stream(resume, schemas, sourceSignal)) {
+      if (fatal) break;
+      const posText = codec.encode(batch.position);
+      if (batch.kind === 'rows') {
+        positionTime.set(posText, batch.sourceTimeMs);
+        if (positionTime.size > 10_000) positionTime.clear();
+        const readCounts = new Map<string, number>();
+        for (const ch of batch.changes) {
+          const target = targetOf(ch.table);
+          const tid = tableId(ch.table);
+          const k = `${tid}\u0000${ch.op}`;
+          readCounts.set(k, (readCounts.get(k) ?? 0) + 1);
+          stepsFor(ch, target, lanes, steps);
+        }
+        for (const [k, n] of readCounts) {
+          const [table, op] = k.split('\u0000') as [string, string];
+          metrics.rowsRead.inc({ pipeline: name, table, op }, n);
+        }
+        dispatch(batch.position, posText);
+        caughtUp = false;
+      } else if (batch.kind === 'heartbeat') {
+        dispatch(batch.position, posText);
+        caughtUp = queued() === 0;
+        lastSourceTimeMs = Math.max(lastSourceTimeMs, batch.sourceTimeMs);
+      } else {
+        // Schema change: every lane is flushed first, then the change is applied once, then
+        // recorded in the schema history at its position.
+        await flushAll();
+        const change = batch.change;
+        if (change.kind === 'drop-table') {
+          log.warn({ table: `${change.schema}.${change.name}`, ddl: change.ddl }, 'source table dropped; the target table is kept');
+          state.appendSchemaHistory(posText, [{ tableId: `${change.schema}.${change.name}`, schemaJson: null }]);
+        } else {
+          const target = targetOf(change.table);
+          if (change.kind === 'create-table') await sink.prepare([target], sourceSignal);
+          else await sink.applySchemaChange(change, target, sourceSignal);
+          state.appendSchemaHistory(posText, [{ tableId: tableId(change.table), schemaJson: JSON.stringify(change.table) }]);
+          schemaSeen.set(tableId(change.table), change.table);
+        }
+        metrics.schemaChanges.inc({ pipeline: name, kind: change.kind });
+        log.info({ kind: change.kind, position: codec.format(batch.position) }, 'schema change applied');
+        dispatch(batch.position, posText);
+      }
+      // Backpressure: stop pulling from the source while the lanes are behind.
+      while (queued() > queueLimit && !sourceSignal.aborted) {
+        await Promise.race([drained.wait(sourceSignal), sleep(50, sourceSignal)]);
+      }
+    }
+  } catch (e) {
+    if (fatal) throw fatal;
+    if (!(isFerryError(e, 'FERRY_ABORTED') && signal.aborted)) {
+      laneCtl.abort();
+      await Promise.all(writers.map((w) => w.stop()));
+      clearInterval(statusTimer);
+      throw e;
+    }
+  }
+  try {
+    if (!fatal) {
+      // Graceful stop: whatever the lanes hold (whole transactions) is written, then the checkpoint.
+      const flushSignal = AbortSignal.any([AbortSignal.timeout(60_000), stopOnError.signal]);
+      await flushAll(flushSignal).catch((e: unknown) => log.warn({ error: String(e) }, 'final flush incomplete; the stream resumes from the last checkpoint'));
+    }
+  } finally {
+    clearInterval(statusTimer);
+    laneCtl.abort();
+    await Promise.all(writers.map((w) => w.stop()));
+    writeStatus(state, { phase: fatal ? 'failed' : 'stopped', position: codec.encode(committed), positionText: codec.format(committed) });
+  }
+  if (fatal) throw fatal;
+
+  function stepsFor(ch: import('./change.js').RowChange, target: TargetTable, n: number, out: KeyedStep[][]): void {
+    const tmp: KeyedStep[] = [];
+    stepsOf(ch, target, n, tmp);
+    for (const s of tmp) (out[s.lane] as KeyedStep[]).push(s);
+  }
+
+  function dispatch(position: P, posText: string): void {
+    for (let i = 0; i < lanes; i++) {
+      const skipUntil = laneSkipUntil[i];
+      const laneSteps = steps[i] as KeyedStep[];
+      if (skipUntil !== null && skipUntil !== undefined) {
+        if (codec.compare(position, skipUntil) <= 0) {
+          // This lane committed this transaction before the restart: applying it again would
+          // only move its keys back in time.
+          laneSteps.length = 0;
+          continue;
+        }
+        laneSkipUntil[i] = null;
+      }
+      (writers[i] as LaneWriter).enqueue(laneSteps, posText);
+      steps[i] = [];
+    }
+  }
+}
+
+/** The schema of each table in force at `position`, from the schema history. */
+function schemasAt<P>(state: StateStore, codec: { decode(t: string): P; compare(a: P, b: P): number }, position: P, discovered: TableSchema[]): TableSchema[] {
+  const best = new Map<string, { pos: P; json: string | null }>();
+  for (const h of state.allSchemaHistory()) {
+    const p = codec.decode(h.position);
+    if (codec.compare(p, position) > 0) continue;
+    const cur = best.get(h.tableId);
+    if (!cur || codec.compare(p, cur.pos) >= 0) best.set(h.tableId, { pos: p, json: h.schemaJson });
+  }
+  const out: TableSchema[] = [];
+  for (const [, v] of best) if (v.json !== null) out.push(JSON.parse(v.json) as TableSchema);
+  // Tables never recorded (e.g. added to `tables:` later) start from their current schema.
+  for (const t of discovered) if (!best.has(tableId(t))) out.push(t);
+  return out;
+}
+
+export type { ChangeBatch };
