@@ -1,0 +1,520 @@
+/**
+ * The MySQL/MariaDB sink.
+ *
+ * Writes are multi-row statements built with the literal encoder of quote.ts (a few MB each,
+ * bounded by the server's `max_allowed_packet`), sent over the text protocol: one round trip
+ * per statement, never one per row. Each lane owns one connection and applies its batch and its
+ * checkpoint row in one transaction. Every connection runs `SINK_SESSION_SQL` first (UTC time
+ * zone, strict mode, utf8mb4, backslash escapes on).
+ */
+import mysql from 'mysql2/promise';
+import type { Row, SchemaChange, Value } from '../../core/change.js';
+import type { SinkConfig } from '../../core/config-types.js';
+import type { KeyAction, LaneBatch, LaneCheckpoint, Sink, SinkLane, TargetTable } from '../../core/contracts.js';
+import { FerryError, abortError, asFerryError, isFerryError, throwIfAborted } from '../../core/errors.js';
+import type { ColumnSchema, TableSchema } from '../../core/schema.js';
+import { SINK_SESSION_SQL, mysqlLiteral, mysqlStringLiteral, quoteMySqlIdent, quoteMySqlTable } from './quote.js';
+import { mysqlColumnDefinition, mysqlCreateTableSql, requirePrimaryKey } from './sink-types.js';
+
+export const CHECKPOINT_TABLE = '_ferry_checkpoint';
+
+/** Largest statement we build, in UTF-16 units (each becomes at most 3 bytes of UTF-8). */
+const MAX_STATEMENT_CHARS = 4 * 1024 * 1024;
+/** Most keys in one `DELETE ... IN (...)`. */
+const MAX_DELETE_KEYS = 2000;
+
+type Conn = mysql.Connection;
+
+/** What a table needs for writing, computed once per TargetTable object. */
+interface TablePlan {
+  target: TargetTable;
+  qualified: string;
+  /** Quoted column names, aligned with `target.source.columns`. */
+  cols: string[];
+  pk: number[];
+  /** `(a, b)` or `a`: the left side of a key IN list. */
+  keyTuple: string;
+}
+
+/** One SQL statement of a write, with what it touches (for error messages). */
+interface Statement {
+  sql: string;
+  table: TargetTable;
+}
+
+/** Upserts of one table grouped by the set of columns present in the row image. */
+interface UpsertGroup {
+  plan: TablePlan;
+  present: number[];
+  rows: Row[];
+}
+
+interface WritePlan {
+  deletes: { plan: TablePlan; keys: Value[][] }[];
+  upserts: UpsertGroup[];
+}
+
+function sinkWriteError(message: string, cause: unknown, details?: Record<string, unknown>): FerryError {
+  const detail = cause instanceof Error ? cause.message : cause === undefined ? '' : String(cause);
+  return new FerryError('FERRY_SINK_WRITE', detail ? `${message}: ${detail}` : message, {
+    cause,
+    fix: 'Check the target table definition against the source (types, NOT NULL, lengths) and the sink user grants; the pipeline retries the batch after the cause is fixed.',
+    ...(details ? { details } : {}),
+  });
+}
+
+/** A key as short readable text for error messages (never a password; values of the key only). */
+export function describeKey(values: (Value | undefined)[]): string {
+  return (
+    '(' +
+    values
+      .map((v) => {
+        if (v === undefined) return '?';
+        if (v === null) return 'NULL';
+        if (Buffer.isBuffer(v)) return `x'${v.subarray(0, 64).toString('hex')}${v.length > 64 ? '…' : ''}'`;
+        if (typeof v === 'string') return JSON.stringify(v.length > 200 ? v.slice(0, 200) + '…' : v);
+        return v.toString();
+      })
+      .join(', ') +
+    ')'
+  );
+}
+
+function isMissingTable(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return code === 'ER_NO_SUCH_TABLE' || code === 'ER_BAD_DB_ERROR';
+}
+
+function isFatal(e: unknown): boolean {
+  return (e as { fatal?: unknown } | null)?.fatal === true;
+}
+
+export function createMySqlSink(config: SinkConfig, pipelineName: string): Sink {
+  const connectionOptions = {
+    host: config.hostname,
+    port: config.port,
+    user: config.username,
+    password: config.password.reveal(),
+    charset: 'UTF8MB4_GENERAL_CI',
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    dateStrings: true,
+    multipleStatements: false,
+    connectTimeout: 30_000,
+  } as const;
+  const pool = mysql.createPool({ ...connectionOptions, connectionLimit: 4, maxIdle: 4, idleTimeout: 60_000 });
+  const initialized = new WeakSet<object>();
+  const lanes = new Set<SinkLane>();
+  const plans = new WeakMap<TargetTable, TablePlan>();
+  const checkpointTable = quoteMySqlTable(config.checkpointSchema, CHECKPOINT_TABLE);
+  let statementChars = MAX_STATEMENT_CHARS;
+  let closed = false;
+
+  function unreachable(e: unknown): FerryError {
+    return asFerryError(
+      e,
+      'FERRY_SINK_UNREACHABLE',
+      `cannot connect to the MySQL sink at ${config.hostname}:${config.port} as ${config.username}`,
+      'Check sink.hostname, sink.port, sink.username and sink.password, and that the server accepts connections from this host.',
+    );
+  }
+
+  async function initSession(conn: Conn): Promise<void> {
+    await conn.query(SINK_SESSION_SQL);
+    const [rows] = await conn.query('SELECT @@max_allowed_packet AS m');
+    const max = Number((rows as { m: string | number }[])[0]?.m ?? 0);
+    // Leave room for UTF-8 growth (a UTF-16 unit becomes up to 3 bytes) and the statement frame.
+    if (max > 0) statementChars = Math.max(64 * 1024, Math.min(MAX_STATEMENT_CHARS, Math.floor(max / 4)));
+  }
+
+  /** Runs `fn` with a pooled connection whose session is set up. */
+  async function withPooled<T>(fn: (conn: Conn) => Promise<T>): Promise<T> {
+    if (closed) throw new FerryError('FERRY_ABORTED', 'the MySQL sink is closed');
+    let conn: mysql.PoolConnection;
+    try {
+      conn = await pool.getConnection();
+    } catch (e) {
+      throw unreachable(e);
+    }
+    let broken = false;
+    try {
+      if (!initialized.has(conn.connection)) {
+        await initSession(conn);
+        initialized.add(conn.connection);
+      }
+      return await fn(conn);
+    } catch (e) {
+      broken = isFatal(e) || isFatal(e instanceof FerryError ? e.cause : undefined);
+      throw e;
+    } finally {
+      if (broken) conn.destroy();
+      else conn.release();
+    }
+  }
+
+  function planOf(target: TargetTable): TablePlan {
+    let plan = plans.get(target);
+    if (!plan) {
+      requirePrimaryKey(target.source, `${target.schema}.${target.name}`);
+      const cols = target.source.columns.map((c) => quoteMySqlIdent(c.name));
+      const pk = target.source.primaryKey;
+      const keyCols = pk.map((i) => cols[i] as string);
+      plan = {
+        target,
+        qualified: quoteMySqlTable(target.schema, target.name),
+        cols,
+        pk,
+        keyTuple: keyCols.length === 1 ? (keyCols[0] as string) : `(${keyCols.join(', ')})`,
+      };
+      plans.set(target, plan);
+    }
+    return plan;
+  }
+
+  function keyLiteral(values: Value[]): string {
+    return values.length === 1 ? mysqlLiteral(values[0] as Value) : `(${values.map(mysqlLiteral).join(', ')})`;
+  }
+
+  function keyOfRow(plan: TablePlan, row: Row): (Value | undefined)[] {
+    return plan.pk.map((i) => row[i]);
+  }
+
+  function deleteStatements(plan: TablePlan, keys: Value[][], out: Statement[]): void {
+    const head = `DELETE FROM ${plan.qualified} WHERE ${plan.keyTuple} IN (`;
+    let parts: string[] = [];
+    let chars = head.length;
+    for (const key of keys) {
+      if (key.length !== plan.pk.length) {
+        throw new FerryError('FERRY_INTERNAL', `delete key ${describeKey(key)} does not match the primary key of ${plan.target.schema}.${plan.target.name}`);
+      }
+      const lit = keyLiteral(key);
+      if (parts.length > 0 && (parts.length >= MAX_DELETE_KEYS || chars + lit.length + 2 > statementChars)) {
+        out.push({ sql: head + parts.join(', ') + ')', table: plan.target });
+        parts = [];
+        chars = head.length;
+      }
+      parts.push(lit);
+      chars += lit.length + 2;
+    }
+    if (parts.length > 0) out.push({ sql: head + parts.join(', ') + ')', table: plan.target });
+  }
+
+  function upsertStatements(group: UpsertGroup, out: Statement[]): void {
+    const { plan, present, rows } = group;
+    const names = present.map((i) => plan.cols[i] as string);
+    const pkSet = new Set(plan.pk);
+    let updates = present.filter((i) => !pkSet.has(i)).map((i) => plan.cols[i] as string);
+    // A row of key columns only: re-assigning the key makes the duplicate a no-op.
+    if (updates.length === 0) updates = [plan.cols[plan.pk[0] as number] as string];
+    const head = `INSERT INTO ${plan.qualified} (${names.join(', ')}) VALUES `;
+    const tail = ` ON DUPLICATE KEY UPDATE ${updates.map((c) => `${c} = VALUES(${c})`).join(', ')}`;
+    let tuples: string[] = [];
+    let chars = head.length + tail.length;
+    for (const row of rows) {
+      let tuple = '(';
+      for (let j = 0; j < present.length; j++) {
+        if (j > 0) tuple += ', ';
+        tuple += mysqlLiteral(row[present[j] as number] as Value);
+      }
+      tuple += ')';
+      if (tuples.length > 0 && chars + tuple.length + 2 > statementChars) {
+        out.push({ sql: head + tuples.join(', ') + tail, table: plan.target });
+        tuples = [];
+        chars = head.length + tail.length;
+      }
+      tuples.push(tuple);
+      chars += tuple.length + 2;
+    }
+    if (tuples.length > 0) out.push({ sql: head + tuples.join(', ') + tail, table: plan.target });
+  }
+
+  /** Groups rows of one table by which columns they carry (partial images keep absent columns untouched). */
+  function addUpsert(groups: Map<TablePlan, Map<string, UpsertGroup>>, plan: TablePlan, row: Row): void {
+    const present: number[] = [];
+    let mask = '';
+    for (let i = 0; i < plan.cols.length; i++) {
+      if (row[i] !== undefined) {
+        present.push(i);
+        mask += '1';
+      } else mask += '0';
+    }
+    for (const i of plan.pk) {
+      if (row[i] === undefined || row[i] === null) {
+        throw new FerryError('FERRY_SINK_WRITE', `a row for ${plan.target.schema}.${plan.target.name} has no value for key column ${plan.target.source.columns[i]?.name ?? i}`, {
+          details: { table: `${plan.target.schema}.${plan.target.name}` },
+        });
+      }
+    }
+    let byMask = groups.get(plan);
+    if (!byMask) groups.set(plan, (byMask = new Map()));
+    let g = byMask.get(mask);
+    if (!g) byMask.set(mask, (g = { plan, present, rows: [] }));
+    g.rows.push(row);
+  }
+
+  function planActions(actions: KeyAction[]): WritePlan {
+    const deletes = new Map<TablePlan, Value[][]>();
+    const upserts = new Map<TablePlan, Map<string, UpsertGroup>>();
+    for (const a of actions) {
+      const plan = planOf(a.table);
+      if (a.kind === 'delete') {
+        let keys = deletes.get(plan);
+        if (!keys) deletes.set(plan, (keys = []));
+        keys.push(a.key);
+      } else addUpsert(upserts, plan, a.row);
+    }
+    return {
+      deletes: [...deletes].map(([plan, keys]) => ({ plan, keys })),
+      upserts: [...upserts.values()].flatMap((m) => [...m.values()]),
+    };
+  }
+
+  function statementsOf(wp: WritePlan): Statement[] {
+    const out: Statement[] = [];
+    for (const d of wp.deletes) deleteStatements(d.plan, d.keys, out);
+    for (const g of wp.upserts) upsertStatements(g, out);
+    return out;
+  }
+
+  /**
+   * After a failed batch: replays it one row at a time inside a transaction that is always
+   * rolled back, to name the row the server rejects. Returns null when every row passes alone.
+   */
+  async function findPoisonRow(conn: Conn, wp: WritePlan, signal: AbortSignal): Promise<{ table: TargetTable; key: string; cause: unknown } | null> {
+    await conn.query('START TRANSACTION');
+    try {
+      for (const d of wp.deletes) {
+        for (const key of d.keys) {
+          throwIfAborted(signal);
+          const out: Statement[] = [];
+          deleteStatements(d.plan, [key], out);
+          try {
+            for (const s of out) await conn.query(s.sql);
+          } catch (e) {
+            return { table: d.plan.target, key: describeKey(key), cause: e };
+          }
+        }
+      }
+      for (const g of wp.upserts) {
+        for (const row of g.rows) {
+          throwIfAborted(signal);
+          const out: Statement[] = [];
+          upsertStatements({ ...g, rows: [row] }, out);
+          try {
+            for (const s of out) await conn.query(s.sql);
+          } catch (e) {
+            return { table: g.plan.target, key: describeKey(keyOfRow(g.plan, row)), cause: e };
+          }
+        }
+      }
+      return null;
+    } finally {
+      await conn.query('ROLLBACK').catch(() => undefined);
+    }
+  }
+
+  /**
+   * Runs the statements (and `extra`, the checkpoint upsert) in one transaction. On failure
+   * rolls back, finds the offending row when it can, and throws FERRY_SINK_WRITE.
+   */
+  async function applyInTransaction(conn: Conn, wp: WritePlan, extra: string | null, what: string, signal: AbortSignal): Promise<void> {
+    const statements = statementsOf(wp);
+    let current: Statement | null = null;
+    try {
+      await conn.query('START TRANSACTION');
+      for (const s of statements) {
+        if (signal.aborted) throw abortError(signal);
+        current = s;
+        await conn.query(s.sql);
+      }
+      current = null;
+      if (extra !== null) await conn.query(extra);
+      await conn.query('COMMIT');
+    } catch (e) {
+      if (isFatal(e)) {
+        throw sinkWriteError(`${what}: the connection to the MySQL sink failed (nothing of this batch was committed)`, e);
+      }
+      await conn.query('ROLLBACK').catch(() => undefined);
+      if (isFerryError(e)) throw e;
+      const poison = current === null ? null : await findPoisonRow(conn, wp, signal).catch(() => null);
+      if (poison) {
+        const t = `${poison.table.schema}.${poison.table.name}`;
+        throw sinkWriteError(`${what}: table ${t} rejected the row with key ${poison.key}`, poison.cause, { table: t, key: poison.key });
+      }
+      const t = current ? `${current.table.schema}.${current.table.name}` : config.checkpointSchema + '.' + CHECKPOINT_TABLE;
+      throw sinkWriteError(`${what}: table ${t} rejected the write`, e, { table: t });
+    }
+  }
+
+  async function createTable(conn: Conn, schema: string, name: string, source: TableSchema): Promise<void> {
+    await conn.query(`CREATE DATABASE IF NOT EXISTS ${quoteMySqlIdent(schema)} CHARACTER SET utf8mb4`);
+    await conn.query(mysqlCreateTableSql(schema, name, source));
+  }
+
+  const sink: Sink = {
+    async prepare(tables, signal) {
+      await withPooled(async (conn) => {
+        try {
+          throwIfAborted(signal);
+          await conn.query(`CREATE DATABASE IF NOT EXISTS ${quoteMySqlIdent(config.checkpointSchema)} CHARACTER SET utf8mb4`);
+          await conn.query(
+            `CREATE TABLE IF NOT EXISTS ${checkpointTable} (\n` +
+              '  pipeline varchar(255) NOT NULL,\n  lane int NOT NULL,\n  position text NOT NULL,\n' +
+              '  updated_at timestamp(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),\n  PRIMARY KEY (pipeline, lane)\n' +
+              ') ENGINE=InnoDB DEFAULT CHARSET=utf8mb4',
+          );
+          for (const t of tables) {
+            throwIfAborted(signal);
+            await createTable(conn, t.schema, t.name, t.source);
+          }
+        } catch (e) {
+          throw asFerryError(e, 'FERRY_SINK_WRITE', 'preparing the MySQL sink tables failed', 'Grant the sink user CREATE on the target databases, or create the tables yourself.');
+        }
+      });
+    },
+
+    async applySchemaChange(change: SchemaChange, target: TargetTable, signal: AbortSignal) {
+      throwIfAborted(signal);
+      const where = `${target.schema}.${target.name}`;
+      switch (change.kind) {
+        case 'create-table':
+          await withPooled((conn) => createTable(conn, target.schema, target.name, change.table)).catch((e: unknown) => {
+            throw asFerryError(e, 'FERRY_SINK_WRITE', `creating ${where} failed`);
+          });
+          return;
+        case 'add-column': {
+          const col: ColumnSchema | undefined = change.table.columns.find((c) => c.name === change.column);
+          if (!col) {
+            throw new FerryError('FERRY_SCHEMA_MISMATCH', `add-column ${change.column} on ${where}: the new schema has no such column`);
+          }
+          await withPooled(async (conn) => {
+            const [rows] = await conn.query(
+              'SELECT COUNT(*) AS n FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ' +
+                `${mysqlStringLiteral(target.schema)} AND TABLE_NAME = ${mysqlStringLiteral(target.name)} AND COLUMN_NAME = ${mysqlStringLiteral(col.name)}`,
+            );
+            if (Number((rows as { n: string | number }[])[0]?.n ?? 0) > 0) return;
+            await conn.query(`ALTER TABLE ${quoteMySqlTable(target.schema, target.name)} ADD COLUMN ${mysqlColumnDefinition(col)}`);
+          }).catch((e: unknown) => {
+            throw asFerryError(e, 'FERRY_SINK_WRITE', `adding column ${col.name} to ${where} failed`);
+          });
+          return;
+        }
+        case 'truncate-table':
+          await withPooled((conn) => conn.query(`TRUNCATE TABLE ${quoteMySqlTable(target.schema, target.name)}`)).catch((e: unknown) => {
+            throw asFerryError(e, 'FERRY_SINK_WRITE', `truncating ${where} failed`);
+          });
+          return;
+        default:
+          throw new FerryError('FERRY_DDL_UNSUPPORTED', `the MySQL sink cannot apply a ${change.kind} change to ${where} yet: ${change.ddl}`, {
+            fix: `Apply the change to the target by hand (it was: ${change.ddl}), then restart the pipeline; or exclude the table.`,
+            details: { kind: change.kind, table: where },
+          });
+      }
+    },
+
+    async writeSnapshotRows(table, rows, signal) {
+      if (rows.length === 0) return;
+      throwIfAborted(signal);
+      const wp: WritePlan = { deletes: [], upserts: [] };
+      const groups = new Map<TablePlan, Map<string, UpsertGroup>>();
+      const plan = planOf(table);
+      for (const row of rows) addUpsert(groups, plan, row);
+      wp.upserts = [...groups.values()].flatMap((m) => [...m.values()]);
+      await withPooled((conn) => applyInTransaction(conn, wp, null, 'snapshot write', signal));
+    },
+
+    async openLane(lane) {
+      let conn: Conn | null = null;
+      let laneClosed = false;
+      async function connection(): Promise<Conn> {
+        if (conn) return conn;
+        let c: Conn;
+        try {
+          c = await mysql.createConnection(connectionOptions);
+        } catch (e) {
+          throw unreachable(e);
+        }
+        // A dropped connection surfaces as an 'error' event as well as a failed query.
+        c.on('error', () => {
+          if (conn === c) conn = null;
+        });
+        try {
+          await initSession(c);
+        } catch (e) {
+          c.destroy();
+          throw unreachable(e);
+        }
+        conn = c;
+        return c;
+      }
+      const writer: SinkLane = {
+        async write(batch: LaneBatch, signal: AbortSignal) {
+          if (laneClosed) throw new FerryError('FERRY_ABORTED', `lane ${lane} is closed`);
+          throwIfAborted(signal);
+          const c = await connection();
+          const wp = planActions(batch.actions);
+          const checkpoint =
+            `INSERT INTO ${checkpointTable} (pipeline, lane, position, updated_at) VALUES ` +
+            `(${mysqlStringLiteral(pipelineName)}, ${lane}, ${mysqlStringLiteral(batch.checkpoint)}, CURRENT_TIMESTAMP(6)) ` +
+            'ON DUPLICATE KEY UPDATE position = VALUES(position), updated_at = VALUES(updated_at)';
+          try {
+            await applyInTransaction(c, wp, checkpoint, `lane ${lane} write`, signal);
+          } catch (e) {
+            const cause = e instanceof FerryError ? e.cause : e;
+            if (isFatal(cause)) {
+              conn = null;
+              c.destroy();
+            }
+            throw e;
+          }
+        },
+        async close() {
+          laneClosed = true;
+          lanes.delete(writer);
+          const c = conn;
+          conn = null;
+          if (c) await c.end().catch(() => c.destroy());
+        },
+      };
+      lanes.add(writer);
+      return writer;
+    },
+
+    async readLaneCheckpoints(signal) {
+      throwIfAborted(signal);
+      return withPooled(async (conn) => {
+        try {
+          const [rows] = await conn.query(
+            `SELECT lane, position FROM ${checkpointTable} WHERE pipeline = ${mysqlStringLiteral(pipelineName)} ORDER BY lane`,
+          );
+          return (rows as { lane: number | string; position: string }[]).map(
+            (r): LaneCheckpoint => ({ lane: Number(r.lane), position: String(r.position) }),
+          );
+        } catch (e) {
+          if (isMissingTable(e)) return [];
+          throw asFerryError(e, 'FERRY_SINK_WRITE', 'reading the lane checkpoints failed');
+        }
+      });
+    },
+
+    async resetLaneCheckpoints(signal) {
+      throwIfAborted(signal);
+      await withPooled(async (conn) => {
+        try {
+          await conn.query(`DELETE FROM ${checkpointTable} WHERE pipeline = ${mysqlStringLiteral(pipelineName)}`);
+        } catch (e) {
+          if (isMissingTable(e)) return;
+          throw asFerryError(e, 'FERRY_SINK_WRITE', 'removing the lane checkpoints failed');
+        }
+      });
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      await Promise.all([...lanes].map((l) => l.close()));
+      await pool.end().catch(() => undefined);
+    },
+  };
+  return sink;
+}
