@@ -1,0 +1,220 @@
+/**
+ * Snapshot reads: one primary-key range (chunk) of a table per query, keyset-paginated, with
+ * values in exactly the canonical forms of core/change.ts, equal to what the binlog decoder
+ * produces for the same row.
+ *
+ * How each value gets its canonical form over the text protocol (connection.ts sets the session):
+ * - BIGINT arrives as an exact string (bigNumberStrings) and becomes number or bigint here.
+ * - FLOAT is printed with 6 digits by the server, so it is selected as `CAST(col AS DOUBLE)`:
+ *   the 32-bit value widened exactly, which MariaDB prints in shortest round-trip form.
+ * - DOUBLE is printed in shortest round-trip form (checked against the binary protocol).
+ * - DECIMAL, DATE, DATETIME, TIMESTAMP (UTC session), TIME keep the server's text, fsp digits
+ *   included; the binary protocol would drop `.000000` fractions, so it is not used.
+ * - GEOMETRY is selected as `CAST(col AS BINARY)`: the raw SRID + WKB bytes, not the driver's
+ *   parsed object.
+ * - BIT, BINARY, BLOB arrive as Buffers (binary charset); ENUM/SET as labels; JSON as text.
+ */
+import type { Connection, RowDataPacket } from 'mysql2/promise';
+import type { Row, Value } from '../../core/change.js';
+import type { SnapshotChunk } from '../../core/contracts.js';
+import { FerryError, throwIfAborted } from '../../core/errors.js';
+import type { ColumnSchema, TableRef, TableSchema } from '../../core/schema.js';
+
+/**
+ * Quotes an identifier with backticks, doubling any backtick inside.
+ * Local until src/connectors/mysql/quote.ts exists; switch to it then.
+ */
+function quoteId(name: string): string {
+  return '`' + name.replace(/`/g, '``') + '`';
+}
+
+function quoteTable(t: TableRef): string {
+  return `${quoteId(t.schema)}.${quoteId(t.name)}`;
+}
+
+/** BIGINT text → number when it is a safe integer, else bigint (canonical 64-bit form). */
+export function int64FromText(s: string): number | bigint {
+  const n = Number(s);
+  return Number.isSafeInteger(n) ? n : BigInt(s);
+}
+
+function selectExpr(c: ColumnSchema): string {
+  const q = quoteId(c.name);
+  switch (c.type.kind) {
+    case 'float':
+      return `CAST(${q} AS DOUBLE)`;
+    case 'geometry':
+      return `CAST(${q} AS BINARY)`;
+    default:
+      return q;
+  }
+}
+
+/** One primary-key column in a key bound: the column side, the placeholder side, the parameter. */
+interface KeyPart {
+  col: string;
+  ph: string;
+  param: (v: Value) => unknown;
+}
+
+/**
+ * The SQL for a key bound, in the expanded form
+ *   k1 >= ? AND (k1 > ? OR (k1 = ? AND k2 > ?) OR (k1 = ? AND k2 = ? AND k3 > ?))
+ * The leading `k1 >= ?` makes it one index range on every server; the row constructor
+ * `(k1,k2) > (?,?)` is not range-optimised by all versions (see the EXPLAIN test).
+ */
+function keyBoundSql(keys: KeyPart[]): string {
+  const first = keys[0] as KeyPart;
+  if (keys.length === 1) return `${first.col} > ${first.ph}`;
+  const ors: string[] = [];
+  for (let i = 0; i < keys.length; i++) {
+    const parts: string[] = [];
+    for (let j = 0; j < i; j++) parts.push(`${(keys[j] as KeyPart).col} = ${(keys[j] as KeyPart).ph}`);
+    parts.push(`${(keys[i] as KeyPart).col} > ${(keys[i] as KeyPart).ph}`);
+    ors.push(parts.length === 1 ? (parts[0] as string) : `(${parts.join(' AND ')})`);
+  }
+  return `${first.col} >= ${first.ph} AND (${ors.join(' OR ')})`;
+}
+
+function keyPartFor(c: ColumnSchema): KeyPart {
+  const col = quoteId(c.name);
+  const t = c.type;
+  switch (t.kind) {
+    case 'decimal':
+      // A string compared with a DECIMAL column is compared as a double: cast it back to exact.
+      return { col, ph: `CAST(? AS DECIMAL(${t.precision},${t.scale}))`, param: (v) => v };
+    case 'enum':
+      // ORDER BY sorts an ENUM by its index; comparing with a number compares the index too.
+      return { col, ph: '?', param: (v) => enumIndex(t.values, v) };
+    case 'set':
+      return { col, ph: '?', param: (v) => setBits(t.values, v) };
+    default:
+      return { col, ph: '?', param: (v) => v };
+  }
+}
+
+function enumIndex(values: string[], v: Value): number {
+  if (v === '') return 0;
+  const i = values.indexOf(String(v));
+  if (i < 0) throw new FerryError('FERRY_SCHEMA_MISMATCH', `ENUM key value "${String(v)}" is not a label of the column`);
+  return i + 1;
+}
+
+function setBits(values: string[], v: Value): bigint {
+  let bits = 0n;
+  const s = String(v);
+  if (s === '') return 0n;
+  for (const label of s.split(',')) {
+    const i = values.indexOf(label);
+    if (i < 0) throw new FerryError('FERRY_SCHEMA_MISMATCH', `SET key value "${s}" has a label the column does not have`);
+    bits |= 1n << BigInt(i);
+  }
+  return bits;
+}
+
+interface ChunkPlan {
+  firstSql: string;
+  nextSql: string;
+  keyParams: ((v: Value) => unknown)[];
+  /** Columns whose driver value needs converting: BIGINT text → number | bigint. */
+  int64Columns: number[];
+  pk: number[];
+}
+
+const plans = new WeakMap<TableSchema, ChunkPlan>();
+
+function planFor(table: TableSchema): ChunkPlan {
+  const cached = plans.get(table);
+  if (cached) return cached;
+  if (table.primaryKey.length === 0) {
+    throw new FerryError('FERRY_NO_PRIMARY_KEY', `table ${table.schema}.${table.name} has no primary key: it cannot be read in chunks`, {
+      fix: `ALTER TABLE ${quoteTable(table)} ADD PRIMARY KEY (<unique not-null columns>);`,
+    });
+  }
+  const pkCols = table.primaryKey.map((i) => {
+    const c = table.columns[i];
+    if (!c) throw new FerryError('FERRY_INTERNAL', `primary key index ${i} out of range in ${table.schema}.${table.name}`);
+    return c;
+  });
+  const select = table.columns.map(selectExpr).join(', ');
+  const from = `${quoteTable(table)} FORCE INDEX (PRIMARY)`;
+  const order = pkCols.map((c) => quoteId(c.name)).join(', ');
+  const keys = pkCols.map(keyPartFor);
+  const plan: ChunkPlan = {
+    firstSql: `SELECT ${select} FROM ${from} ORDER BY ${order} LIMIT ?`,
+    nextSql: `SELECT ${select} FROM ${from} WHERE ${keyBoundSql(keys)} ORDER BY ${order} LIMIT ?`,
+    keyParams: keys.map((k) => k.param),
+    int64Columns: table.columns.flatMap((c, i) => (c.type.kind === 'int' && c.type.bits === 64 ? [i] : [])),
+    pk: table.primaryKey,
+  };
+  plans.set(table, plan);
+  return plan;
+}
+
+/** Parameters for `keyBoundSql`: per disjunct i, the first i key values then value i. */
+function boundParams(plan: ChunkPlan, afterKey: Value[]): unknown[] {
+  if (afterKey.length !== plan.pk.length) {
+    throw new FerryError('FERRY_INTERNAL', `resume key has ${afterKey.length} values, the primary key ${plan.pk.length} columns`);
+  }
+  const enc = afterKey.map((v, i) => {
+    if (v === null) throw new FerryError('FERRY_INTERNAL', 'resume key contains NULL');
+    return (plan.keyParams[i] as (v: Value) => unknown)(v);
+  });
+  if (enc.length === 1) return enc;
+  const out: unknown[] = [enc[0]];
+  for (let i = 0; i < enc.length; i++) {
+    for (let j = 0; j <= i; j++) out.push(enc[j]);
+  }
+  return out;
+}
+
+/**
+ * Reads up to `limit` rows of `table` with primary key strictly greater than `afterKey` (from
+ * the start when null), in key order, in one query (one consistent read under InnoDB).
+ * Rows are aligned with `table.columns`, generated columns included, values canonical.
+ * `lastKey` is null when the chunk is empty: the table is done.
+ *
+ * @throws FerryError FERRY_NO_PRIMARY_KEY when the table has no primary key.
+ */
+export async function readChunk(
+  conn: Connection,
+  table: TableSchema,
+  afterKey: Value[] | null,
+  limit: number,
+  signal?: AbortSignal,
+): Promise<SnapshotChunk> {
+  throwIfAborted(signal);
+  if (!Number.isSafeInteger(limit) || limit <= 0) throw new FerryError('FERRY_INTERNAL', `chunk limit must be a positive integer, got ${limit}`);
+  const plan = planFor(table);
+  const sql = afterKey === null ? plan.firstSql : plan.nextSql;
+  const params = afterKey === null ? [limit] : [...boundParams(plan, afterKey), limit];
+  const [result] = await conn.query<RowDataPacket[]>({ sql, rowsAsArray: true, values: params });
+  throwIfAborted(signal);
+  // rowsAsArray gives one plain array per row, aligned with the select list: use it as the Row.
+  const rows = result as unknown as Row[];
+  const conv = plan.int64Columns;
+  if (conv.length > 0) {
+    for (let r = 0; r < rows.length; r++) {
+      const row = rows[r] as Row;
+      for (let k = 0; k < conv.length; k++) {
+        const i = conv[k] as number;
+        const v = row[i];
+        if (typeof v === 'string') row[i] = int64FromText(v);
+      }
+    }
+  }
+  const last = rows[rows.length - 1];
+  return { rows, lastKey: last ? plan.pk.map((i) => last[i] as Value) : null };
+}
+
+/** Row count estimate from information_schema.TABLES.TABLE_ROWS (InnoDB: an estimate, may be stale). */
+export async function estimateRows(conn: Connection, table: TableRef): Promise<number> {
+  const [rows] = await conn.query<RowDataPacket[]>({
+    sql: 'SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
+    rowsAsArray: true,
+    values: [table.schema, table.name],
+  });
+  const v = (rows as unknown as unknown[][])[0]?.[0];
+  const n = v === null || v === undefined ? 0 : Number(v);
+  return Number.isFinite(n) ? n : 0;
+}

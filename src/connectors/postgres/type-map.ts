@@ -1,0 +1,194 @@
+/**
+ * LogicalType → PostgreSQL column type, and canonical Value → PostgreSQL input text.
+ * TYPES.md (next to this file) is the human version of this file, with every lossy case.
+ */
+import type { Value } from '../../core/change.js';
+import { FerryError } from '../../core/errors.js';
+import type { ColumnSchema, LogicalType } from '../../core/schema.js';
+
+/** PostgreSQL's varchar(n) limit; longer MySQL strings become text. */
+const PG_MAX_VARCHAR = 10_485_760;
+
+/** The PostgreSQL type for a column (without nullability). */
+export function pgColumnType(t: LogicalType): string {
+  switch (t.kind) {
+    case 'int':
+      // The smallest PostgreSQL integer that holds the whole MySQL range.
+      switch (t.bits) {
+        case 8:
+          return 'smallint';
+        case 16:
+          return t.unsigned ? 'integer' : 'smallint';
+        case 24:
+          return 'integer';
+        case 32:
+          return t.unsigned ? 'bigint' : 'integer';
+        case 64:
+          return t.unsigned ? 'numeric(20,0)' : 'bigint';
+      }
+      break;
+    case 'decimal':
+      return `numeric(${t.precision},${t.scale})`;
+    case 'float':
+      return 'real';
+    case 'double':
+      return 'double precision';
+    case 'bit':
+      return `bit varying(${Math.max(1, t.bits)})`;
+    case 'year':
+      return 'smallint';
+    case 'date':
+      return 'date';
+    case 'datetime':
+      return `timestamp(${t.fsp}) without time zone`;
+    case 'timestamp':
+      return `timestamp(${t.fsp}) with time zone`;
+    case 'time':
+      return 'interval';
+    case 'string':
+      if (t.lob || t.maxChars === null || t.maxChars > PG_MAX_VARCHAR) return 'text';
+      return `varchar(${Math.max(1, t.maxChars)})`;
+    case 'binary':
+      return 'bytea';
+    case 'json':
+      return 'jsonb';
+    case 'enum':
+    case 'set':
+      return 'text';
+    case 'geometry':
+      return 'bytea';
+    case 'uuid':
+      return 'uuid';
+    case 'inet4':
+    case 'inet6':
+      return 'inet';
+  }
+  throw new FerryError('FERRY_INTERNAL', `no PostgreSQL type for ${JSON.stringify(t)}`);
+}
+
+/** Counts of values changed on their way into PostgreSQL (see TYPES.md, "Lossy cases"). */
+export interface PgLossStats {
+  /** U+0000 characters removed from text (and `\u0000` escapes from JSON). */
+  nulCharsStripped: number;
+  /** Zero or partial-zero MySQL dates written as NULL or `-infinity`. */
+  zeroDatesReplaced: number;
+}
+
+export function newLossStats(): PgLossStats {
+  return { nulCharsStripped: 0, zeroDatesReplaced: 0 };
+}
+
+/** A value ready for PostgreSQL: input text, raw bytes (bytea), or NULL. */
+export type PgInput = string | Buffer | null;
+
+/** Converts one canonical value of one column. */
+export type PgEncoder = (v: Value) => PgInput;
+
+/** Any date PostgreSQL cannot store: month or day 00, or year 0000 (MySQL zero dates and partial zero dates). */
+function isZeroDate(s: string): boolean {
+  // 'YYYY-MM-DD...' (canonical); PostgreSQL has no year 0 and no month/day 0.
+  return s.startsWith('0000-') || s.charCodeAt(5) === 48 && s.charCodeAt(6) === 48 || s.charCodeAt(8) === 48 && s.charCodeAt(9) === 48;
+}
+
+/** U+0000 escapes inside JSON strings: an odd run of backslashes followed by u0000. */
+const JSON_NUL_ESCAPE = /(?<!\\)((?:\\\\)*)\\u0000/g;
+
+function numberText(v: Value): string {
+  if (typeof v === 'number') return Object.is(v, -0) ? '-0' : String(v);
+  if (typeof v === 'bigint') return v.toString();
+  if (typeof v === 'string') return v;
+  throw new FerryError('FERRY_SCHEMA_MISMATCH', 'a binary value arrived for a numeric column');
+}
+
+function bitText(v: Value, bits: number): string {
+  let s: string;
+  if (Buffer.isBuffer(v)) {
+    s = '';
+    for (const byte of v) s += byte.toString(2).padStart(8, '0');
+  } else if (typeof v === 'number' || typeof v === 'bigint') {
+    s = BigInt(v).toString(2);
+  } else {
+    s = String(v);
+  }
+  // Exactly `bits` digits: MySQL's BIT(n) value is the low n bits.
+  return s.length >= bits ? s.slice(s.length - bits) : s.padStart(bits, '0');
+}
+
+function stripNul(s: string, stats: PgLossStats): string {
+  if (!s.includes('\u0000')) return s;
+  const out = s.replaceAll('\u0000', '');
+  stats.nulCharsStripped += s.length - out.length;
+  return out;
+}
+
+/**
+ * The encoder for one column. Text results are PostgreSQL input syntax for the column's type;
+ * Buffers are bytea values.
+ */
+export function pgEncoder(col: ColumnSchema, stats: PgLossStats): PgEncoder {
+  const t = col.type;
+  const zeroDate = (): PgInput => {
+    stats.zeroDatesReplaced++;
+    // NOT NULL columns get the one value no real date can have; see TYPES.md.
+    return col.nullable ? null : '-infinity';
+  };
+  switch (t.kind) {
+    case 'int':
+    case 'decimal':
+    case 'float':
+    case 'double':
+    case 'year':
+      return (v) => (v === null ? null : numberText(v));
+    case 'bit':
+      return (v) => (v === null ? null : bitText(v, Math.max(1, t.bits)));
+    case 'date':
+    case 'datetime':
+      return (v) => {
+        if (v === null) return null;
+        const s = String(v);
+        return isZeroDate(s) ? zeroDate() : s;
+      };
+    case 'timestamp':
+      return (v) => {
+        if (v === null) return null;
+        const s = String(v);
+        return isZeroDate(s) ? zeroDate() : s + '+00';
+      };
+    case 'time':
+      // '[-]HHH:MM:SS[.ffffff]' is valid interval input; the sign applies to the whole value.
+      return (v) => (v === null ? null : String(v));
+    case 'string':
+    case 'enum':
+    case 'set':
+      return (v) => {
+        if (v === null) return null;
+        if (typeof v === 'string') return stripNul(v, stats);
+        if (Buffer.isBuffer(v)) return stripNul(v.toString('utf8'), stats);
+        return String(v);
+      };
+    case 'json':
+      return (v) => {
+        if (v === null) return null;
+        const s = typeof v === 'string' ? v : Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
+        if (!s.includes('\\u0000')) return s;
+        // jsonb rejects \u0000 ("unsupported Unicode escape sequence").
+        let n = 0;
+        const out = s.replace(JSON_NUL_ESCAPE, (_m, run: string) => {
+          n++;
+          return run;
+        });
+        stats.nulCharsStripped += n;
+        return out;
+      };
+    case 'binary':
+    case 'geometry':
+      return (v) => {
+        if (v === null) return null;
+        return Buffer.isBuffer(v) ? v : Buffer.from(String(v), 'utf8');
+      };
+    case 'uuid':
+    case 'inet4':
+    case 'inet6':
+      return (v) => (v === null ? null : String(v));
+  }
+}
