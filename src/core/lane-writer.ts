@@ -3,6 +3,7 @@ import type { KeyAction, Sink, SinkLane } from './contracts.js';
 import { FerryError, isFerryError } from './errors.js';
 import type { KeyedStep } from './key-merge.js';
 import { KeyMerger } from './key-merge.js';
+import { crashPoint } from './faults.js';
 
 export interface LaneWriterOptions {
   lane: number;
@@ -148,6 +149,7 @@ export class LaneWriter {
         } finally {
           this.#writing = false;
         }
+        crashPoint('stream.after-lane-commit');
         this.#durable = checkpoint;
         this.#o.markDurable(this.lane, checkpoint, actions);
         this.#idle.notify();

@@ -10,6 +10,7 @@ import type { TableRef, TableSchema } from './schema.js';
 import { tableId } from './schema.js';
 import { Notifier, sleep } from './async-queue.js';
 import { decodeValues, encodeValues } from './value-json.js';
+import { crashPoint } from './faults.js';
 import type { StateStore } from '../state/store.js';
 
 /**
@@ -203,6 +204,7 @@ async function runSnapshot<P>(deps: RuntimeDeps<P>, tables: TableSchema[], targe
       const more = chunk.rows.length >= limit;
       if (more) pending = source.readChunk(table, chunk.lastKey, limit, signal);
       await sink.writeSnapshotRows(target, chunk.rows, signal);
+      crashPoint('snapshot.after-chunk-write');
       copied += chunk.rows.length;
       afterKey = chunk.lastKey;
       // The chunk is durable in the sink before its progress is recorded: a crash in between
@@ -292,6 +294,7 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
     const now = Date.now();
     if (!force && now - lastCommitAt < 500) return;
     state.commitCheckpoint(codec.encode(low));
+    crashPoint('stream.after-checkpoint');
     committed = low;
     lastCommitAt = now;
     metrics.checkpointCommits.inc({ pipeline: name });

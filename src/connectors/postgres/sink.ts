@@ -1,0 +1,575 @@
+/**
+ * The PostgreSQL sink.
+ *
+ * Small row sets go as multi-row `INSERT ... ON CONFLICT (key) DO UPDATE` with bind parameters;
+ * large ones are COPYed (text format) into a temporary stage table and merged with one
+ * `INSERT ... SELECT ... ON CONFLICT`. Each lane owns one connection and applies its batch and its
+ * checkpoint row in one transaction. Every connection starts with `TimeZone=UTC` (set in the
+ * startup packet, so no statement can run before it).
+ */
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import pg from 'pg';
+import copyStreams from 'pg-copy-streams';
+import type { Row, SchemaChange, Value } from '../../core/change.js';
+import type { SinkConfig } from '../../core/config-types.js';
+import type { KeyAction, LaneBatch, LaneCheckpoint, Sink, SinkLane, TargetTable } from '../../core/contracts.js';
+import { FerryError, abortError, asFerryError, isFerryError, throwIfAborted } from '../../core/errors.js';
+import type { TableSchema } from '../../core/schema.js';
+import { copyTextField, quotePgIdent, quotePgTable } from './quote.js';
+import { newLossStats, pgColumnType, pgEncoder, type PgEncoder, type PgInput, type PgLossStats } from './type-map.js';
+
+export const CHECKPOINT_TABLE = '_ferry_checkpoint';
+
+/** Row groups at least this large are COPYed into a stage table; smaller ones use INSERT. */
+export const COPY_MIN_ROWS = 200;
+/** PostgreSQL allows 65535 bind parameters per statement. */
+const MAX_PARAMS = 65_000;
+const MAX_ROWS_PER_INSERT = 1000;
+const MAX_DELETE_KEYS = 5000;
+/** COPY data is sent in pieces of about this many characters. */
+const COPY_PIECE_CHARS = 256 * 1024;
+
+/** The PostgreSQL sink: a Sink plus the counts of values it had to change (TYPES.md). */
+export interface PostgresSink extends Sink {
+  lossStats(): PgLossStats;
+}
+
+interface TablePlan {
+  target: TargetTable;
+  qualified: string;
+  cols: string[];
+  pk: number[];
+  pkList: string;
+  encoders: PgEncoder[];
+}
+
+interface UpsertGroup {
+  plan: TablePlan;
+  present: number[];
+  rows: Row[];
+}
+
+interface WritePlan {
+  deletes: { plan: TablePlan; keys: Value[][] }[];
+  upserts: UpsertGroup[];
+}
+
+type Client = pg.ClientBase;
+
+/** A key as short readable text for error messages. */
+export function describeKey(values: (Value | undefined)[]): string {
+  return (
+    '(' +
+    values
+      .map((v) => {
+        if (v === undefined) return '?';
+        if (v === null) return 'NULL';
+        if (Buffer.isBuffer(v)) return `x'${v.subarray(0, 64).toString('hex')}${v.length > 64 ? '…' : ''}'`;
+        if (typeof v === 'string') return JSON.stringify(v.length > 200 ? v.slice(0, 200) + '…' : v);
+        return v.toString();
+      })
+      .join(', ') +
+    ')'
+  );
+}
+
+function sinkWriteError(message: string, cause: unknown, details?: Record<string, unknown>): FerryError {
+  const detail = cause instanceof Error ? cause.message : cause === undefined ? '' : String(cause);
+  return new FerryError('FERRY_SINK_WRITE', detail ? `${message}: ${detail}` : message, {
+    cause,
+    fix: 'Check the target table definition against the source (types, NOT NULL, lengths) and the sink user grants; the pipeline retries the batch after the cause is fixed.',
+    ...(details ? { details } : {}),
+  });
+}
+
+function pgCode(e: unknown): string | undefined {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** SQLSTATE classes that mean the connection, not the data, failed. */
+function isConnectionError(e: unknown): boolean {
+  const code = pgCode(e);
+  if (code === undefined) return !(e instanceof FerryError);
+  return code.startsWith('08') || code.startsWith('57P') || code === 'ECONNRESET' || code === 'ECONNREFUSED' || code === 'EPIPE';
+}
+
+/**
+ * `CREATE ... IF NOT EXISTS` is not race-free in PostgreSQL: two sessions creating the same
+ * schema or table at once can fail with unique_violation (23505) or duplicate_* (42P06/42P07).
+ * The object exists either way.
+ */
+async function createIdempotent(client: Client, sql: string): Promise<void> {
+  try {
+    await client.query(sql);
+  } catch (e) {
+    const code = pgCode(e);
+    if (code === '23505' || code === '42P06' || code === '42P07') return;
+    throw e;
+  }
+}
+
+export function createPostgresSink(config: SinkConfig, pipelineName: string): PostgresSink {
+  if (config.database === null || config.database === '') {
+    throw new FerryError('FERRY_CONFIG_INVALID', 'the PostgreSQL sink needs a database', {
+      fix: 'Set sink.database in the pipeline file.',
+    });
+  }
+  const clientConfig: pg.ClientConfig = {
+    host: config.hostname,
+    port: config.port,
+    user: config.username,
+    password: config.password.reveal(),
+    database: config.database,
+    application_name: `ferry:${pipelineName}`.slice(0, 63),
+    // Startup parameters: in force before the first statement of every connection.
+    options: '-c TimeZone=UTC -c DateStyle=ISO,YMD -c IntervalStyle=postgres -c client_encoding=UTF8',
+    connectionTimeoutMillis: 30_000,
+  };
+  const pool = new pg.Pool({ ...clientConfig, max: 4, idleTimeoutMillis: 60_000 });
+  // An idle pooled client that loses its connection emits 'error' on the pool; the pool drops it.
+  pool.on('error', () => undefined);
+  const stats = newLossStats();
+  const lanes = new Set<SinkLane>();
+  const plans = new WeakMap<TargetTable, TablePlan>();
+  const checkpointTable = quotePgTable(config.checkpointSchema, CHECKPOINT_TABLE);
+  let stageCounter = 0;
+  let closed = false;
+
+  function unreachable(e: unknown): FerryError {
+    return asFerryError(
+      e,
+      'FERRY_SINK_UNREACHABLE',
+      `cannot connect to the PostgreSQL sink at ${config.hostname}:${config.port} as ${config.username}`,
+      'Check sink.hostname, sink.port, sink.username, sink.password and sink.database, and pg_hba.conf on the server.',
+    );
+  }
+
+  async function withPooled<T>(fn: (client: Client) => Promise<T>): Promise<T> {
+    if (closed) throw new FerryError('FERRY_ABORTED', 'the PostgreSQL sink is closed');
+    let client: pg.PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (e) {
+      throw unreachable(e);
+    }
+    let broken: Error | undefined;
+    try {
+      return await fn(client);
+    } catch (e) {
+      if (isConnectionError(e instanceof FerryError && e.cause !== undefined ? e.cause : e)) broken = e instanceof Error ? e : new Error(String(e));
+      throw e;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  function planOf(target: TargetTable): TablePlan {
+    let plan = plans.get(target);
+    if (!plan) {
+      requireKey(target.source, `${target.schema}.${target.name}`);
+      const cols = target.source.columns.map((c) => quotePgIdent(c.name));
+      const pk = target.source.primaryKey;
+      plan = {
+        target,
+        qualified: quotePgTable(target.schema, target.name),
+        cols,
+        pk,
+        pkList: pk.map((i) => cols[i] as string).join(', '),
+        encoders: target.source.columns.map((c) => pgEncoder(c, stats)),
+      };
+      plans.set(target, plan);
+    }
+    return plan;
+  }
+
+  function addUpsert(groups: Map<TablePlan, Map<string, UpsertGroup>>, plan: TablePlan, row: Row): void {
+    const present: number[] = [];
+    let mask = '';
+    for (let i = 0; i < plan.cols.length; i++) {
+      if (row[i] !== undefined) {
+        present.push(i);
+        mask += '1';
+      } else mask += '0';
+    }
+    for (const i of plan.pk) {
+      if (row[i] === undefined || row[i] === null) {
+        throw new FerryError('FERRY_SINK_WRITE', `a row for ${plan.target.schema}.${plan.target.name} has no value for key column ${plan.target.source.columns[i]?.name ?? i}`, {
+          details: { table: `${plan.target.schema}.${plan.target.name}` },
+        });
+      }
+    }
+    let byMask = groups.get(plan);
+    if (!byMask) groups.set(plan, (byMask = new Map()));
+    let g = byMask.get(mask);
+    if (!g) byMask.set(mask, (g = { plan, present, rows: [] }));
+    g.rows.push(row);
+  }
+
+  function planActions(actions: KeyAction[]): WritePlan {
+    const deletes = new Map<TablePlan, Value[][]>();
+    const upserts = new Map<TablePlan, Map<string, UpsertGroup>>();
+    for (const a of actions) {
+      const plan = planOf(a.table);
+      if (a.kind === 'delete') {
+        let keys = deletes.get(plan);
+        if (!keys) deletes.set(plan, (keys = []));
+        keys.push(a.key);
+      } else addUpsert(upserts, plan, a.row);
+    }
+    return {
+      deletes: [...deletes].map(([plan, keys]) => ({ plan, keys })),
+      upserts: [...upserts.values()].flatMap((m) => [...m.values()]),
+    };
+  }
+
+  function conflictClause(plan: TablePlan, present: number[]): string {
+    const pkSet = new Set(plan.pk);
+    const updates = present.filter((i) => !pkSet.has(i)).map((i) => plan.cols[i] as string);
+    if (updates.length === 0) return ` ON CONFLICT (${plan.pkList}) DO NOTHING`;
+    return ` ON CONFLICT (${plan.pkList}) DO UPDATE SET ${updates.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}`;
+  }
+
+  async function applyDeletes(client: Client, plan: TablePlan, keys: Value[][], signal: AbortSignal): Promise<void> {
+    const width = plan.pk.length;
+    const perStatement = Math.max(1, Math.min(MAX_DELETE_KEYS, Math.floor(MAX_PARAMS / width)));
+    const lhs = width === 1 ? (plan.cols[plan.pk[0] as number] as string) : `(${plan.pkList})`;
+    for (let start = 0; start < keys.length; start += perStatement) {
+      if (signal.aborted) throw abortError(signal);
+      const slice = keys.slice(start, start + perStatement);
+      const values: PgInput[] = [];
+      const tuples: string[] = [];
+      for (const key of slice) {
+        if (key.length !== width) {
+          throw new FerryError('FERRY_INTERNAL', `delete key ${describeKey(key)} does not match the primary key of ${plan.target.schema}.${plan.target.name}`);
+        }
+        const ph: string[] = [];
+        for (let j = 0; j < width; j++) {
+          const enc = plan.encoders[plan.pk[j] as number] as PgEncoder;
+          values.push(enc(key[j] as Value));
+          ph.push(`$${values.length}`);
+        }
+        tuples.push(width === 1 ? (ph[0] as string) : `(${ph.join(', ')})`);
+      }
+      await client.query(`DELETE FROM ${plan.qualified} WHERE ${lhs} IN (${tuples.join(', ')})`, values);
+    }
+  }
+
+  async function insertRows(client: Client, g: UpsertGroup, signal: AbortSignal): Promise<void> {
+    const { plan, present, rows } = g;
+    const names = present.map((i) => plan.cols[i] as string).join(', ');
+    const head = `INSERT INTO ${plan.qualified} (${names}) VALUES `;
+    const tail = conflictClause(plan, present);
+    const perStatement = Math.max(1, Math.min(MAX_ROWS_PER_INSERT, Math.floor(MAX_PARAMS / present.length)));
+    for (let start = 0; start < rows.length; start += perStatement) {
+      if (signal.aborted) throw abortError(signal);
+      const slice = rows.slice(start, start + perStatement);
+      const values: PgInput[] = [];
+      const tuples: string[] = [];
+      for (const row of slice) {
+        let tuple = '(';
+        for (let j = 0; j < present.length; j++) {
+          const i = present[j] as number;
+          values.push((plan.encoders[i] as PgEncoder)(row[i] as Value));
+          tuple += j === 0 ? `$${values.length}` : `, $${values.length}`;
+        }
+        tuples.push(tuple + ')');
+      }
+      await client.query(head + tuples.join(', ') + tail, values);
+    }
+  }
+
+  function* copyPieces(g: UpsertGroup): Generator<string> {
+    const { plan, present, rows } = g;
+    let piece = '';
+    for (const row of rows) {
+      for (let j = 0; j < present.length; j++) {
+        const i = present[j] as number;
+        if (j > 0) piece += '\t';
+        piece += copyTextField((plan.encoders[i] as PgEncoder)(row[i] as Value));
+      }
+      piece += '\n';
+      if (piece.length >= COPY_PIECE_CHARS) {
+        yield piece;
+        piece = '';
+      }
+    }
+    if (piece.length > 0) yield piece;
+  }
+
+  /** COPY into a stage table with the target's column types, then one merging INSERT. Needs an open transaction. */
+  async function copyMerge(client: Client, g: UpsertGroup, signal: AbortSignal): Promise<void> {
+    const { plan, present } = g;
+    const names = present.map((i) => plan.cols[i] as string).join(', ');
+    const stage = quotePgIdent(`_ferry_stage_${++stageCounter}`);
+    // Only the present columns, typed like the target, without its NOT NULL constraints.
+    await client.query(`CREATE TEMPORARY TABLE ${stage} ON COMMIT DROP AS SELECT ${names} FROM ${plan.qualified} WITH NO DATA`);
+    if (signal.aborted) throw abortError(signal);
+    const copy = client.query(copyStreams.from(`COPY ${stage} (${names}) FROM STDIN`));
+    await pipeline(Readable.from(copyPieces(g), { objectMode: false }), copy);
+    if (signal.aborted) throw abortError(signal);
+    await client.query(`INSERT INTO ${plan.qualified} (${names}) SELECT ${names} FROM ${stage}${conflictClause(plan, present)}`);
+    await client.query(`DROP TABLE ${stage}`);
+  }
+
+  async function applyUpserts(client: Client, g: UpsertGroup, signal: AbortSignal): Promise<void> {
+    if (g.rows.length >= COPY_MIN_ROWS) await copyMerge(client, g, signal);
+    else await insertRows(client, g, signal);
+  }
+
+  /** Replays a failed write one row at a time in a transaction that is always rolled back. */
+  async function findPoisonRow(client: Client, wp: WritePlan, signal: AbortSignal): Promise<{ table: TargetTable; key: string; cause: unknown } | null> {
+    await client.query('BEGIN');
+    try {
+      for (const d of wp.deletes) {
+        for (const key of d.keys) {
+          try {
+            await applyDeletes(client, d.plan, [key], signal);
+          } catch (e) {
+            if (isFerryError(e)) throw e;
+            return { table: d.plan.target, key: describeKey(key), cause: e };
+          }
+        }
+      }
+      for (const g of wp.upserts) {
+        for (const row of g.rows) {
+          try {
+            await insertRows(client, { ...g, rows: [row] }, signal);
+          } catch (e) {
+            if (isFerryError(e)) throw e;
+            return { table: g.plan.target, key: describeKey(g.plan.pk.map((i) => row[i])), cause: e };
+          }
+        }
+      }
+      return null;
+    } finally {
+      await client.query('ROLLBACK').catch(() => undefined);
+    }
+  }
+
+  async function applyInTransaction(
+    client: Client,
+    wp: WritePlan,
+    checkpoint: { lane: number; position: string } | null,
+    what: string,
+    signal: AbortSignal,
+  ): Promise<void> {
+    let current: TargetTable | null = null;
+    try {
+      await client.query('BEGIN');
+      for (const d of wp.deletes) {
+        current = d.plan.target;
+        await applyDeletes(client, d.plan, d.keys, signal);
+      }
+      for (const g of wp.upserts) {
+        current = g.plan.target;
+        await applyUpserts(client, g, signal);
+      }
+      current = null;
+      if (checkpoint) {
+        await client.query(
+          `INSERT INTO ${checkpointTable} (pipeline, lane, position, updated_at) VALUES ($1, $2, $3, now()) ` +
+            'ON CONFLICT (pipeline, lane) DO UPDATE SET position = EXCLUDED.position, updated_at = EXCLUDED.updated_at',
+          [pipelineName, checkpoint.lane, checkpoint.position],
+        );
+      }
+      await client.query('COMMIT');
+    } catch (e) {
+      if (isConnectionError(e)) {
+        throw sinkWriteError(`${what}: the connection to the PostgreSQL sink failed (nothing of this batch was committed unless COMMIT had been sent)`, e);
+      }
+      await client.query('ROLLBACK').catch(() => undefined);
+      if (isFerryError(e)) throw e;
+      const poison = current === null ? null : await findPoisonRow(client, wp, signal).catch(() => null);
+      if (poison) {
+        const t = `${poison.table.schema}.${poison.table.name}`;
+        throw sinkWriteError(`${what}: table ${t} rejected the row with key ${poison.key}`, poison.cause, { table: t, key: poison.key });
+      }
+      const t = current ? `${current.schema}.${current.name}` : `${config.checkpointSchema}.${CHECKPOINT_TABLE}`;
+      throw sinkWriteError(`${what}: table ${t} rejected the write`, e, { table: t });
+    }
+  }
+
+  async function createTable(client: Client, schema: string, name: string, source: TableSchema): Promise<void> {
+    requireKey(source, `${schema}.${name}`);
+    const cols = source.columns.map((c) => `${quotePgIdent(c.name)} ${pgColumnType(c.type)}${c.nullable ? '' : ' NOT NULL'}`);
+    const pk = source.primaryKey.map((i) => quotePgIdent(source.columns[i]?.name ?? ''));
+    await createIdempotent(client, `CREATE SCHEMA IF NOT EXISTS ${quotePgIdent(schema)}`);
+    await createIdempotent(
+      client,
+      `CREATE TABLE IF NOT EXISTS ${quotePgTable(schema, name)} (\n  ${[...cols, `PRIMARY KEY (${pk.join(', ')})`].join(',\n  ')}\n)`,
+    );
+  }
+
+  const sink: PostgresSink = {
+    lossStats: () => ({ ...stats }),
+
+    async prepare(tables, signal) {
+      throwIfAborted(signal);
+      await withPooled(async (client) => {
+        try {
+          await createIdempotent(client, `CREATE SCHEMA IF NOT EXISTS ${quotePgIdent(config.checkpointSchema)}`);
+          await createIdempotent(
+            client,
+            `CREATE TABLE IF NOT EXISTS ${checkpointTable} (\n` +
+              '  pipeline text NOT NULL,\n  lane integer NOT NULL,\n  position text NOT NULL,\n' +
+              '  updated_at timestamptz NOT NULL DEFAULT now(),\n  PRIMARY KEY (pipeline, lane)\n)',
+          );
+          for (const t of tables) {
+            throwIfAborted(signal);
+            await createTable(client, t.schema, t.name, t.source);
+          }
+        } catch (e) {
+          throw asFerryError(e, 'FERRY_SINK_WRITE', 'preparing the PostgreSQL sink tables failed', 'Grant the sink user CREATE on the database (schemas) and on the target schemas, or create the tables yourself.');
+        }
+      });
+    },
+
+    async applySchemaChange(change: SchemaChange, target: TargetTable, signal: AbortSignal) {
+      throwIfAborted(signal);
+      const where = `${target.schema}.${target.name}`;
+      switch (change.kind) {
+        case 'create-table':
+          await withPooled((client) => createTable(client, target.schema, target.name, change.table)).catch((e: unknown) => {
+            throw asFerryError(e, 'FERRY_SINK_WRITE', `creating ${where} failed`);
+          });
+          return;
+        case 'add-column': {
+          const col = change.table.columns.find((c) => c.name === change.column);
+          if (!col) {
+            throw new FerryError('FERRY_SCHEMA_MISMATCH', `add-column ${change.column} on ${where}: the new schema has no such column`);
+          }
+          await withPooled(async (client) => {
+            const found = await client.query(
+              'SELECT 1 FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 AND column_name = $3',
+              [target.schema, target.name, col.name],
+            );
+            if ((found.rowCount ?? 0) > 0) return;
+            // Added as nullable: rows already in the target have no value for it (see TYPES.md).
+            await client.query(`ALTER TABLE ${quotePgTable(target.schema, target.name)} ADD COLUMN IF NOT EXISTS ${quotePgIdent(col.name)} ${pgColumnType(col.type)}`);
+          }).catch((e: unknown) => {
+            throw asFerryError(e, 'FERRY_SINK_WRITE', `adding column ${col.name} to ${where} failed`);
+          });
+          plansReset(target);
+          return;
+        }
+        case 'truncate-table':
+          await withPooled((client) => client.query(`TRUNCATE TABLE ${quotePgTable(target.schema, target.name)}`)).catch((e: unknown) => {
+            throw asFerryError(e, 'FERRY_SINK_WRITE', `truncating ${where} failed`);
+          });
+          return;
+        default:
+          throw new FerryError('FERRY_DDL_UNSUPPORTED', `the PostgreSQL sink cannot apply a ${change.kind} change to ${where} yet: ${change.ddl}`, {
+            fix: `Apply the equivalent change to the PostgreSQL target by hand (source DDL: ${change.ddl}), then restart the pipeline; or exclude the table.`,
+            details: { kind: change.kind, table: where },
+          });
+      }
+    },
+
+    async writeSnapshotRows(table, rows, signal) {
+      if (rows.length === 0) return;
+      throwIfAborted(signal);
+      const plan = planOf(table);
+      const groups = new Map<TablePlan, Map<string, UpsertGroup>>();
+      for (const row of rows) addUpsert(groups, plan, row);
+      const wp: WritePlan = { deletes: [], upserts: [...groups.values()].flatMap((m) => [...m.values()]) };
+      await withPooled((client) => applyInTransaction(client, wp, null, 'snapshot write', signal));
+    },
+
+    async openLane(lane) {
+      let client: pg.Client | null = null;
+      let laneClosed = false;
+      async function connection(): Promise<pg.Client> {
+        if (client) return client;
+        const c = new pg.Client(clientConfig);
+        c.on('error', () => {
+          if (client === c) client = null;
+        });
+        try {
+          await c.connect();
+        } catch (e) {
+          await c.end().catch(() => undefined);
+          throw unreachable(e);
+        }
+        client = c;
+        return c;
+      }
+      const writer: SinkLane = {
+        async write(batch: LaneBatch, signal: AbortSignal) {
+          if (laneClosed) throw new FerryError('FERRY_ABORTED', `lane ${lane} is closed`);
+          throwIfAborted(signal);
+          const c = await connection();
+          const wp = planActions(batch.actions);
+          try {
+            await applyInTransaction(c, wp, { lane, position: batch.checkpoint }, `lane ${lane} write`, signal);
+          } catch (e) {
+            if (isConnectionError(e instanceof FerryError && e.cause !== undefined ? e.cause : e)) {
+              if (client === c) client = null;
+              await c.end().catch(() => undefined);
+            }
+            throw e;
+          }
+        },
+        async close() {
+          laneClosed = true;
+          lanes.delete(writer);
+          const c = client;
+          client = null;
+          if (c) await c.end().catch(() => undefined);
+        },
+      };
+      lanes.add(writer);
+      return writer;
+    },
+
+    async readLaneCheckpoints(signal) {
+      throwIfAborted(signal);
+      return withPooled(async (client) => {
+        try {
+          const r = await client.query<{ lane: number; position: string }>(
+            `SELECT lane, position FROM ${checkpointTable} WHERE pipeline = $1 ORDER BY lane`,
+            [pipelineName],
+          );
+          return r.rows.map((x): LaneCheckpoint => ({ lane: Number(x.lane), position: String(x.position) }));
+        } catch (e) {
+          if (pgCode(e) === '42P01' || pgCode(e) === '3F000') return [];
+          throw asFerryError(e, 'FERRY_SINK_WRITE', 'reading the lane checkpoints failed');
+        }
+      });
+    },
+
+    async resetLaneCheckpoints(signal) {
+      throwIfAborted(signal);
+      await withPooled(async (client) => {
+        try {
+          await client.query(`DELETE FROM ${checkpointTable} WHERE pipeline = $1`, [pipelineName]);
+        } catch (e) {
+          if (pgCode(e) === '42P01' || pgCode(e) === '3F000') return;
+          throw asFerryError(e, 'FERRY_SINK_WRITE', 'removing the lane checkpoints failed');
+        }
+      });
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      await Promise.all([...lanes].map((l) => l.close()));
+      await pool.end().catch(() => undefined);
+    },
+  };
+
+  function plansReset(target: TargetTable): void {
+    plans.delete(target);
+  }
+
+  return sink;
+}
+
+function requireKey(table: TableSchema, target: string): void {
+  if (table.primaryKey.length === 0) {
+    throw new FerryError('FERRY_NO_PRIMARY_KEY', `table ${target} has no primary key; the sink writes by key`, {
+      fix: `Add a primary key to the source table ${table.schema}.${table.name}, or exclude it from the pipeline's tables.`,
+    });
+  }
+}
