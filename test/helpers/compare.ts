@@ -145,7 +145,7 @@ async function sourceColumns(conn: mysql.Connection, db: string, table: string):
   const [rows] = (await conn.query(
     `SELECT c.COLUMN_NAME AS name, c.DATA_TYPE AS dataType, c.COLUMN_KEY AS k,
             EXISTS (SELECT 1 FROM information_schema.CHECK_CONSTRAINTS cc WHERE cc.CONSTRAINT_SCHEMA = c.TABLE_SCHEMA
-                    AND cc.TABLE_NAME = c.TABLE_NAME AND cc.CHECK_CLAUSE LIKE CONCAT('%json_valid(`', c.COLUMN_NAME, '`)%')) AS isJson
+                    AND cc.TABLE_NAME = c.TABLE_NAME AND cc.CHECK_CLAUSE LIKE CONCAT('%json_valid(\`', c.COLUMN_NAME, '\`)%')) AS isJson
        FROM information_schema.COLUMNS c WHERE c.TABLE_SCHEMA = ? AND c.TABLE_NAME = ? ORDER BY c.ORDINAL_POSITION`,
     [db, table],
   )) as unknown as [{ name: string; dataType: string; k: string; isJson: number | string }[]];

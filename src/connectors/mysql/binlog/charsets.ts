@@ -1,3 +1,4 @@
+import { TextDecoder } from 'node:util';
 import { FerryError } from '../../../core/errors.js';
 
 /**

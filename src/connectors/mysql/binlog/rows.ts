@@ -1,0 +1,667 @@
+import type { Row, Value } from '../../../core/change.js';
+import { FerryError } from '../../../core/errors.js';
+import type { ColumnSchema } from '../../../core/schema.js';
+import { charsetDecoder, charsetOfCollation, Cs, decodeText, RAW_DECODER, type CharsetDecoder } from './charsets.js';
+import { ColumnType, EventCode, STMT_END_F } from './constants.js';
+import { Cursor } from './cursor.js';
+import type { BinlogEventParser } from './events.js';
+import { uncompressMariadb } from './events.js';
+import { binaryJsonToText } from './json-binary.js';
+import type { BinlogEvent, EventBase, RowImages, RowsEvent, RowsKind, TableMapEvent } from './types.js';
+import {
+  decimalSize,
+  fracBytes,
+  readDate,
+  readDatetime2,
+  readDatetimeOld,
+  readDecimal,
+  readTime2,
+  readTimeOld,
+  readTimestamp2,
+  formatUtcTimestamp,
+} from './values.js';
+
+// Decoder ops: one small integer per column so the row loop is a single switch.
+const OP_TINY = 1;
+const OP_TINY_U = 2;
+const OP_SHORT = 3;
+const OP_SHORT_U = 4;
+const OP_INT24 = 5;
+const OP_INT24_U = 6;
+const OP_LONG = 7;
+const OP_LONG_U = 8;
+const OP_LONGLONG = 9;
+const OP_LONGLONG_U = 10;
+const OP_FLOAT = 11;
+const OP_DOUBLE = 12;
+const OP_DECIMAL = 13;
+const OP_YEAR = 14;
+const OP_DATE = 15;
+const OP_TIME = 16;
+const OP_TIME2 = 17;
+const OP_DATETIME = 18;
+const OP_DATETIME2 = 19;
+const OP_TIMESTAMP = 20;
+const OP_TIMESTAMP2 = 21;
+const OP_BIT = 22;
+const OP_VARSTR = 23;
+const OP_ENUM = 24;
+const OP_SET = 25;
+const OP_BLOB = 26;
+const OP_JSONBIN = 27;
+const OP_NULL = 28;
+
+const POST_NONE = 0;
+const POST_UUID = 1;
+const POST_INET6 = 2;
+const POST_INET4 = 3;
+
+interface ColPlan {
+  op: number;
+  /** Op-specific: fsp, length bytes, precision, bit count, pack length. */
+  m1: number;
+  /** DECIMAL scale / byte size. */
+  m2: number;
+  cs: CharsetDecoder;
+  labels: string[] | null;
+  /** BINARY(n): the server strips trailing 0x00; pad back to n bytes (what a SELECT returns). */
+  pad: number;
+  post: number;
+}
+
+export interface RowsPlan {
+  cols: ColPlan[];
+}
+
+function mismatch(msg: string): FerryError {
+  return new FerryError('FERRY_SCHEMA_MISMATCH', msg, {
+    fix: 'The schema history does not match the binlog at this position; re-read the table schema (or re-snapshot the table).',
+  });
+}
+
+/** Builds the per-column decoding plan for a table map and (optionally) the schema in force. */
+export function buildPlan(tm: TableMapEvent, columns?: readonly ColumnSchema[]): RowsPlan {
+  if (columns && columns.length !== tm.columnCount) {
+    throw mismatch(`${tm.schema}.${tm.table}: the binlog has ${tm.columnCount} columns, the schema has ${columns.length}`);
+  }
+  const md = tm.metadata;
+  const cols: ColPlan[] = [];
+  for (let i = 0; i < tm.columnCount; i++) {
+    const type = tm.columnTypes[i] as number;
+    const real = tm.realTypes[i] as number;
+    const m1 = tm.meta1[i] as number;
+    const sc = columns?.[i];
+    const lt = sc?.type;
+    const unsigned =
+      md.unsigned?.[i] ?? (lt !== undefined && (lt.kind === 'int' || lt.kind === 'decimal') ? lt.unsigned : false);
+    const plan: ColPlan = { op: 0, m1: 0, m2: 0, cs: RAW_DECODER, labels: null, pad: 0, post: POST_NONE };
+    const resolveCharset = (): CharsetDecoder => {
+      const coll = md.collations?.[i];
+      const name = coll !== undefined ? charsetOfCollation(coll) : undefined;
+      if (name !== undefined) return charsetDecoder(name);
+      if (lt) {
+        switch (lt.kind) {
+          case 'string':
+            return charsetDecoder(lt.charset);
+          case 'binary':
+          case 'uuid':
+          case 'inet4':
+          case 'inet6':
+          case 'geometry':
+            return charsetDecoder('binary');
+          case 'json':
+            return charsetDecoder('utf8mb4');
+          default:
+            break;
+        }
+      }
+      return RAW_DECODER;
+    };
+    switch (type) {
+      case ColumnType.TINY:
+        plan.op = unsigned ? OP_TINY_U : OP_TINY;
+        break;
+      case ColumnType.SHORT:
+        plan.op = unsigned ? OP_SHORT_U : OP_SHORT;
+        break;
+      case ColumnType.INT24:
+        plan.op = unsigned ? OP_INT24_U : OP_INT24;
+        break;
+      case ColumnType.LONG:
+        plan.op = unsigned ? OP_LONG_U : OP_LONG;
+        break;
+      case ColumnType.LONGLONG:
+        plan.op = unsigned ? OP_LONGLONG_U : OP_LONGLONG;
+        break;
+      case ColumnType.FLOAT:
+        plan.op = OP_FLOAT;
+        break;
+      case ColumnType.DOUBLE:
+        plan.op = OP_DOUBLE;
+        break;
+      case ColumnType.NEWDECIMAL:
+        plan.op = OP_DECIMAL;
+        plan.m1 = m1;
+        plan.m2 = tm.meta2[i] as number;
+        break;
+      case ColumnType.YEAR:
+        plan.op = OP_YEAR;
+        break;
+      case ColumnType.DATE:
+      case ColumnType.NEWDATE:
+        plan.op = OP_DATE;
+        break;
+      case ColumnType.TIME:
+        plan.op = OP_TIME;
+        break;
+      case ColumnType.TIME2:
+        plan.op = OP_TIME2;
+        plan.m1 = m1;
+        break;
+      case ColumnType.DATETIME:
+        plan.op = OP_DATETIME;
+        break;
+      case ColumnType.DATETIME2:
+        plan.op = OP_DATETIME2;
+        plan.m1 = m1;
+        break;
+      case ColumnType.TIMESTAMP:
+        plan.op = OP_TIMESTAMP;
+        break;
+      case ColumnType.TIMESTAMP2:
+        plan.op = OP_TIMESTAMP2;
+        plan.m1 = m1;
+        break;
+      case ColumnType.BIT:
+        plan.op = OP_BIT;
+        plan.m1 = (m1 + 7) >> 3;
+        break;
+      case ColumnType.VARCHAR:
+      case ColumnType.VAR_STRING:
+        plan.op = OP_VARSTR;
+        plan.m1 = m1 > 255 ? 2 : 1;
+        plan.cs = resolveCharset();
+        break;
+      case ColumnType.STRING:
+      case ColumnType.ENUM:
+      case ColumnType.SET:
+        if (real === ColumnType.ENUM || real === ColumnType.SET) {
+          plan.op = real === ColumnType.ENUM ? OP_ENUM : OP_SET;
+          plan.m1 = m1;
+          const fromMeta = real === ColumnType.ENUM ? md.enumValues?.[i] : md.setValues?.[i];
+          plan.labels =
+            fromMeta ?? (lt !== undefined && (lt.kind === 'enum' || lt.kind === 'set') ? lt.values : null);
+        } else {
+          plan.op = OP_VARSTR;
+          plan.m1 = m1 > 255 ? 2 : 1;
+          plan.cs = resolveCharset();
+          if (plan.cs.code === Cs.BINARY) plan.pad = m1;
+        }
+        break;
+      case ColumnType.BLOB:
+      case ColumnType.TINY_BLOB:
+      case ColumnType.MEDIUM_BLOB:
+      case ColumnType.LONG_BLOB:
+        plan.op = OP_BLOB;
+        plan.m1 = m1;
+        plan.cs = resolveCharset();
+        break;
+      case ColumnType.GEOMETRY:
+      case ColumnType.VECTOR:
+        plan.op = OP_BLOB;
+        plan.m1 = m1;
+        plan.cs = charsetDecoder('binary');
+        break;
+      case ColumnType.JSON:
+        plan.op = OP_JSONBIN;
+        plan.m1 = m1;
+        break;
+      case ColumnType.NULL:
+        plan.op = OP_NULL;
+        break;
+      default:
+        throw new FerryError(
+          'FERRY_BINLOG_UNSUPPORTED',
+          `${tm.schema}.${tm.table} column ${i + 1}: binlog column type ${type} cannot be decoded`,
+          { fix: 'Exclude the table from the pipeline or change the column type (old DECIMAL from MySQL < 5.0 needs ALTER TABLE ... FORCE).' },
+        );
+    }
+    if (lt) {
+      if (lt.kind === 'uuid') plan.post = POST_UUID;
+      else if (lt.kind === 'inet6') plan.post = POST_INET6;
+      else if (lt.kind === 'inet4') plan.post = POST_INET4;
+      if (plan.post !== POST_NONE) plan.pad = 0;
+    }
+    cols.push(plan);
+  }
+  return { cols };
+}
+
+function truncated(tm: TableMapEvent): FerryError {
+  return new FerryError('FERRY_BINLOG_PROTOCOL', `truncated rows event for ${tm.schema}.${tm.table}`);
+}
+
+function readInt64(buf: Buffer, p: number): number | bigint {
+  const lo = buf.readUInt32LE(p);
+  const hi = buf.readInt32LE(p + 4);
+  if (hi >= -2097152 && hi < 2097152) {
+    const v = hi * 4294967296 + lo;
+    if (Number.isSafeInteger(v)) return v;
+  }
+  return buf.readBigInt64LE(p);
+}
+
+function readUint64(buf: Buffer, p: number): number | bigint {
+  const hi = buf.readUInt32LE(p + 4);
+  if (hi < 2097152) return hi * 4294967296 + buf.readUInt32LE(p);
+  return buf.readBigUInt64LE(p);
+}
+
+function setLabels(buf: Buffer, p: number, bytes: number, labels: string[] | null): Value {
+  if (labels === null) {
+    return bytes <= 6 ? buf.readUIntLE(p, bytes) : readUint64(buf, p);
+  }
+  let out = '';
+  for (let byte = 0; byte < bytes; byte++) {
+    const v = buf[p + byte] as number;
+    if (v === 0) continue;
+    for (let bit = 0; bit < 8; bit++) {
+      if (v & (1 << bit)) {
+        const label = labels[byte * 8 + bit];
+        if (label === undefined) continue;
+        out = out === '' ? label : `${out},${label}`;
+      }
+    }
+  }
+  return out;
+}
+
+function formatInet6(b: Buffer): string {
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(b.readUInt16BE(i));
+  const allZeroUntil = (n: number): boolean => groups.slice(0, n).every((g) => g === 0);
+  const v4 = `${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
+  if (allZeroUntil(5) && groups[5] === 0xffff) return `::ffff:${v4}`;
+  if (allZeroUntil(6) && (groups[6] !== 0 || (groups[7] as number) > 1)) return `::${v4}`;
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestLen < 2) return hex.join(':');
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+}
+
+/**
+ * MariaDB UUID: the binlog carries the record format. For RFC 4122 variant UUIDs of versions 1–5
+ * MariaDB (10.10+) stores the time fields swapped so keys sort by time: the stored order is
+ * bytes 8..15 (clock_seq+node)? No: it stores segments in reverse order (node, clock, hi, mid,
+ * low). Other UUIDs are stored as-is. See formatUuidRecord.
+ */
+function formatUuidRecord(b: Buffer): string {
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+function postProcess(v: Value, post: number): Value {
+  if (!Buffer.isBuffer(v)) return v;
+  switch (post) {
+    case POST_UUID:
+      return v.length === 16 ? formatUuidRecord(v) : v;
+    case POST_INET6:
+      return v.length === 16 ? formatInet6(v) : v;
+    case POST_INET4:
+      return v.length === 4 ? `${v[0]}.${v[1]}.${v[2]}.${v[3]}` : v;
+    default:
+      return v;
+  }
+}
+
+/**
+ * Decodes one row image starting at `p`; pushes one entry per table column into `row`
+ * (undefined for columns absent from the image). Returns the position after the image.
+ */
+function decodeImage(buf: Buffer, p: number, plan: RowsPlan, present: Uint8Array, nPresent: number, row: Row): number {
+  const cols = plan.cols;
+  const nullStart = p;
+  p += (nPresent + 7) >> 3;
+  let k = 0;
+  for (let i = 0; i < cols.length; i++) {
+    if (present[i] === 0) {
+      row.push(undefined);
+      continue;
+    }
+    const isNull = ((buf[nullStart + (k >> 3)] as number) >> (k & 7)) & 1;
+    k++;
+    if (isNull) {
+      row.push(null);
+      continue;
+    }
+    const c = cols[i] as ColPlan;
+    let v: Value;
+    switch (c.op) {
+      case OP_TINY:
+        v = buf.readInt8(p);
+        p += 1;
+        break;
+      case OP_TINY_U:
+        v = buf[p] as number;
+        p += 1;
+        break;
+      case OP_SHORT:
+        v = buf.readInt16LE(p);
+        p += 2;
+        break;
+      case OP_SHORT_U:
+        v = buf.readUInt16LE(p);
+        p += 2;
+        break;
+      case OP_INT24:
+        v = buf.readIntLE(p, 3);
+        p += 3;
+        break;
+      case OP_INT24_U:
+        v = buf.readUIntLE(p, 3);
+        p += 3;
+        break;
+      case OP_LONG:
+        v = buf.readInt32LE(p);
+        p += 4;
+        break;
+      case OP_LONG_U:
+        v = buf.readUInt32LE(p);
+        p += 4;
+        break;
+      case OP_LONGLONG:
+        v = readInt64(buf, p);
+        p += 8;
+        break;
+      case OP_LONGLONG_U:
+        v = readUint64(buf, p);
+        p += 8;
+        break;
+      case OP_FLOAT:
+        v = buf.readFloatLE(p);
+        p += 4;
+        break;
+      case OP_DOUBLE:
+        v = buf.readDoubleLE(p);
+        p += 8;
+        break;
+      case OP_DECIMAL:
+        v = readDecimal(buf, p, c.m1, c.m2);
+        p += decimalSize(c.m1, c.m2);
+        break;
+      case OP_YEAR: {
+        const y = buf[p] as number;
+        v = y === 0 ? 0 : 1900 + y;
+        p += 1;
+        break;
+      }
+      case OP_DATE:
+        v = readDate(buf, p);
+        p += 3;
+        break;
+      case OP_TIME:
+        v = readTimeOld(buf, p);
+        p += 3;
+        break;
+      case OP_TIME2:
+        v = readTime2(buf, p, c.m1);
+        p += 3 + fracBytes(c.m1);
+        break;
+      case OP_DATETIME:
+        v = readDatetimeOld(buf, p);
+        p += 8;
+        break;
+      case OP_DATETIME2:
+        v = readDatetime2(buf, p, c.m1);
+        p += 5 + fracBytes(c.m1);
+        break;
+      case OP_TIMESTAMP:
+        v = formatUtcTimestamp(buf.readUInt32LE(p), 0, 0);
+        p += 4;
+        break;
+      case OP_TIMESTAMP2:
+        v = readTimestamp2(buf, p, c.m1);
+        p += 4 + fracBytes(c.m1);
+        break;
+      case OP_BIT:
+        v = Buffer.from(buf.subarray(p, p + c.m1));
+        p += c.m1;
+        break;
+      case OP_VARSTR: {
+        const len = c.m1 === 1 ? (buf[p] as number) : buf.readUInt16LE(p);
+        p += c.m1;
+        if (c.cs.code === Cs.UTF8) v = buf.toString('utf8', p, p + len);
+        else if (c.pad > len) {
+          const out = Buffer.alloc(c.pad);
+          buf.copy(out, 0, p, p + len);
+          v = out;
+        } else v = decodeText(c.cs, buf, p, p + len);
+        p += len;
+        break;
+      }
+      case OP_ENUM: {
+        const idx = c.m1 === 1 ? (buf[p] as number) : buf.readUInt16LE(p);
+        p += c.m1;
+        if (c.labels === null) v = idx;
+        else v = idx === 0 ? '' : (c.labels[idx - 1] ?? '');
+        break;
+      }
+      case OP_SET:
+        v = setLabels(buf, p, c.m1, c.labels);
+        p += c.m1;
+        break;
+      case OP_BLOB: {
+        const len = buf.readUIntLE(p, c.m1);
+        p += c.m1;
+        v = c.cs.code === Cs.UTF8 ? buf.toString('utf8', p, p + len) : decodeText(c.cs, buf, p, p + len);
+        p += len;
+        break;
+      }
+      case OP_JSONBIN: {
+        const len = buf.readUIntLE(p, c.m1);
+        p += c.m1;
+        v = binaryJsonToText(buf, p, p + len);
+        p += len;
+        break;
+      }
+      default:
+        v = null;
+        break;
+    }
+    row.push(c.post === POST_NONE ? v : postProcess(v, c.post));
+  }
+  return p;
+}
+
+class RowsEventImpl implements RowsEvent {
+  readonly type = 'rows' as const;
+  code: number;
+  timestamp: number;
+  serverId: number;
+  file: string;
+  nextPos: number;
+  logPos: number;
+  artificial: boolean;
+  private cachedColumns: readonly ColumnSchema[] | undefined | null = null;
+  private cachedPlan: RowsPlan | null = null;
+
+  constructor(
+    base: EventBase,
+    readonly kind: RowsKind,
+    readonly version: 1 | 2,
+    readonly tableId: number,
+    readonly table: TableMapEvent,
+    readonly flags: number,
+    readonly columnCount: number,
+    private readonly present1: Uint8Array,
+    private readonly nPresent1: number,
+    private readonly present2: Uint8Array,
+    private readonly nPresent2: number,
+    private readonly buf: Buffer,
+    private readonly rowsStart: number,
+    private readonly rowsEnd: number,
+  ) {
+    this.code = base.code;
+    this.timestamp = base.timestamp;
+    this.serverId = base.serverId;
+    this.file = base.file;
+    this.nextPos = base.nextPos;
+    this.logPos = base.logPos;
+    this.artificial = base.artificial;
+  }
+
+  get statementEnd(): boolean {
+    return (this.flags & STMT_END_F) !== 0;
+  }
+
+  decodeRows(columns?: readonly ColumnSchema[]): RowImages {
+    let plan = this.cachedPlan;
+    if (plan === null || this.cachedColumns !== columns) {
+      plan = planFor(this.table, columns);
+      this.cachedPlan = plan;
+      this.cachedColumns = columns;
+    }
+    const { buf, rowsEnd } = this;
+    let p = this.rowsStart;
+    const first: Row[] = [];
+    const second: Row[] | null = this.kind === 'update' ? [] : null;
+    try {
+      while (p < rowsEnd) {
+        const row: Row = [];
+        p = decodeImage(buf, p, plan, this.present1, this.nPresent1, row);
+        first.push(row);
+        if (second !== null) {
+          const row2: Row = [];
+          p = decodeImage(buf, p, plan, this.present2, this.nPresent2, row2);
+          second.push(row2);
+        }
+        if (p > rowsEnd) throw truncated(this.table);
+      }
+    } catch (e) {
+      if (e instanceof RangeError) throw new FerryError('FERRY_BINLOG_PROTOCOL', `truncated rows event for ${this.table.schema}.${this.table.table}`, { cause: e });
+      throw e;
+    }
+    switch (this.kind) {
+      case 'insert':
+        return { before: null, after: first };
+      case 'delete':
+        return { before: first, after: null };
+      default:
+        return { before: first, after: second };
+    }
+  }
+}
+
+/** Plans are cached per table map and schema array: one plan for all events of a statement. */
+const planCache = new WeakMap<TableMapEvent, { columns: readonly ColumnSchema[] | undefined; plan: RowsPlan }>();
+function planFor(tm: TableMapEvent, columns: readonly ColumnSchema[] | undefined): RowsPlan {
+  const hit = planCache.get(tm);
+  if (hit && hit.columns === columns) return hit.plan;
+  const plan = buildPlan(tm, columns);
+  planCache.set(tm, { columns, plan });
+  return plan;
+}
+
+function bitmap(buf: Buffer, n: number): [Uint8Array, number] {
+  const out = new Uint8Array(n);
+  let count = 0;
+  for (let i = 0; i < n; i++) {
+    const bit = ((buf[i >> 3] as number) >> (i & 7)) & 1;
+    out[i] = bit;
+    count += bit;
+  }
+  return [out, count];
+}
+
+const ROWS_SHAPES: Record<number, readonly [RowsKind, 1 | 2, boolean]> = {
+  [EventCode.WRITE_ROWS_V1]: ['insert', 1, false],
+  [EventCode.UPDATE_ROWS_V1]: ['update', 1, false],
+  [EventCode.DELETE_ROWS_V1]: ['delete', 1, false],
+  [EventCode.WRITE_ROWS_V2]: ['insert', 2, false],
+  [EventCode.UPDATE_ROWS_V2]: ['update', 2, false],
+  [EventCode.DELETE_ROWS_V2]: ['delete', 2, false],
+  [EventCode.MARIADB_WRITE_ROWS_COMPRESSED_V1]: ['insert', 1, true],
+  [EventCode.MARIADB_UPDATE_ROWS_COMPRESSED_V1]: ['update', 1, true],
+  [EventCode.MARIADB_DELETE_ROWS_COMPRESSED_V1]: ['delete', 1, true],
+  [EventCode.MARIADB_WRITE_ROWS_COMPRESSED]: ['insert', 2, true],
+  [EventCode.MARIADB_UPDATE_ROWS_COMPRESSED]: ['update', 2, true],
+  [EventCode.MARIADB_DELETE_ROWS_COMPRESSED]: ['delete', 2, true],
+};
+
+/** Parses the fixed part of a rows event; the rows themselves are decoded on demand. */
+export function createRowsEvent(
+  parser: BinlogEventParser,
+  buf: Buffer,
+  b: number,
+  bodyEnd: number,
+  code: number,
+  base: EventBase,
+): BinlogEvent {
+  const shape = ROWS_SHAPES[code];
+  if (shape === undefined) throw new FerryError('FERRY_INTERNAL', `event type ${code} is not a rows event`);
+  const [kind, version, compressed] = shape;
+  const c = new Cursor(buf, b, bodyEnd, 'rows event');
+  const ph = parser.postHeaderLength(code, version === 2 ? 10 : 8);
+  const tableId = ph === 6 ? c.u32() : c.u48();
+  const flags = c.u16();
+  if (version === 2) {
+    const extraLen = c.u16();
+    c.pos = b + ph;
+    c.skip(Math.max(0, extraLen - 2));
+  } else {
+    c.pos = b + ph;
+  }
+  const columnCount = c.lenenc();
+  const nb = (columnCount + 7) >> 3;
+  const [present1, nPresent1] = bitmap(c.bytes(nb), columnCount);
+  const [present2, nPresent2] = kind === 'update' ? bitmap(c.bytes(nb), columnCount) : [present1, nPresent1];
+  const table = parser.tableMap(tableId);
+  if (!table) {
+    // MySQL writes a dummy rows event (table id 0xFFFFFF, no rows) to end a statement.
+    if (c.remaining === 0) return { ...base, type: 'other' };
+    throw new FerryError('FERRY_BINLOG_PROTOCOL', `rows event for table id ${tableId} without a preceding Table_map`, {
+      details: { file: base.file, logPos: base.logPos },
+    });
+  }
+  if (columnCount !== table.columnCount) {
+    throw new FerryError('FERRY_BINLOG_PROTOCOL', `rows event has ${columnCount} columns, its Table_map ${table.columnCount}`);
+  }
+  let rowsBuf = buf;
+  let rowsStart = c.pos;
+  let rowsEnd = bodyEnd;
+  if (compressed) {
+    rowsBuf = uncompressMariadb(buf, c.pos, bodyEnd);
+    rowsStart = 0;
+    rowsEnd = rowsBuf.length;
+  }
+  return new RowsEventImpl(
+    base,
+    kind,
+    version,
+    tableId,
+    table,
+    flags,
+    columnCount,
+    present1,
+    nPresent1,
+    present2,
+    nPresent2,
+    rowsBuf,
+    rowsStart,
+    rowsEnd,
+  );
+}

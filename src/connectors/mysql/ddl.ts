@@ -1,0 +1,818 @@
+/**
+ * A small parser for the schema changes Ferry follows mid-stream (Query events in the binlog),
+ * and the functions that apply them to the schema model.
+ *
+ * Recognised: CREATE TABLE (column list, or LIKE), ALTER TABLE ... ADD [COLUMN], DROP TABLE,
+ * TRUNCATE [TABLE], RENAME TABLE. Any other ALTER TABLE is reported as `other-alter` so the caller
+ * can re-read that table's schema or stop, by policy. Everything else is `null` (not a table DDL
+ * Ferry tracks). It never guesses: a statement it cannot read completely gives `unparsed`.
+ *
+ * Types are mapped with `logicalTypeFromColumnType`, the same function schema-reader uses.
+ */
+import { FerryError } from '../../core/errors.js';
+import type { ColumnSchema, TableRef, TableSchema } from '../../core/schema.js';
+import { logicalTypeFromColumnType, unescapeSqlString } from './schema-reader.js';
+
+// ---------------------------------------------------------------------------------------------
+// Tokens
+
+type TokKind = 'word' | 'ident' | 'string' | 'number' | 'punct';
+
+interface Token {
+  kind: TokKind;
+  /** word: as written; ident: unquoted name; string: unescaped value; number/punct: text. */
+  value: string;
+  /** The source text of the token (for DEFAULT and type texts). */
+  raw: string;
+}
+
+const WORD_CH = /[A-Za-z0-9_$\u0080-\uffff]/;
+
+/**
+ * Splits SQL into tokens, dropping comments. Executable comments (`/*! ... *\/`, `/*!50100 ... *\/`,
+ * `/*M!100100 ... *\/`) are kept as SQL, as the server would run them.
+ */
+export function tokenize(sql: string): Token[] {
+  const out: Token[] = [];
+  let i = 0;
+  const n = sql.length;
+  while (i < n) {
+    const ch = sql[i] as string;
+    if (/\s/.test(ch)) {
+      i++;
+      continue;
+    }
+    if (ch === '#' || (ch === '-' && sql[i + 1] === '-' && (i + 2 >= n || /\s/.test(sql[i + 2] as string)))) {
+      while (i < n && sql[i] !== '\n') i++;
+      continue;
+    }
+    if (ch === '/' && sql[i + 1] === '*') {
+      const m = /^\/\*M?!\d{0,6}/.exec(sql.slice(i, i + 10));
+      if (m) {
+        // Executable comment: keep its body, drop the opening and the matching `*/`.
+        i += m[0].length;
+        const end = sql.indexOf('*/', i);
+        const body = end < 0 ? sql.slice(i) : sql.slice(i, end);
+        for (const t of tokenize(body)) out.push(t);
+        i = end < 0 ? n : end + 2;
+        continue;
+      }
+      const end = sql.indexOf('*/', i + 2);
+      i = end < 0 ? n : end + 2;
+      continue;
+    }
+    if (ch === '`') {
+      let j = i + 1;
+      let name = '';
+      for (;;) {
+        if (j >= n) throw new FerryError('FERRY_DDL_UNSUPPORTED', 'unterminated quoted identifier in DDL');
+        if (sql[j] === '`') {
+          if (sql[j + 1] === '`') {
+            name += '`';
+            j += 2;
+            continue;
+          }
+          break;
+        }
+        name += sql[j];
+        j++;
+      }
+      out.push({ kind: 'ident', value: name, raw: sql.slice(i, j + 1) });
+      i = j + 1;
+      continue;
+    }
+    if (ch === "'" || ch === '"') {
+      let j = i + 1;
+      for (;;) {
+        if (j >= n) throw new FerryError('FERRY_DDL_UNSUPPORTED', 'unterminated string in DDL');
+        const c = sql[j];
+        if (c === '\\') {
+          j += 2;
+          continue;
+        }
+        if (c === ch) {
+          if (sql[j + 1] === ch) {
+            j += 2;
+            continue;
+          }
+          break;
+        }
+        j++;
+      }
+      out.push({ kind: 'string', value: unescapeSqlString(sql.slice(i + 1, j), ch), raw: sql.slice(i, j + 1) });
+      i = j + 1;
+      continue;
+    }
+    if (/[0-9]/.test(ch) || (ch === '.' && /[0-9]/.test(sql[i + 1] ?? ''))) {
+      const m = /^(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?/.exec(sql.slice(i));
+      const text = m ? m[0] : ch;
+      // `1abc` is a valid identifier in MySQL: a digit run followed by word characters.
+      if (!/[eE.]/.test(text) && WORD_CH.test(sql[i + text.length] ?? '')) {
+        let j = i;
+        while (j < n && WORD_CH.test(sql[j] as string)) j++;
+        out.push({ kind: 'word', value: sql.slice(i, j), raw: sql.slice(i, j) });
+        i = j;
+        continue;
+      }
+      out.push({ kind: 'number', value: text, raw: text });
+      i += text.length;
+      continue;
+    }
+    if (WORD_CH.test(ch)) {
+      let j = i;
+      while (j < n && WORD_CH.test(sql[j] as string)) j++;
+      const w = sql.slice(i, j);
+      // Charset introducers and hex/bit literals: _utf8mb4'x', x'0A', b'01'.
+      if ((sql[j] === "'" || sql[j] === '"') && (/^_\w+$/.test(w) || /^[xXbB]$/.test(w) || /^[nN]$/.test(w))) {
+        const next = tokenize(sql.slice(j, findStringEnd(sql, j) + 1))[0];
+        if (next) {
+          out.push({ kind: 'string', value: next.value, raw: w + next.raw });
+          i = j + next.raw.length;
+          continue;
+        }
+      }
+      out.push({ kind: 'word', value: w, raw: w });
+      i = j;
+      continue;
+    }
+    // Multi-character operators that matter for skipping: keep them whole.
+    const op = /^(<=>|<=|>=|<>|!=|:=|\|\||&&|<<|>>)/.exec(sql.slice(i, i + 3));
+    const text = op ? op[0] : ch;
+    out.push({ kind: 'punct', value: text, raw: text });
+    i += text.length;
+  }
+  return out;
+}
+
+function findStringEnd(sql: string, start: number): number {
+  const q = sql[start];
+  let j = start + 1;
+  while (j < sql.length) {
+    const c = sql[j];
+    if (c === '\\') j += 2;
+    else if (c === q && sql[j + 1] === q) j += 2;
+    else if (c === q) return j;
+    else j++;
+  }
+  return sql.length - 1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statement model
+
+/** A column as declared in DDL. */
+export interface ColumnDef {
+  name: string;
+  /** Type text as written, normalised (`int(10) unsigned`, `enum('a','b')`, `varchar(20)`). */
+  typeText: string;
+  /** CHARACTER SET given on the column (or implied by NATIONAL/BINARY), lower case. */
+  charset: string | null;
+  collation: string | null;
+  /** The BINARY attribute on a character type: the charset's binary collation. */
+  binaryCollation: boolean;
+  nullable: boolean;
+  /** Whether NULL/NOT NULL was written (an inline PRIMARY KEY makes it NOT NULL). */
+  nullSpecified: boolean;
+  /** DEFAULT as SQL text (`'a,b'`, `0`, `current_timestamp()`, `NULL`), or null. */
+  defaultValue: string | null;
+  generated: boolean;
+  autoIncrement: boolean;
+  /** Inline PRIMARY KEY. */
+  primaryKey: boolean;
+}
+
+export type ColumnPosition = { kind: 'last' } | { kind: 'first' } | { kind: 'after'; column: string };
+
+export interface TableOptions {
+  charset: string | null;
+  collation: string | null;
+}
+
+export type DdlStatement =
+  | {
+      kind: 'create-table';
+      table: TableRef;
+      ifNotExists: boolean;
+      orReplace: boolean;
+      temporary: boolean;
+      columns: ColumnDef[];
+      /** Column names of the primary key in key order (table-level or inline), empty when none. */
+      primaryKey: string[];
+      options: TableOptions;
+    }
+  | { kind: 'create-table-like'; table: TableRef; like: TableRef; ifNotExists: boolean; orReplace: boolean; temporary: boolean }
+  /** CREATE TABLE ... SELECT: columns come from a query; re-read the table from the server. */
+  | { kind: 'create-table-select'; table: TableRef; temporary: boolean }
+  | { kind: 'add-columns'; table: TableRef; columns: { column: ColumnDef; position: ColumnPosition; ifNotExists: boolean }[] }
+  | { kind: 'drop-table'; tables: TableRef[]; ifExists: boolean; temporary: boolean }
+  | { kind: 'truncate-table'; table: TableRef }
+  | { kind: 'rename-table'; renames: { from: TableRef; to: TableRef }[] }
+  /** An ALTER TABLE that is not only ADD COLUMN (and index/constraint additions). */
+  | { kind: 'other-alter'; table: TableRef }
+  /** A table DDL Ferry could not read completely. */
+  | { kind: 'unparsed'; reason: string };
+
+// ---------------------------------------------------------------------------------------------
+// Parser
+
+class Parser {
+  private i = 0;
+  constructor(
+    private readonly toks: Token[],
+    private readonly defaultSchema: string,
+  ) {}
+
+  peek(k = 0): Token | undefined {
+    return this.toks[this.i + k];
+  }
+  next(): Token {
+    const t = this.toks[this.i++];
+    if (!t) throw new ParseError('unexpected end of statement');
+    return t;
+  }
+  /** Whether the next token is the (case-insensitive) keyword `w`; unquoted words only. */
+  isWord(w: string, k = 0): boolean {
+    const t = this.peek(k);
+    return t !== undefined && t.kind === 'word' && t.value.toUpperCase() === w;
+  }
+  isPunct(p: string, k = 0): boolean {
+    const t = this.peek(k);
+    return t !== undefined && t.kind === 'punct' && t.value === p;
+  }
+  accept(...words: string[]): boolean {
+    for (let k = 0; k < words.length; k++) if (!this.isWord(words[k] as string, k)) return false;
+    this.i += words.length;
+    return true;
+  }
+  acceptPunct(p: string): boolean {
+    if (this.isPunct(p)) {
+      this.i++;
+      return true;
+    }
+    return false;
+  }
+  expect(...words: string[]): void {
+    if (!this.accept(...words)) throw new ParseError(`expected ${words.join(' ')} near "${this.peek()?.raw ?? 'end'}"`);
+  }
+  expectPunct(p: string): void {
+    if (!this.acceptPunct(p)) throw new ParseError(`expected "${p}" near "${this.peek()?.raw ?? 'end'}"`);
+  }
+  name(): string {
+    const t = this.next();
+    if (t.kind === 'ident' || t.kind === 'word') return t.value;
+    // Some servers accept double-quoted names in places; keep them.
+    if (t.kind === 'string' && t.raw.startsWith('"')) return t.value;
+    throw new ParseError(`expected a name near "${t.raw}"`);
+  }
+  tableRef(): TableRef {
+    const first = this.name();
+    if (this.acceptPunct('.')) return { schema: first, name: this.name() };
+    return { schema: this.defaultSchema, name: first };
+  }
+  /** Skips tokens up to (not including) a `,` or `)` at depth 0. */
+  skipItem(): void {
+    let depth = 0;
+    while (this.peek()) {
+      if (depth === 0 && (this.isPunct(',') || this.isPunct(')'))) return;
+      if (this.isPunct('(')) depth++;
+      else if (this.isPunct(')')) depth--;
+      this.i++;
+    }
+  }
+  /** Consumes a balanced `( ... )` group and returns its source text. */
+  group(): string {
+    if (!this.isPunct('(')) throw new ParseError(`expected "(" near "${this.peek()?.raw ?? 'end'}"`);
+    let depth = 0;
+    const parts: string[] = [];
+    do {
+      const t = this.next();
+      if (t.kind === 'punct' && t.value === '(') depth++;
+      if (t.kind === 'punct' && t.value === ')') depth--;
+      parts.push(t.raw);
+    } while (depth > 0);
+    return joinRaw(parts);
+  }
+}
+
+class ParseError extends Error {}
+
+/** Joins token texts with spaces where SQL needs them (between words), none around punctuation. */
+function joinRaw(parts: string[]): string {
+  let out = '';
+  for (const p of parts) {
+    if (out.length > 0 && /[\w`'"]$/.test(out) && /^[\w`'"]/.test(p)) out += ' ';
+    out += p;
+  }
+  return out;
+}
+
+/** Multi-word type names, normalised to what logicalTypeFromColumnType knows. */
+const MULTI_WORD_TYPES: [string[], string][] = [
+  [['DOUBLE', 'PRECISION'], 'double'],
+  [['NATIONAL', 'CHARACTER', 'VARYING'], 'varchar'],
+  [['NATIONAL', 'CHAR', 'VARYING'], 'varchar'],
+  [['NATIONAL', 'VARCHAR'], 'varchar'],
+  [['NATIONAL', 'CHARACTER'], 'char'],
+  [['NATIONAL', 'CHAR'], 'char'],
+  [['CHARACTER', 'VARYING'], 'varchar'],
+  [['CHAR', 'VARYING'], 'varchar'],
+  [['LONG', 'VARBINARY'], 'mediumblob'],
+  [['LONG', 'VARCHAR'], 'mediumtext'],
+  [['LONG', 'CHAR', 'VARYING'], 'mediumtext'],
+];
+
+const TYPE_ALIASES: Record<string, string> = {
+  bool: 'tinyint(1)',
+  boolean: 'tinyint(1)',
+  integer: 'int',
+  int1: 'tinyint',
+  int2: 'smallint',
+  int3: 'mediumint',
+  middleint: 'mediumint',
+  int4: 'int',
+  int8: 'bigint',
+  dec: 'decimal',
+  numeric: 'decimal',
+  fixed: 'decimal',
+  real: 'double',
+  float4: 'float',
+  float8: 'double',
+  character: 'char',
+  nchar: 'char',
+  nvarchar: 'varchar',
+  long: 'mediumtext',
+  geomcollection: 'geometrycollection',
+};
+
+/** Parses `name type attributes...` of one column definition. */
+function parseColumnDef(p: Parser): ColumnDef {
+  const name = p.name();
+  const def: ColumnDef = {
+    name,
+    typeText: '',
+    charset: null,
+    collation: null,
+    binaryCollation: false,
+    nullable: true,
+    nullSpecified: false,
+    defaultValue: null,
+    generated: false,
+    autoIncrement: false,
+    primaryKey: false,
+  };
+  // Type name.
+  let base: string | null = null;
+  let national = false;
+  for (const [words, norm] of MULTI_WORD_TYPES) {
+    if (p.accept(...words)) {
+      base = norm;
+      national = words[0] === 'NATIONAL';
+      break;
+    }
+  }
+  if (base === null) {
+    const t = p.next();
+    if (t.kind !== 'word') throw new ParseError(`expected a type for column ${name} near "${t.raw}"`);
+    base = t.value.toLowerCase();
+    national = base === 'nchar' || base === 'nvarchar';
+  }
+  if (base === 'serial') {
+    def.typeText = 'bigint(20) unsigned';
+    def.nullable = false;
+    def.nullSpecified = true;
+    def.autoIncrement = true;
+  } else {
+    let typeText = TYPE_ALIASES[base] ?? base;
+    if (p.isPunct('(')) {
+      const g = p.group();
+      // `bool` has no arguments; anything else takes the written ones.
+      typeText = typeText.replace(/\(.*\)$/, '') + g;
+    }
+    const flags: string[] = [];
+    for (;;) {
+      if (p.accept('UNSIGNED')) flags.push('unsigned');
+      else if (p.accept('SIGNED')) continue;
+      else if (p.accept('ZEROFILL')) flags.push('zerofill');
+      else break;
+    }
+    // ZEROFILL implies UNSIGNED.
+    if (flags.includes('zerofill') && !flags.includes('unsigned')) flags.unshift('unsigned');
+    def.typeText = [typeText, ...flags].join(' ');
+  }
+  if (national) def.charset = 'utf8mb3';
+  if (base === 'char' && p.accept('BYTE')) def.typeText = def.typeText.replace(/^char/, 'binary');
+
+  // Attributes, in any order, until `,` or `)` at depth 0 (or the end of an ALTER spec).
+  while (p.peek() && !p.isPunct(',') && !p.isPunct(')') && !p.isPunct(';')) {
+    if (p.accept('NOT', 'NULL')) {
+      def.nullable = false;
+      def.nullSpecified = true;
+    } else if (p.accept('NULL')) {
+      def.nullable = true;
+      def.nullSpecified = true;
+    } else if (p.accept('DEFAULT')) {
+      def.defaultValue = parseDefault(p);
+    } else if (p.accept('AUTO_INCREMENT')) {
+      def.autoIncrement = true;
+    } else if (p.accept('SERIAL', 'DEFAULT', 'VALUE')) {
+      def.autoIncrement = true;
+      def.nullable = false;
+      def.nullSpecified = true;
+    } else if (p.accept('PRIMARY', 'KEY') || p.accept('KEY')) {
+      def.primaryKey = true;
+    } else if (p.accept('UNIQUE')) {
+      p.accept('KEY');
+    } else if (p.accept('COMMENT')) {
+      p.next();
+    } else if (p.accept('CHARACTER', 'SET') || p.accept('CHARSET')) {
+      def.charset = p.name().toLowerCase();
+    } else if (p.accept('COLLATE')) {
+      def.collation = p.name().toLowerCase();
+    } else if (p.accept('BINARY')) {
+      def.binaryCollation = true;
+    } else if (p.accept('ASCII')) {
+      def.charset = 'latin1';
+    } else if (p.accept('UNICODE')) {
+      def.charset = 'ucs2';
+    } else if (p.accept('GENERATED', 'ALWAYS', 'AS') || p.accept('AS')) {
+      // MariaDB also has GENERATED ALWAYS AS ROW START/END (system versioning).
+      if (p.isPunct('(')) p.group();
+      else p.next();
+      def.generated = true;
+    } else if (p.accept('VIRTUAL') || p.accept('STORED') || p.accept('PERSISTENT')) {
+      def.generated = true;
+    } else if (p.accept('ON', 'UPDATE')) {
+      parseDefault(p);
+    } else if (p.accept('INVISIBLE') || p.accept('VISIBLE')) {
+      continue;
+    } else if (p.accept('CONSTRAINT')) {
+      if (!p.isWord('CHECK')) p.name();
+    } else if (p.accept('CHECK')) {
+      p.group();
+    } else if (p.accept('REFERENCES')) {
+      p.tableRef();
+      if (p.isPunct('(')) p.group();
+      while (p.peek() && !p.isPunct(',') && !p.isPunct(')') && !p.isPunct(';') && !p.isWord('COMMENT')) p.next();
+    } else if (p.accept('COLUMN_FORMAT') || p.accept('STORAGE') || p.accept('SRID')) {
+      p.next();
+    } else if (p.accept('COMPRESSED')) {
+      if (p.acceptPunct('=')) p.next();
+    } else if (p.accept('ENGINE_ATTRIBUTE') || p.accept('SECONDARY_ENGINE_ATTRIBUTE')) {
+      p.acceptPunct('=');
+      p.next();
+    } else if (p.isWord('FIRST') || p.isWord('AFTER')) {
+      return def; // position of an ALTER ... ADD, read by the caller
+    } else if (p.accept('WITH', 'SYSTEM', 'VERSIONING') || p.accept('WITHOUT', 'SYSTEM', 'VERSIONING')) {
+      continue;
+    } else {
+      throw new ParseError(`unexpected "${p.peek()?.raw}" in the definition of column ${name}`);
+    }
+  }
+  if (def.primaryKey) {
+    def.nullable = false;
+  }
+  return def;
+}
+
+/** Reads a DEFAULT (or ON UPDATE) expression and returns its SQL text. */
+function parseDefault(p: Parser): string {
+  if (p.isPunct('(')) return p.group();
+  const t = p.next();
+  if (t.kind === 'punct' && (t.value === '-' || t.value === '+')) {
+    const n = p.next();
+    return t.value === '-' ? `-${n.raw}` : n.raw;
+  }
+  if (t.kind === 'string') {
+    // Charset introducers and hex literals keep their form; plain strings are normalised.
+    if (/^['"]/.test(t.raw)) return `'${t.value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+    return t.raw;
+  }
+  if (t.kind === 'word' && p.isPunct('(')) return `${t.value.toLowerCase()}${p.group()}`;
+  if (t.kind === 'word' && /^(CURRENT_TIMESTAMP|NOW|LOCALTIME|LOCALTIMESTAMP)$/i.test(t.value)) return `${t.value.toLowerCase()}()`;
+  if (t.kind === 'word' && /^NULL$/i.test(t.value)) return 'NULL';
+  return t.raw;
+}
+
+/** Skips a table-level definition: index, key, constraint, check, period. Returns PK columns if it is the PRIMARY KEY. */
+function parseTableConstraint(p: Parser): string[] | null {
+  if (p.accept('CONSTRAINT')) {
+    if (!p.isWord('PRIMARY') && !p.isWord('UNIQUE') && !p.isWord('FOREIGN') && !p.isWord('CHECK')) p.name();
+  }
+  if (p.accept('PRIMARY', 'KEY')) {
+    // Optional index name / USING type before the column list.
+    while (p.peek() && !p.isPunct('(')) p.next();
+    const cols = keyColumns(p);
+    p.skipItem();
+    return cols;
+  }
+  p.skipItem();
+  return null;
+}
+
+/** `(a, b(10) DESC, `c`)` → ['a','b','c']. */
+function keyColumns(p: Parser): string[] {
+  p.expectPunct('(');
+  const cols: string[] = [];
+  for (;;) {
+    cols.push(p.name());
+    // Prefix length, ASC/DESC.
+    while (p.peek() && !p.isPunct(',') && !p.isPunct(')')) {
+      if (p.isPunct('(')) p.group();
+      else p.next();
+    }
+    if (p.acceptPunct(')')) return cols;
+    p.expectPunct(',');
+  }
+}
+
+function startsTableConstraint(p: Parser): boolean {
+  return (
+    p.isWord('PRIMARY') || p.isWord('KEY') || p.isWord('INDEX') || p.isWord('UNIQUE') || p.isWord('FULLTEXT') ||
+    p.isWord('SPATIAL') || p.isWord('CONSTRAINT') || p.isWord('FOREIGN') || p.isWord('CHECK') ||
+    (p.isWord('PERIOD') && p.isWord('FOR', 1))
+  );
+}
+
+function parseTableOptions(p: Parser): TableOptions {
+  const opts: TableOptions = { charset: null, collation: null };
+  while (p.peek() && !p.isPunct(';')) {
+    if (p.isWord('PARTITION') || p.isWord('AS') || p.isWord('SELECT') || p.isWord('IGNORE') || p.isWord('REPLACE') || p.isPunct('(')) break;
+    p.accept('DEFAULT');
+    if (p.accept('CHARACTER', 'SET') || p.accept('CHARSET')) {
+      p.acceptPunct('=');
+      opts.charset = p.name().toLowerCase();
+    } else if (p.accept('COLLATE')) {
+      p.acceptPunct('=');
+      opts.collation = p.name().toLowerCase();
+    } else {
+      p.next();
+      // `UNION = (t1, t2)` and other parenthesised option values.
+      if (p.acceptPunct('=') && p.isPunct('(')) p.group();
+    }
+  }
+  return opts;
+}
+
+function parseCreate(p: Parser): DdlStatement | null {
+  const orReplace = p.accept('OR', 'REPLACE');
+  const temporary = p.accept('TEMPORARY');
+  if (!p.accept('TABLE')) return null; // CREATE INDEX / VIEW / DATABASE ...: not tracked here
+  const ifNotExists = p.accept('IF', 'NOT', 'EXISTS');
+  const table = p.tableRef();
+  if (p.accept('LIKE')) return { kind: 'create-table-like', table, like: p.tableRef(), ifNotExists, orReplace, temporary };
+  if (p.isPunct('(') && p.isWord('LIKE', 1)) {
+    p.expectPunct('(');
+    p.expect('LIKE');
+    const like = p.tableRef();
+    p.expectPunct(')');
+    return { kind: 'create-table-like', table, like, ifNotExists, orReplace, temporary };
+  }
+  const columns: ColumnDef[] = [];
+  let primaryKey: string[] = [];
+  if (p.acceptPunct('(')) {
+    if (p.isWord('SELECT')) return { kind: 'create-table-select', table, temporary };
+    for (;;) {
+      if (startsTableConstraint(p)) {
+        const pk = parseTableConstraint(p);
+        if (pk) primaryKey = pk;
+      } else {
+        columns.push(parseColumnDef(p));
+      }
+      if (p.acceptPunct(')')) break;
+      p.expectPunct(',');
+    }
+  }
+  const options = parseTableOptions(p);
+  if (p.isWord('AS') || p.isWord('SELECT') || p.isWord('IGNORE') || p.isWord('REPLACE') || p.isPunct('(') || columns.length === 0) {
+    return { kind: 'create-table-select', table, temporary };
+  }
+  if (primaryKey.length === 0) primaryKey = columns.filter((c) => c.primaryKey).map((c) => c.name);
+  return { kind: 'create-table', table, ifNotExists, orReplace, temporary, columns, primaryKey, options };
+}
+
+/** ALTER specs that change no column and no primary key. */
+function isHarmlessAlterSpec(p: Parser): boolean {
+  if (p.isWord('ADD')) {
+    const k = 1;
+    if (p.isWord('PRIMARY', k)) return false;
+    if (p.isWord('CONSTRAINT', k)) {
+      // ADD CONSTRAINT [name] PRIMARY KEY changes the key.
+      for (let j = k + 1; j <= k + 2; j++) if (p.isWord('PRIMARY', j)) return false;
+      return true;
+    }
+    return ['INDEX', 'KEY', 'UNIQUE', 'FULLTEXT', 'SPATIAL', 'FOREIGN', 'CHECK', 'PARTITION', 'PERIOD'].some((w) => p.isWord(w, k));
+  }
+  return p.isWord('ALGORITHM') || p.isWord('LOCK') || p.isWord('FORCE');
+}
+
+function parseAlter(p: Parser): DdlStatement | null {
+  p.accept('ONLINE');
+  p.accept('IGNORE');
+  if (!p.accept('TABLE')) return null;
+  p.accept('IF', 'EXISTS');
+  const table = p.tableRef();
+  const added: { column: ColumnDef; position: ColumnPosition; ifNotExists: boolean }[] = [];
+  // `WAIT n` / `NOWAIT` (MariaDB) come before the specs.
+  if (p.accept('WAIT')) p.next();
+  p.accept('NOWAIT');
+  let other = false;
+  while (p.peek() && !p.isPunct(';')) {
+    if (isHarmlessAlterSpec(p)) {
+      p.skipItem();
+    } else if (p.isWord('ADD') && !p.isWord('PRIMARY', 1)) {
+      p.expect('ADD');
+      p.accept('COLUMN');
+      const ifNotExists = p.accept('IF', 'NOT', 'EXISTS');
+      if (p.acceptPunct('(')) {
+        // ADD COLUMN (a int, b int): no positions inside the list.
+        for (;;) {
+          if (startsTableConstraint(p)) {
+            if (parseTableConstraint(p)) other = true;
+          } else {
+            added.push({ column: parseColumnDef(p), position: { kind: 'last' }, ifNotExists });
+          }
+          if (p.acceptPunct(')')) break;
+          p.expectPunct(',');
+        }
+      } else {
+        const column = parseColumnDef(p);
+        let position: ColumnPosition = { kind: 'last' };
+        if (p.accept('FIRST')) position = { kind: 'first' };
+        else if (p.accept('AFTER')) position = { kind: 'after', column: p.name() };
+        added.push({ column, position, ifNotExists });
+      }
+    } else {
+      other = true;
+      p.skipItem();
+    }
+    if (!p.acceptPunct(',')) break;
+  }
+  if (p.peek() && !p.isPunct(';')) other = true; // PARTITION BY ... and other trailing clauses
+  if (other || added.length === 0 || added.some((a) => a.column.primaryKey)) return { kind: 'other-alter', table };
+  return { kind: 'add-columns', table, columns: added };
+}
+
+function parseDrop(p: Parser): DdlStatement | null {
+  const temporary = p.accept('TEMPORARY');
+  if (!p.accept('TABLE')) return null;
+  const ifExists = p.accept('IF', 'EXISTS');
+  const tables: TableRef[] = [p.tableRef()];
+  while (p.acceptPunct(',')) tables.push(p.tableRef());
+  return { kind: 'drop-table', tables, ifExists, temporary };
+}
+
+function parseRename(p: Parser): DdlStatement | null {
+  if (!p.accept('TABLE') && !p.accept('TABLES')) return null;
+  p.accept('IF', 'EXISTS');
+  const renames: { from: TableRef; to: TableRef }[] = [];
+  for (;;) {
+    const from = p.tableRef();
+    if (p.accept('WAIT')) p.next();
+    p.accept('NOWAIT');
+    p.expect('TO');
+    renames.push({ from, to: p.tableRef() });
+    if (!p.acceptPunct(',')) break;
+    p.accept('IF', 'EXISTS');
+  }
+  return { kind: 'rename-table', renames };
+}
+
+/**
+ * Parses one DDL statement from the binlog. Returns null when the statement is not a table DDL
+ * Ferry tracks (DML, CREATE INDEX, CREATE DATABASE, GRANT ...), `unparsed` when it is one but
+ * Ferry cannot read it completely.
+ *
+ * @param defaultSchema the database in force for the statement (the Query event's db), used for
+ *   unqualified table names.
+ */
+export function parseDdl(sql: string, defaultSchema: string): DdlStatement | null {
+  let toks: Token[];
+  try {
+    toks = tokenize(sql);
+  } catch (e) {
+    return /\b(CREATE|ALTER|DROP|RENAME|TRUNCATE)\b/i.test(sql) ? { kind: 'unparsed', reason: (e as Error).message } : null;
+  }
+  const p = new Parser(toks, defaultSchema);
+  try {
+    if (p.accept('CREATE')) {
+      // CREATE DEFINER=... applies to views/routines only; those are not tracked.
+      return parseCreate(p);
+    }
+    if (p.accept('ALTER')) return parseAlter(p);
+    if (p.accept('DROP')) return parseDrop(p);
+    if (p.accept('RENAME')) return parseRename(p);
+    if (p.accept('TRUNCATE')) {
+      p.accept('TABLE');
+      return { kind: 'truncate-table', table: p.tableRef() };
+    }
+    return null;
+  } catch (e) {
+    if (e instanceof ParseError || e instanceof FerryError) return { kind: 'unparsed', reason: e.message };
+    throw e;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Applying statements to the schema model
+
+/** The character set and collation a column gets when its DDL names none. */
+export interface CharsetDefaults {
+  charset: string;
+  collation: string | null;
+}
+
+/** Charset and collation of a character column, resolved the way the server does. */
+function resolveCharset(def: ColumnDef, table: TableOptions | null, defaults: CharsetDefaults): { charset: string; collation: string | null } {
+  let charset = def.charset;
+  let collation = def.collation;
+  if (charset === null && collation !== null) charset = charsetOfCollation(collation);
+  if (charset === null) {
+    if (table && table.charset !== null) {
+      charset = table.charset;
+      collation = collation ?? table.collation;
+    } else if (table && table.collation !== null) {
+      charset = charsetOfCollation(table.collation);
+      collation = collation ?? table.collation;
+    } else {
+      charset = defaults.charset;
+      collation = collation ?? defaults.collation;
+    }
+  }
+  if (def.binaryCollation && charset !== 'binary') collation = `${charset}_bin`;
+  return { charset, collation };
+}
+
+/** `utf8mb4_unicode_ci` → `utf8mb4`. */
+export function charsetOfCollation(collation: string): string {
+  if (collation === 'binary') return 'binary';
+  const i = collation.indexOf('_');
+  return i < 0 ? collation : collation.slice(0, i);
+}
+
+function isCharacterType(typeText: string): boolean {
+  return /^(char|varchar|tinytext|text|mediumtext|longtext|enum|set)\b/i.test(typeText);
+}
+
+/** Builds the ColumnSchema of a DDL column definition, mapped like schema-reader maps COLUMN_TYPE. */
+export function columnFromDef(def: ColumnDef, table: TableOptions | null, defaults: CharsetDefaults): ColumnSchema {
+  const character = isCharacterType(def.typeText);
+  const cs = character ? resolveCharset(def, table, defaults) : { charset: null, collation: null };
+  let typeText = def.typeText;
+  // CHAR/VARCHAR/TEXT CHARACTER SET binary are BINARY/VARBINARY/BLOB.
+  if (character && cs.charset === 'binary') {
+    typeText = typeText.replace(/^char\b/i, 'binary').replace(/^varchar\b/i, 'varbinary').replace(/text\b/i, 'blob');
+  }
+  return {
+    name: def.name,
+    type: logicalTypeFromColumnType(typeText, cs.charset, cs.collation),
+    sourceType: typeText,
+    nullable: def.nullable,
+    defaultValue: def.defaultValue ?? (def.nullable && !def.generated ? 'NULL' : null),
+    generated: def.generated,
+  };
+}
+
+/**
+ * The schema of a table from its CREATE TABLE statement.
+ * @param defaults the database's default charset/collation (used when neither the column nor
+ *   the table names one).
+ */
+export function tableFromCreate(stmt: Extract<DdlStatement, { kind: 'create-table' }>, defaults: CharsetDefaults): TableSchema {
+  const columns = stmt.columns.map((c) => columnFromDef(c, stmt.options, defaults));
+  const primaryKey = stmt.primaryKey.map((name) => {
+    const i = columns.findIndex((c) => c.name.toLowerCase() === name.toLowerCase());
+    if (i < 0) throw new FerryError('FERRY_DDL_UNSUPPORTED', `primary key column ${name} is not a column of ${stmt.table.schema}.${stmt.table.name}`);
+    return i;
+  });
+  for (const i of primaryKey) (columns[i] as ColumnSchema).nullable = false;
+  return { schema: stmt.table.schema, name: stmt.table.name, columns, primaryKey };
+}
+
+/**
+ * The schema after `ALTER TABLE ... ADD COLUMN ...`. Returns a new TableSchema (the input is not
+ * changed). A column that already exists is skipped when the statement said IF NOT EXISTS, and
+ * is an error otherwise (the held schema does not match the server's).
+ */
+export function applyAddColumns(
+  schema: TableSchema,
+  stmt: Extract<DdlStatement, { kind: 'add-columns' }>,
+  defaults: CharsetDefaults,
+): TableSchema {
+  const columns = schema.columns.slice();
+  const pkNames = schema.primaryKey.map((i) => (schema.columns[i] as ColumnSchema).name);
+  const find = (name: string): number => columns.findIndex((c) => c.name.toLowerCase() === name.toLowerCase());
+  for (const add of stmt.columns) {
+    if (find(add.column.name) >= 0) {
+      if (add.ifNotExists) continue;
+      throw new FerryError('FERRY_SCHEMA_MISMATCH', `column ${add.column.name} already exists in ${schema.schema}.${schema.name}`);
+    }
+    const col = columnFromDef(add.column, null, defaults);
+    if (add.position.kind === 'first') columns.unshift(col);
+    else if (add.position.kind === 'after') {
+      const at = find(add.position.column);
+      if (at < 0) throw new FerryError('FERRY_SCHEMA_MISMATCH', `ADD COLUMN ... AFTER ${add.position.column}: no such column in ${schema.schema}.${schema.name}`);
+      columns.splice(at + 1, 0, col);
+    } else columns.push(col);
+  }
+  return { schema: schema.schema, name: schema.name, columns, primaryKey: pkNames.map((n) => find(n)) };
+}

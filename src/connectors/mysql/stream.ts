@@ -1,0 +1,286 @@
+import type { ChangeBatch, RowChange, SchemaChange } from '../../core/change.js';
+import type { MySqlSourceConfig } from '../../core/config-types.js';
+import { FerryError } from '../../core/errors.js';
+import type { TableRef, TableSchema } from '../../core/schema.js';
+import { tableId } from '../../core/schema.js';
+import { openBinlogStream } from './binlog/reader.js';
+import type { BinlogEvent, MariadbGtidEvent, QueryEvent, RowsEvent } from './binlog/types.js';
+import { applyAddColumns, parseDdl, tableFromCreate, type CharsetDefaults } from './ddl.js';
+import type { BinlogPosition } from './position.js';
+import { isCapturedTable } from './schema-reader.js';
+
+/**
+ * Turns the decoded binlog into change batches at transaction boundaries, keeping the schema of
+ * every captured table in step with the DDL in the stream.
+ *
+ * Position rules: `boundary` is the position after the last complete transaction (or DDL); it
+ * only ever moves at XID, COMMIT, a standalone statement, or a real rotate between transactions.
+ * A transaction larger than `splitRows` is handed on in pieces whose position stays at the
+ * boundary before it, so a crash inside it replays it from its start (idempotent upserts).
+ */
+export interface StreamOptions {
+  config: MySqlSourceConfig;
+  serverId: number;
+  from: BinlogPosition;
+  schemas: TableSchema[];
+  signal: AbortSignal;
+  /** Reads the current schema of one table (for tables Ferry has no schema of yet). */
+  readSchema(schema: string, name: string): Promise<TableSchema | null>;
+  /** Default character set of a database, for CREATE TABLE without one. */
+  defaultCharset(schema: string): Promise<CharsetDefaults>;
+  log(msg: string, details?: Record<string, unknown>): void;
+  splitRows?: number;
+}
+
+interface GtidState {
+  /** MariaDB: domain → `d-s-n`. */
+  domains: Map<number, string>;
+}
+
+function parseMariaGtidList(text: string): GtidState {
+  const domains = new Map<number, string>();
+  for (const part of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^(\d+)-(\d+)-(\d+)$/.exec(part);
+    if (m) domains.set(Number(m[1]), part);
+  }
+  return { domains };
+}
+
+function formatMariaGtidList(s: GtidState): string {
+  return [...s.domains.entries()].sort((a, b) => a[0] - b[0]).map(([, g]) => g).join(',');
+}
+
+const TXN_CONTROL = /^\s*(BEGIN|COMMIT|ROLLBACK|XA\s+(START|END|PREPARE|COMMIT|ROLLBACK|BEGIN)|SAVEPOINT|ROLLBACK\s+TO|RELEASE\s+SAVEPOINT)\b/i;
+
+export async function* streamChanges(o: StreamOptions): AsyncGenerator<ChangeBatch<BinlogPosition>> {
+  const splitRows = o.splitRows ?? 20_000;
+  const schemas = new Map<string, TableSchema>(o.schemas.map((t) => [tableId(t), t]));
+  const patterns = o.config.tablePatterns;
+  const mysqlGtid = o.from.gtid.includes(':');
+  const gtids = mysqlGtid ? { domains: new Map<number, string>() } : parseMariaGtidList(o.from.gtid);
+
+  let file = o.from.file;
+  let boundary: BinlogPosition = { ...o.from };
+  let lastYielded = boundary;
+  let inTxn = false;
+  let pendingGtid: MariadbGtidEvent | null = null;
+  let txnChanges: RowChange[] = [];
+  let done: RowChange[] = [];
+  let doneTxns = 0;
+  let lastCommitMs = Date.now();
+  /** A rows event of a table we must capture but hold no schema for (loaded lazily). */
+  const missing = new Set<string>();
+
+  const start = o.from.file ? { file: o.from.file, pos: o.from.pos } : { gtid: o.from.gtid };
+  const stream = openBinlogStream({
+    connection: {
+      host: o.config.hostname,
+      port: o.config.port,
+      user: o.config.username,
+      password: o.config.password.reveal(),
+      connectTimeout: o.config.connectTimeoutMs,
+    },
+    serverId: o.serverId,
+    start,
+    heartbeatIntervalMs: o.config.heartbeatIntervalMs,
+    signal: o.signal,
+  });
+
+  const commit = (nextPos: number, timestampS: number): void => {
+    if (pendingGtid && !mysqlGtid) gtids.domains.set(pendingGtid.domainId, `${pendingGtid.domainId}-${pendingGtid.serverId}-${pendingGtid.seqNo}`);
+    pendingGtid = null;
+    boundary = { file, pos: nextPos, gtid: mysqlGtid ? o.from.gtid : formatMariaGtidList(gtids) };
+    if (txnChanges.length > 0) {
+      if (done.length === 0) done = txnChanges;
+      else for (const c of txnChanges) done.push(c);
+    }
+    txnChanges = [];
+    inTxn = false;
+    doneTxns++;
+    if (timestampS > 0) lastCommitMs = timestampS * 1000;
+  };
+
+  const rowsBatch = (position: BinlogPosition, changes: RowChange[]): ChangeBatch<BinlogPosition> => {
+    const b: ChangeBatch<BinlogPosition> = { kind: 'rows', changes, position, sourceTimeMs: lastCommitMs, transactions: doneTxns };
+    doneTxns = 0;
+    lastYielded = position;
+    return b;
+  };
+
+  const schemaOf = async (ev: RowsEvent): Promise<TableSchema | null> => {
+    const id = `${ev.table.schema}.${ev.table.table}`;
+    const known = schemas.get(id);
+    if (known) return known;
+    if (!isCapturedTable(patterns, ev.table.schema, ev.table.table)) return null;
+    if (!missing.has(id)) {
+      missing.add(id);
+      // A captured table Ferry never saw created (e.g. created before the start position by a
+      // statement Ferry could not parse): its current schema is the best there is; a column count
+      // different from the table map is caught by decodeRows and stops the pipeline.
+      const t = await o.readSchema(ev.table.schema, ev.table.table);
+      if (t) {
+        schemas.set(id, t);
+        o.log('captured table without a recorded schema: using its current schema', { table: id });
+        return t;
+      }
+    }
+    throw new FerryError('FERRY_SCHEMA_MISMATCH', `row changes of captured table ${id} but no schema is known for it`, {
+      fix: 'Check that the table still exists on the source; restart the pipeline with a fresh snapshot if its history is lost.',
+    });
+  };
+
+  const handleQuery = async (ev: QueryEvent): Promise<SchemaChange | null> => {
+    const ddl = parseDdl(ev.sql, ev.schema);
+    if (!ddl) return null;
+    const captured = (t: TableRef): boolean => schemas.has(tableId(t)) || isCapturedTable(patterns, t.schema, t.name);
+    switch (ddl.kind) {
+      case 'create-table': {
+        if (ddl.temporary || !captured(ddl.table)) return null;
+        let table: TableSchema | null = null;
+        try {
+          table = tableFromCreate(ddl, await o.defaultCharset(ddl.table.schema));
+        } catch (e) {
+          o.log('CREATE TABLE not understood; reading the table from information_schema', { table: tableId(ddl.table), error: String(e) });
+        }
+        table ??= await o.readSchema(ddl.table.schema, ddl.table.name);
+        if (!table) return null;
+        schemas.set(tableId(table), table);
+        return { kind: 'create-table', table, ddl: ev.sql };
+      }
+      case 'create-table-like':
+      case 'create-table-select': {
+        if (ddl.temporary || !captured(ddl.table)) return null;
+        let table: TableSchema | null = null;
+        if (ddl.kind === 'create-table-like') {
+          const like = schemas.get(tableId(ddl.like));
+          if (like) table = { ...like, schema: ddl.table.schema, name: ddl.table.name };
+        }
+        // CREATE TABLE ... SELECT: the columns come from a query; the server has the answer.
+        table ??= await o.readSchema(ddl.table.schema, ddl.table.name);
+        if (!table) return null;
+        schemas.set(tableId(table), table);
+        return { kind: 'create-table', table, ddl: ev.sql };
+      }
+      case 'add-columns': {
+        const id = tableId(ddl.table);
+        const cur = schemas.get(id);
+        if (!cur) return null;
+        const next = applyAddColumns(cur, ddl, await o.defaultCharset(ddl.table.schema));
+        schemas.set(id, next);
+        return { kind: 'add-column', table: next, column: ddl.columns.map((c) => c.column.name).join(','), ddl: ev.sql };
+      }
+      case 'drop-table': {
+        if (ddl.temporary) return null;
+        let change: SchemaChange | null = null;
+        for (const t of ddl.tables) {
+          if (schemas.delete(tableId(t))) change = { kind: 'drop-table', schema: t.schema, name: t.name, ddl: ev.sql };
+        }
+        return change;
+      }
+      case 'truncate-table': {
+        const cur = schemas.get(tableId(ddl.table));
+        return cur ? { kind: 'truncate-table', table: cur, ddl: ev.sql } : null;
+      }
+      case 'rename-table':
+      case 'other-alter': {
+        const touched = ddl.kind === 'rename-table' ? ddl.renames.flatMap((r) => [r.from, r.to]) : [ddl.table];
+        for (const t of touched) {
+          const cur = schemas.get(tableId(t));
+          // The rest of the DDL catalogue (drops, renames, type and key changes) is not followed
+          // yet: the sink refuses it loudly rather than let later rows decode with a wrong schema.
+          if (cur) return { kind: 'alter-table', table: cur, ddl: ev.sql };
+        }
+        return null;
+      }
+      case 'unparsed':
+        o.log('table DDL not understood; a captured table it changed will be caught by the column-count check', { sql: ev.sql.slice(0, 200), reason: ddl.reason });
+        return null;
+    }
+  };
+
+  try {
+    for await (const events of stream) {
+      for (const ev of events as BinlogEvent[]) {
+        switch (ev.type) {
+          case 'rotate':
+            file = ev.nextFile;
+            if (!ev.artificial && !inTxn) boundary = { file: ev.nextFile, pos: ev.position, gtid: boundary.gtid };
+            break;
+          case 'mariadb-gtid':
+            pendingGtid = ev;
+            if (ev.startsTransaction) inTxn = true;
+            break;
+          case 'gtid':
+            break;
+          case 'xid':
+            commit(ev.nextPos, ev.timestamp);
+            break;
+          case 'query': {
+            const m = TXN_CONTROL.exec(ev.sql);
+            if (m) {
+              const word = (m[1] ?? '').toUpperCase();
+              if (word === 'BEGIN' || word.startsWith('XA START') || word.startsWith('XA BEGIN')) inTxn = true;
+              else if (word === 'COMMIT' || word.startsWith('XA COMMIT')) commit(ev.nextPos, ev.timestamp);
+              else if (word === 'ROLLBACK' || word.startsWith('XA ROLLBACK')) {
+                txnChanges = [];
+                commit(ev.nextPos, ev.timestamp);
+              }
+              break;
+            }
+            if (inTxn) break; // statements inside a row-based transaction carry no row data
+            const change = await handleQuery(ev);
+            if (change) {
+              if (done.length > 0 || doneTxns > 0) yield rowsBatch(boundary, done);
+              done = [];
+              commit(ev.nextPos, ev.timestamp);
+              doneTxns = 0;
+              lastYielded = boundary;
+              yield { kind: 'schema', change, position: boundary, sourceTimeMs: lastCommitMs };
+            } else {
+              commit(ev.nextPos, ev.timestamp);
+            }
+            break;
+          }
+          case 'rows': {
+            const table = await schemaOf(ev);
+            if (!table) break;
+            const images = ev.decodeRows(table.columns);
+            if (ev.kind === 'insert') {
+              for (const r of images.after ?? []) txnChanges.push({ op: 'insert', table, before: null, after: r });
+            } else if (ev.kind === 'delete') {
+              for (const r of images.before ?? []) txnChanges.push({ op: 'delete', table, before: r, after: null });
+            } else {
+              const before = images.before ?? [];
+              const after = images.after ?? [];
+              for (let i = 0; i < after.length; i++) txnChanges.push({ op: 'update', table, before: before[i] ?? null, after: after[i] ?? null });
+            }
+            if (txnChanges.length + done.length >= splitRows) {
+              // A huge transaction: hand on what we have, at the boundary before it.
+              const changes = done.length > 0 ? done.concat(txnChanges) : txnChanges;
+              done = [];
+              txnChanges = [];
+              yield rowsBatch(boundary, changes);
+            }
+            break;
+          }
+          case 'heartbeat':
+            if (!inTxn && txnChanges.length === 0) {
+              if (done.length > 0 || doneTxns > 0) yield rowsBatch(boundary, done);
+              done = [];
+              yield { kind: 'heartbeat', position: boundary, sourceTimeMs: Date.now() };
+            }
+            break;
+          default:
+            break;
+        }
+      }
+      if (done.length > 0 || (doneTxns > 0 && (boundary.file !== lastYielded.file || boundary.pos !== lastYielded.pos))) {
+        const changes = done;
+        done = [];
+        yield rowsBatch(boundary, changes);
+      }
+    }
+  } finally {
+    await stream.close();
+  }
+}

@@ -1,0 +1,325 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import mysql from 'mysql2/promise';
+import { createMySqlSink } from '../../src/connectors/mysql/sink.js';
+import { mysqlStringLiteral, quoteMySqlIdent, quoteMySqlTable } from '../../src/connectors/mysql/quote.js';
+import type { Row } from '../../src/core/change.js';
+import type { KeyAction, Sink, TargetTable } from '../../src/core/contracts.js';
+import { isFerryError } from '../../src/core/errors.js';
+import type { TableSchema } from '../../src/core/schema.js';
+import { mysqlOptions } from '../helpers/env.js';
+import { ALL_TYPES_ROWS, allTypesTable, col, never, sinkConfig, utf8 } from './sink-fixture.js';
+
+const DB = 'sink_it_my';
+const CK = 'sink_it_my_ck';
+const HOSTILE_DB = "sink_it_my_h`'\"; DROP DATABASE x; -- .%";
+const PIPELINE = "pipe'line`1";
+
+let admin: mysql.Connection;
+let sink: Sink;
+
+function target(source: TableSchema, schema = DB, name = source.name): TargetTable {
+  return { schema, name, source };
+}
+
+const allTypes = target(allTypesTable('src', 'all_types'));
+const small: TargetTable = target({
+  schema: 'src',
+  name: 'small',
+  columns: [
+    col('id', { kind: 'int', bits: 32, unsigned: false }, 'int(11)', false),
+    col('v', utf8(20), 'varchar(20)', false),
+    col('w', { kind: 'int', bits: 32, unsigned: false }, 'int(11)'),
+  ],
+  primaryKey: [0],
+});
+const other: TargetTable = target({ ...small.source, name: 'other' });
+
+async function dropAll(): Promise<void> {
+  for (const d of [DB, CK, HOSTILE_DB]) await admin.query(`DROP DATABASE IF EXISTS ${quoteMySqlIdent(d)}`);
+}
+
+before(async () => {
+  admin = await mysql.createConnection(mysqlOptions);
+  await dropAll();
+  sink = createMySqlSink(sinkConfig('mysql', CK), PIPELINE);
+  await sink.prepare([allTypes, small, other], never);
+});
+
+after(async () => {
+  await sink.close();
+  await dropAll();
+  await admin.end();
+});
+
+async function rows(sql: string): Promise<Record<string, unknown>[]> {
+  const [r] = await admin.query(sql);
+  return r as Record<string, unknown>[];
+}
+
+/** FLOAT/DOUBLE come back as text; compare them as numbers (the text form is the server's). */
+async function readAllTypes(): Promise<Record<string, unknown>[]> {
+  return (await rows(READBACK)).map((r) => ({ ...r, f: Number(r.f), d: Number(r.d) }));
+}
+
+test('prepare creates the table with the source types, charset, nullability and key order', async () => {
+  const cols = await rows(
+    `SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, CHARACTER_SET_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '${DB}' AND TABLE_NAME = 'all_types' ORDER BY ORDINAL_POSITION`,
+  );
+  const byName = Object.fromEntries(cols.map((c) => [c.COLUMN_NAME, c]));
+  assert.equal(cols.length, allTypes.source.columns.length);
+  assert.equal(byName.id?.COLUMN_TYPE, 'int(10) unsigned');
+  assert.equal(byName.id?.IS_NULLABLE, 'NO');
+  assert.equal(byName.u64?.COLUMN_TYPE, 'bigint(20) unsigned');
+  assert.equal(byName.dec?.COLUMN_TYPE, 'decimal(65,30)');
+  assert.equal(byName.dtm?.COLUMN_TYPE, 'datetime(6)');
+  assert.equal(byName.en?.COLUMN_TYPE, "enum('a','b''q','c,d')");
+  assert.equal(byName.lat?.CHARACTER_SET_NAME, 'latin1');
+  assert.equal(byName.emoji?.CHARACTER_SET_NAME, 'utf8mb4');
+  assert.equal(byName.nul?.IS_NULLABLE, 'YES');
+  const pk = await rows(
+    `SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = '${DB}' AND TABLE_NAME = 'all_types' AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY ORDINAL_POSITION`,
+  );
+  assert.deepEqual(pk.map((r) => r.COLUMN_NAME), ['code', 'id']);
+  const ck = await rows(`SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '${CK}' AND TABLE_NAME = '_ferry_checkpoint' ORDER BY ORDINAL_POSITION`);
+  assert.deepEqual(ck.map((r) => r.COLUMN_NAME), ['pipeline', 'lane', 'position', 'updated_at']);
+  // Idempotent.
+  await sink.prepare([allTypes, small, other], never);
+});
+
+const READBACK =
+  'SELECT CAST(id AS CHAR) id, code, CAST(i8 AS CHAR) i8, CAST(u64 AS CHAR) u64, CAST(s64 AS CHAR) s64, CAST(`dec` AS CHAR) `dec`,' +
+  ' CAST(CAST(f AS DOUBLE) AS CHAR) f, CAST(d AS CHAR) d, emoji, HEX(emoji) emoji_hex, lat, HEX(lat) lat_hex, HEX(bin) bin, CAST(dt AS CHAR) dt, CAST(dtm AS CHAR) dtm,' +
+  ' CAST(ts AS CHAR) ts, CAST(tm AS CHAR) tm, CAST(js AS CHAR) js, en, st, CAST(bits + 0 AS CHAR) bits, CAST(yr AS CHAR) yr, txt, nul FROM `sink_it_my`.`all_types` ORDER BY code';
+
+function expected(r: Row): Record<string, unknown> {
+  const bits = r[18] as Buffer;
+  return {
+    id: String(r[0]),
+    code: r[1],
+    i8: String(r[2]),
+    u64: String(r[3]),
+    s64: String(r[4]),
+    dec: r[5],
+    f: r[6],
+    d: r[7],
+    emoji: r[8],
+    emoji_hex: Buffer.from(r[8] as string, 'utf8').toString('hex').toUpperCase(),
+    lat: r[9],
+    lat_hex: Buffer.from(r[9] as string, 'latin1').toString('hex').toUpperCase(),
+    bin: (r[10] as Buffer).toString('hex').toUpperCase(),
+    dt: r[11],
+    dtm: r[12],
+    ts: r[13],
+    tm: r[14],
+    js: r[15],
+    en: r[16],
+    st: r[17],
+    bits: String(bits.readUIntBE(0, bits.length)),
+    yr: String(r[19]),
+    txt: r[20],
+    nul: r[21],
+  };
+}
+
+test('snapshot rows round trip exactly for every common type, and a second write changes nothing', async () => {
+  await sink.writeSnapshotRows(allTypes, ALL_TYPES_ROWS, never);
+  const first = await readAllTypes();
+  const want = [...ALL_TYPES_ROWS].sort((a, b) => String(a[1]).localeCompare(String(b[1]))).map(expected);
+  assert.deepEqual(first, want);
+  await sink.writeSnapshotRows(allTypes, ALL_TYPES_ROWS, never);
+  assert.deepEqual(await readAllTypes(), want);
+});
+
+test('snapshot rows: many rows are split into several statements and upserted', async () => {
+  const many: Row[] = [];
+  for (let i = 0; i < 20000; i++) many.push([i, 'v'.repeat(20), i % 7 === 0 ? null : i]);
+  await sink.writeSnapshotRows(small, many, never);
+  many[5] = [5, 'changed', 55];
+  await sink.writeSnapshotRows(small, many, never);
+  const [r] = await rows(`SELECT COUNT(*) n, SUM(w) s FROM ${DB}.small`);
+  assert.equal(Number(r?.n), 20000);
+  const [c] = await rows(`SELECT v, w FROM ${DB}.small WHERE id = 5`);
+  assert.deepEqual(c, { v: 'changed', w: 55 });
+  await admin.query(`TRUNCATE ${DB}.small`);
+});
+
+async function state(): Promise<{ small: unknown[]; other: unknown[]; ck: unknown[] }> {
+  return {
+    small: await rows(`SELECT id, v, w FROM ${DB}.small ORDER BY id`),
+    other: await rows(`SELECT id, v, w FROM ${DB}.other ORDER BY id`),
+    ck: (await sink.readLaneCheckpoints(never)).map((c) => ({ ...c })),
+  };
+}
+
+test('lane write applies deletes, inserts, updates on several tables and the checkpoint in one transaction', async () => {
+  await sink.resetLaneCheckpoints(never);
+  assert.deepEqual(await sink.readLaneCheckpoints(never), []);
+  const lane = await sink.openLane(1);
+  try {
+    await lane.write(
+      {
+        actions: [
+          { kind: 'upsert', table: small, row: [1, 'a', 10] },
+          { kind: 'upsert', table: small, row: [2, 'b', 20] },
+          { kind: 'upsert', table: small, row: [3, 'c', 30] },
+          { kind: 'upsert', table: other, row: [1, 'o', null] },
+        ],
+        checkpoint: 'pos-1',
+      },
+      never,
+    );
+    await lane.write(
+      {
+        actions: [
+          { kind: 'delete', table: small, key: [1] },
+          { kind: 'delete', table: other, key: [1] },
+          { kind: 'delete', table: small, key: [99] },
+          // Partial image: w is not present and must keep its value.
+          { kind: 'upsert', table: small, row: [2, 'B', undefined] },
+          { kind: 'upsert', table: small, row: [3, 'C', 33] },
+          { kind: 'upsert', table: small, row: [4, 'd', null] },
+        ],
+        checkpoint: 'pos-2',
+      },
+      never,
+    );
+    assert.deepEqual(await state(), {
+      small: [
+        { id: 2, v: 'B', w: 20 },
+        { id: 3, v: 'C', w: 33 },
+        { id: 4, v: 'd', w: null },
+      ],
+      other: [],
+      ck: [{ lane: 1, position: 'pos-2' }],
+    });
+  } finally {
+    await lane.close();
+  }
+});
+
+test('a failing lane batch (NOT NULL violated) leaves neither data nor checkpoint, and names the table and key', async () => {
+  const lane = await sink.openLane(1);
+  try {
+    const before = await state();
+    const actions: KeyAction[] = [
+      { kind: 'delete', table: small, key: [2] },
+      { kind: 'upsert', table: other, row: [7, 'fine', 7] },
+      { kind: 'upsert', table: small, row: [5, 'ok', 5] },
+      { kind: 'upsert', table: small, row: [6, null, 6] },
+    ];
+    await assert.rejects(lane.write({ actions, checkpoint: 'pos-3' }, never), (e) => {
+      assert.ok(isFerryError(e, 'FERRY_SINK_WRITE'));
+      assert.match(e.message, /sink_it_my\.small/);
+      assert.match(e.message, /key \(6\)/);
+      assert.doesNotMatch(e.message, /ferry'?@.*password/i);
+      return true;
+    });
+    assert.deepEqual(await state(), before);
+    // The lane still works after the failure.
+    await lane.write({ actions: [{ kind: 'upsert', table: small, row: [5, 'ok', 5] }], checkpoint: 'pos-4' }, never);
+    assert.deepEqual((await state()).ck, [{ lane: 1, position: 'pos-4' }]);
+  } finally {
+    await lane.close();
+  }
+});
+
+test('lane checkpoints: one row per lane, reset removes only this pipeline', async () => {
+  const l2 = await sink.openLane(2);
+  await l2.write({ actions: [], checkpoint: 'lane2-pos' }, never);
+  await l2.close();
+  const otherSink = createMySqlSink(sinkConfig('mysql', CK), 'another');
+  try {
+    await otherSink.openLane(1).then(async (l) => {
+      await l.write({ actions: [], checkpoint: 'x' }, never);
+      await l.close();
+    });
+    assert.deepEqual(await sink.readLaneCheckpoints(never), [
+      { lane: 1, position: 'pos-4' },
+      { lane: 2, position: 'lane2-pos' },
+    ]);
+    await sink.resetLaneCheckpoints(never);
+    assert.deepEqual(await sink.readLaneCheckpoints(never), []);
+    assert.deepEqual(await otherSink.readLaneCheckpoints(never), [{ lane: 1, position: 'x' }]);
+  } finally {
+    await otherSink.close();
+  }
+});
+
+test('readLaneCheckpoints returns [] when the checkpoint table does not exist', async () => {
+  const s = createMySqlSink(sinkConfig('mysql', 'sink_it_my_absent'), PIPELINE);
+  try {
+    assert.deepEqual(await s.readLaneCheckpoints(never), []);
+    await s.resetLaneCheckpoints(never);
+  } finally {
+    await s.close();
+  }
+});
+
+test('hostile identifiers end to end (database, table, columns)', async () => {
+  const names = ['a`b', "o'neil", 'say "hi"', 'd.o.t', '100%', 'ünïcødé', 'select', '-- x', 'back\\slash'];
+  const source: TableSchema = {
+    schema: 'src',
+    name: 'x',
+    columns: names.map((n, i) => col(n, i === 0 ? { kind: 'int', bits: 32, unsigned: false } : utf8(40), i === 0 ? 'int(11)' : 'varchar(40)', i !== 0)),
+    primaryKey: [0, 1],
+  };
+  const t: TargetTable = { schema: HOSTILE_DB, name: "t`a'b\"c.d; DROP TABLE x", source };
+  await sink.prepare([t], never);
+  const row: Row = [1, ...names.slice(1).map((n) => `${n} ' \\ \` "`)];
+  await sink.writeSnapshotRows(t, [row], never);
+  const lane = await sink.openLane(3);
+  await lane.write({ actions: [{ kind: 'upsert', table: t, row: [2, 'k', ...names.slice(2).map(() => "'; --")] }, { kind: 'delete', table: t, key: [9, 'z'] }], checkpoint: 'h' }, never);
+  await lane.close();
+  const got = await rows(`SELECT * FROM ${quoteMySqlTable(t.schema, t.name)} ORDER BY ${quoteMySqlIdent('a`b')}`);
+  assert.equal(got.length, 2);
+  assert.deepEqual(Object.keys(got[0] ?? {}), names);
+  assert.deepEqual(Object.values(got[0] ?? {}), row);
+  await sink.applySchemaChange(
+    { kind: 'add-column', table: { ...source, columns: [...source.columns, col('new`col', utf8(5), 'varchar(5)')] }, column: 'new`col', ddl: '' },
+    t,
+    never,
+  );
+  // Twice: idempotent.
+  await sink.applySchemaChange(
+    { kind: 'add-column', table: { ...source, columns: [...source.columns, col('new`col', utf8(5), 'varchar(5)')] }, column: 'new`col', ddl: '' },
+    t,
+    never,
+  );
+  const c = await rows(
+    `SELECT COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ${mysqlStringLiteral(t.schema)} AND TABLE_NAME = ${mysqlStringLiteral(t.name)} AND COLUMN_NAME = 'new\`col'`,
+  );
+  assert.deepEqual(c, [{ COLUMN_TYPE: 'varchar(5)' }]);
+  await sink.applySchemaChange({ kind: 'truncate-table', table: source, ddl: '' }, t, never);
+  assert.equal((await rows(`SELECT * FROM ${quoteMySqlTable(t.schema, t.name)}`)).length, 0);
+});
+
+test('hostile string values survive the literal encoder (server decodes them back unchanged)', async () => {
+  const hostile = ["' OR 1=1 -- ", "\\' OR 1=1 -- ", '\\', "\\\\'", 'a\u0000b', 'line\nbreak\r\n', '\u001a', "''", '😀', '\\N', '%_'];
+  const [r] = await admin.query(`SELECT ${hostile.map((s, i) => `${mysqlStringLiteral(s)} AS c${i}`).join(', ')}`).catch(async () => {
+    throw new Error('the literal broke the statement');
+  });
+  // Our admin connection has the server's sql_mode, which has no NO_BACKSLASH_ESCAPES either.
+  assert.deepEqual(Object.values((r as Record<string, unknown>[])[0] ?? {}), hostile);
+});
+
+test('unsupported schema changes are refused with FERRY_DDL_UNSUPPORTED', async () => {
+  await assert.rejects(
+    sink.applySchemaChange({ kind: 'drop-table', schema: 'src', name: 'small', ddl: 'DROP TABLE small' }, small, never),
+    (e) => isFerryError(e, 'FERRY_DDL_UNSUPPORTED') && e.fix !== undefined,
+  );
+});
+
+test('a wrong password fails with FERRY_SINK_UNREACHABLE and never shows the password', async () => {
+  const cfg = sinkConfig('mysql', CK);
+  const s = createMySqlSink({ ...cfg, password: new (cfg.password.constructor as new (v: string) => typeof cfg.password)('s3cr3t-Pw') }, PIPELINE);
+  try {
+    await assert.rejects(s.readLaneCheckpoints(never), (e) => {
+      assert.ok(isFerryError(e, 'FERRY_SINK_UNREACHABLE'));
+      assert.doesNotMatch(e.message + (e.fix ?? ''), /s3cr3t-Pw/);
+      return true;
+    });
+  } finally {
+    await s.close();
+  }
+});

@@ -1,0 +1,98 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyTextField, quotePgIdent, quotePgTable } from '../../src/connectors/postgres/quote.js';
+import { isFerryError } from '../../src/core/errors.js';
+
+const HOSTILE_NAMES = [
+  'plain',
+  'a"b',
+  '""',
+  '"; DROP TABLE t; --',
+  "o'neil",
+  'a`b',
+  'd.o.t',
+  '100%_like',
+  'back\\slash',
+  'new\nline',
+  'ünïcødé 😀',
+  'select',
+  'user',
+  'Mixed Case',
+  '$1',
+  'U&"\\0041"',
+];
+
+function readQuotedIdent(s: string): { name: string; rest: string } {
+  assert.equal(s[0], '"');
+  let name = '';
+  let i = 1;
+  for (;;) {
+    const c = s[i];
+    assert.ok(c !== undefined, 'unterminated identifier');
+    if (c === '"') {
+      if (s[i + 1] === '"') {
+        name += '"';
+        i += 2;
+        continue;
+      }
+      return { name, rest: s.slice(i + 1) };
+    }
+    name += c;
+    i++;
+  }
+}
+
+test('quotePgIdent: hostile names round trip as exactly one identifier (injection)', () => {
+  for (const n of HOSTILE_NAMES) {
+    const { name, rest } = readQuotedIdent(quotePgIdent(n));
+    assert.equal(name, n);
+    assert.equal(rest, '');
+  }
+  assert.equal(quotePgTable('s.x', 't"t'), '"s.x"."t""t"');
+});
+
+test('quotePgIdent refuses names PostgreSQL would truncate silently (over 63 bytes)', () => {
+  assert.equal(quotePgIdent('x'.repeat(63)), `"${'x'.repeat(63)}"`);
+  assert.throws(() => quotePgIdent('x'.repeat(64)), (e) => isFerryError(e, 'FERRY_SINK_WRITE') && /63/.test(e.message) && e.fix !== undefined);
+  // 32 two-byte characters = 64 bytes, although only 32 characters.
+  assert.throws(() => quotePgIdent('é'.repeat(32)), (e) => isFerryError(e, 'FERRY_SINK_WRITE'));
+  assert.equal(quotePgIdent('é'.repeat(31)), `"${'é'.repeat(31)}"`);
+});
+
+test('quotePgIdent refuses empty names and U+0000', () => {
+  assert.throws(() => quotePgIdent(''), (e) => isFerryError(e, 'FERRY_SINK_WRITE'));
+  assert.throws(() => quotePgIdent('a\u0000'), (e) => isFerryError(e, 'FERRY_SINK_WRITE'));
+});
+
+/** Decodes a COPY text field the way PostgreSQL does (the subset copyTextField produces). */
+function decodeCopyField(f: string): string | null {
+  if (f === '\\N') return null;
+  const map: Record<string, string> = { n: '\n', r: '\r', t: '\t', '\\': '\\' };
+  let out = '';
+  for (let i = 0; i < f.length; i++) {
+    const c = f[i] as string;
+    assert.notEqual(c, '\t', 'a raw tab would split the field');
+    assert.notEqual(c, '\n', 'a raw newline would end the row');
+    assert.notEqual(c, '\r', 'a raw CR would end the row');
+    if (c === '\\') {
+      const e = f[++i] as string;
+      assert.ok(e in map, `unexpected escape \\${e}`);
+      out += map[e];
+    } else out += c;
+  }
+  return out;
+}
+
+test('copyTextField escapes backslash, tab, newline, CR; NULL is \\N', () => {
+  assert.equal(copyTextField(null), '\\N');
+  assert.equal(copyTextField('\\N'), '\\\\N');
+  assert.equal(copyTextField('\\.'), '\\\\.');
+  assert.equal(copyTextField('a\tb\nc\rd\\e'), 'a\\tb\\nc\\rd\\\\e');
+  assert.equal(copyTextField(Buffer.from([0, 0xab])), '\\\\x00ab');
+  const alphabet = ['\\', '\t', '\n', '\r', 'N', '.', 'x', 'é', '😀', ' '];
+  for (let k = 0; k < 2000; k++) {
+    let s = '';
+    for (let j = 0; j < Math.floor(Math.random() * 10); j++) s += alphabet[Math.floor(Math.random() * alphabet.length)];
+    assert.equal(decodeCopyField(copyTextField(s)), s);
+  }
+});
