@@ -5,6 +5,7 @@ import { createMySqlSink } from '../../src/connectors/mysql/sink.js';
 import { mysqlStringLiteral, quoteMySqlIdent, quoteMySqlTable } from '../../src/connectors/mysql/quote.js';
 import type { Row } from '../../src/core/change.js';
 import type { KeyAction, Sink, TargetTable } from '../../src/core/contracts.js';
+import { Secret } from '../../src/core/config-types.js';
 import { isFerryError } from '../../src/core/errors.js';
 import type { TableSchema } from '../../src/core/schema.js';
 import { mysqlOptions } from '../helpers/env.js';
@@ -41,6 +42,8 @@ async function dropAll(): Promise<void> {
 
 before(async () => {
   admin = await mysql.createConnection(mysqlOptions);
+  // Read TIMESTAMP columns in UTC, the form the canonical values have.
+  await admin.query("SET time_zone = '+00:00'");
   await dropAll();
   sink = createMySqlSink(sinkConfig('mysql', CK), PIPELINE);
   await sink.prepare([allTypes, small, other], never);
@@ -303,6 +306,27 @@ test('hostile string values survive the literal encoder (server decodes them bac
   assert.deepEqual(Object.values((r as Record<string, unknown>[])[0] ?? {}), hostile);
 });
 
+test('zero dates land unchanged in MySQL', async () => {
+  const z: TargetTable = target({
+    schema: 'src',
+    name: 'zero_dates',
+    columns: [
+      col('id', { kind: 'int', bits: 32, unsigned: false }, 'int(11)', false),
+      col('d', { kind: 'date' }, 'date', false),
+      col('dt', { kind: 'datetime', fsp: 0 }, 'datetime', false),
+      col('ts', { kind: 'timestamp', fsp: 0 }, 'timestamp', false),
+      col('y', { kind: 'year' }, 'year(4)', false),
+    ],
+    primaryKey: [0],
+  });
+  await sink.prepare([z], never);
+  await sink.writeSnapshotRows(z, [[1, '0000-00-00', '0000-00-00 00:00:00', '0000-00-00 00:00:00', 0], [2, '2020-00-00', '2020-01-00 10:00:00', '1999-12-31 23:00:00', 1999]], never);
+  assert.deepEqual(await rows(`SELECT id, CAST(d AS CHAR) d, CAST(dt AS CHAR) dt, CAST(ts AS CHAR) ts, CAST(y AS CHAR) y FROM ${DB}.zero_dates ORDER BY id`), [
+    { id: 1, d: '0000-00-00', dt: '0000-00-00 00:00:00', ts: '0000-00-00 00:00:00', y: '0000' },
+    { id: 2, d: '2020-00-00', dt: '2020-01-00 10:00:00', ts: '1999-12-31 23:00:00', y: '1999' },
+  ]);
+});
+
 test('unsupported schema changes are refused with FERRY_DDL_UNSUPPORTED', async () => {
   await assert.rejects(
     sink.applySchemaChange({ kind: 'drop-table', schema: 'src', name: 'small', ddl: 'DROP TABLE small' }, small, never),
@@ -312,7 +336,7 @@ test('unsupported schema changes are refused with FERRY_DDL_UNSUPPORTED', async 
 
 test('a wrong password fails with FERRY_SINK_UNREACHABLE and never shows the password', async () => {
   const cfg = sinkConfig('mysql', CK);
-  const s = createMySqlSink({ ...cfg, password: new (cfg.password.constructor as new (v: string) => typeof cfg.password)('s3cr3t-Pw') }, PIPELINE);
+  const s = createMySqlSink({ ...cfg, password: new Secret('s3cr3t-Pw') }, PIPELINE);
   try {
     await assert.rejects(s.readLaneCheckpoints(never), (e) => {
       assert.ok(isFerryError(e, 'FERRY_SINK_UNREACHABLE'));

@@ -619,7 +619,7 @@ function parseAlter(p: Parser): DdlStatement | null {
   while (p.peek() && !p.isPunct(';')) {
     if (isHarmlessAlterSpec(p)) {
       p.skipItem();
-    } else if (p.isWord('ADD') && !p.isWord('PRIMARY', 1)) {
+    } else if (p.isWord('ADD') && !p.isWord('PRIMARY', 1) && !p.isWord('CONSTRAINT', 1)) {
       p.expect('ADD');
       p.accept('COLUMN');
       const ifNotExists = p.accept('IF', 'NOT', 'EXISTS');

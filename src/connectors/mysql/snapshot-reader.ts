@@ -151,6 +151,12 @@ function planFor(table: TableSchema): ChunkPlan {
   return plan;
 }
 
+/** The SQL `readChunk` runs for `table` (first chunk, or after a key): for EXPLAIN checks and logs. */
+export function chunkSql(table: TableSchema, afterKey: boolean): string {
+  const plan = planFor(table);
+  return afterKey ? plan.nextSql : plan.firstSql;
+}
+
 /** Parameters for `keyBoundSql`: per disjunct i, the first i key values then value i. */
 function boundParams(plan: ChunkPlan, afterKey: Value[]): unknown[] {
   if (afterKey.length !== plan.pk.length) {

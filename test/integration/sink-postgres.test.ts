@@ -1,0 +1,389 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import { createPostgresSink, COPY_MIN_ROWS, type PostgresSink } from '../../src/connectors/postgres/sink.js';
+import { quotePgIdent, quotePgTable } from '../../src/connectors/postgres/quote.js';
+import type { Row } from '../../src/core/change.js';
+import { Secret } from '../../src/core/config-types.js';
+import type { KeyAction, TargetTable } from '../../src/core/contracts.js';
+import { isFerryError } from '../../src/core/errors.js';
+import type { TableSchema } from '../../src/core/schema.js';
+import { pgOptions } from '../helpers/env.js';
+import { ALL_TYPES_ROWS, allTypesTable, col, never, sinkConfig, utf8 } from './sink-fixture.js';
+
+const SCHEMA = 'sink_it_pg';
+const CK = 'sink_it_pg_ck';
+const HOSTILE_SCHEMA = 'sink_it_pg_h"\'; DROP SCHEMA x; -- .%😀';
+const PIPELINE = "pipe'line\"1";
+
+let admin: pg.Client;
+let sink: PostgresSink;
+
+function target(source: TableSchema, schema = SCHEMA, name = source.name): TargetTable {
+  return { schema, name, source };
+}
+
+const allTypes = target(allTypesTable('src', 'all_types'));
+const small: TargetTable = target({
+  schema: 'src',
+  name: 'small',
+  columns: [
+    col('id', { kind: 'int', bits: 32, unsigned: false }, 'int(11)', false),
+    col('v', utf8(20), 'varchar(20)', false),
+    col('w', { kind: 'int', bits: 32, unsigned: false }, 'int(11)'),
+  ],
+  primaryKey: [0],
+});
+const other: TargetTable = target({ ...small.source, name: 'other' });
+
+async function dropAll(): Promise<void> {
+  for (const s of [SCHEMA, CK, HOSTILE_SCHEMA]) await admin.query(`DROP SCHEMA IF EXISTS ${quotePgIdent(s)} CASCADE`);
+}
+
+before(async () => {
+  admin = new pg.Client({ ...pgOptions, options: '-c TimeZone=UTC -c IntervalStyle=postgres -c DateStyle=ISO,YMD' });
+  await admin.connect();
+  await dropAll();
+  sink = createPostgresSink(sinkConfig('postgres', CK), PIPELINE);
+  await sink.prepare([allTypes, small, other], never);
+});
+
+after(async () => {
+  await sink.close();
+  await dropAll();
+  await admin.end();
+});
+
+async function rows(sql: string, params: unknown[] = []): Promise<Record<string, unknown>[]> {
+  return (await admin.query(sql, params)).rows as Record<string, unknown>[];
+}
+
+test('prepare maps every type to the documented PostgreSQL type, keeps nullability and key order', async () => {
+  const cols = await rows(
+    `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS notnull
+       FROM pg_attribute a WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
+    [`${quotePgIdent(SCHEMA)}.all_types`],
+  );
+  assert.deepEqual(
+    Object.fromEntries(cols.map((c) => [c.name, c.type])),
+    {
+      id: 'bigint',
+      code: 'character varying(20)',
+      i8: 'smallint',
+      u64: 'numeric(20,0)',
+      s64: 'bigint',
+      dec: 'numeric(65,30)',
+      f: 'real',
+      d: 'double precision',
+      emoji: 'character varying(50)',
+      lat: 'character varying(50)',
+      bin: 'bytea',
+      dt: 'date',
+      dtm: 'timestamp(6) without time zone',
+      ts: 'timestamp(6) with time zone',
+      tm: 'interval',
+      js: 'jsonb',
+      en: 'text',
+      st: 'text',
+      bits: 'bit varying(10)',
+      yr: 'smallint',
+      txt: 'text',
+      nul: 'character varying(10)',
+    },
+  );
+  assert.deepEqual(cols.filter((c) => c.notnull).map((c) => c.name), ['id', 'code']);
+  const pk = await rows(
+    `SELECT a.attname AS name FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+      WHERE i.indrelid = $1::regclass AND i.indisprimary ORDER BY k.ord`,
+    [`${quotePgIdent(SCHEMA)}.all_types`],
+  );
+  assert.deepEqual(pk.map((r) => r.name), ['code', 'id']);
+  const ck = await rows(`SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = '_ferry_checkpoint' ORDER BY ordinal_position`, [CK]);
+  assert.deepEqual(ck.map((r) => r.column_name), ['pipeline', 'lane', 'position', 'updated_at']);
+  await sink.prepare([allTypes, small, other], never);
+});
+
+const READBACK = `SELECT ${allTypesTable('x', 'y').columns.map((c) => `${quotePgIdent(c.name)}::text AS ${quotePgIdent(c.name)}`).join(', ')} FROM ${quotePgIdent(SCHEMA)}.all_types ORDER BY code`;
+
+/** What PostgreSQL prints (::text) for each canonical value of the all-types row. */
+function expected(r: Row): Record<string, unknown> {
+  const bits = r[18] as Buffer;
+  const ts = r[13] as string;
+  return {
+    id: String(r[0]),
+    code: r[1],
+    i8: String(r[2]),
+    u64: String(r[3]),
+    s64: String(r[4]),
+    dec: r[5],
+    f: r[6],
+    d: r[7],
+    emoji: r[8],
+    lat: r[9],
+    bin: '\\x' + (r[10] as Buffer).toString('hex'),
+    dt: r[11],
+    dtm: r[12],
+    // timestamptz prints trailing zero digits trimmed, with the zone.
+    ts: ts.replace(/\.?0+$/, '') + '+00',
+    tm: r[14],
+    // jsonb normalises spacing; numbers keep every digit.
+    js: JSON.stringify(JSON.parse(r[15] as string)) === '[]' ? '[]' : '{"f": 1.000000000000000000001, "s": "x\\"y", "big": 9223372036854775808, "neg": -9223372036854775809}',
+    en: r[16],
+    st: r[17],
+    bits: bits.readUIntBE(0, bits.length).toString(2).padStart(10, '0'),
+    yr: String(r[19]),
+    txt: r[20],
+    nul: r[21],
+  };
+}
+
+async function readAllTypes(): Promise<Record<string, unknown>[]> {
+  return (await rows(READBACK)).map((r) => ({ ...r, f: Math.fround(Number(r.f)), d: Number(r.d) }));
+}
+
+test('snapshot rows round trip exactly for every common type, and a second write changes nothing', async () => {
+  await sink.writeSnapshotRows(allTypes, ALL_TYPES_ROWS, never);
+  const want = [...ALL_TYPES_ROWS].sort((a, b) => String(a[1]).localeCompare(String(b[1]))).map(expected);
+  want[1]!.dtm = '1000-01-01 00:00:00';
+  assert.deepEqual(await readAllTypes(), want);
+  await sink.writeSnapshotRows(allTypes, ALL_TYPES_ROWS, never);
+  assert.deepEqual(await readAllTypes(), want);
+});
+
+test('the COPY path (large sets) stores the same values as the INSERT path', async () => {
+  const many: Row[] = [];
+  for (let i = 0; i < COPY_MIN_ROWS + 5; i++) {
+    const base = ALL_TYPES_ROWS[i % 2] as Row;
+    many.push([i, `k${i}`, ...base.slice(2)]);
+  }
+  const t = target({ ...allTypes.source, name: 'all_types_copy' });
+  await sink.prepare([t], never);
+  await sink.writeSnapshotRows(t, many, never);
+  await sink.writeSnapshotRows(t, many, never);
+  const cols = allTypes.source.columns.slice(2).map((c) => `${quotePgIdent(c.name)}::text`).join(', ');
+  const viaCopy = await rows(`SELECT ${cols} FROM ${quotePgIdent(SCHEMA)}.all_types_copy WHERE id IN (0, 1) ORDER BY id`);
+  const viaInsert = await rows(`SELECT ${cols} FROM ${quotePgIdent(SCHEMA)}.all_types ORDER BY code`);
+  assert.deepEqual(viaCopy, viaInsert);
+  const [n] = await rows(`SELECT count(*)::int AS n FROM ${quotePgIdent(SCHEMA)}.all_types_copy`);
+  assert.equal(n?.n, many.length);
+});
+
+test('snapshot rows: many rows upsert; a changed row is updated', async () => {
+  const many: Row[] = [];
+  for (let i = 0; i < 20000; i++) many.push([i, 'v'.repeat(20), i % 7 === 0 ? null : i]);
+  await sink.writeSnapshotRows(small, many, never);
+  many[5] = [5, 'changed', 55];
+  await sink.writeSnapshotRows(small, many, never);
+  const [r] = await rows(`SELECT count(*)::int AS n FROM ${SCHEMA}.small`);
+  assert.equal(r?.n, 20000);
+  assert.deepEqual(await rows(`SELECT v, w FROM ${SCHEMA}.small WHERE id = 5`), [{ v: 'changed', w: 55 }]);
+  await admin.query(`TRUNCATE ${SCHEMA}.small`);
+});
+
+async function state(): Promise<{ small: unknown[]; other: unknown[]; ck: unknown[] }> {
+  return {
+    small: await rows(`SELECT id, v, w FROM ${SCHEMA}.small ORDER BY id`),
+    other: await rows(`SELECT id, v, w FROM ${SCHEMA}.other ORDER BY id`),
+    ck: (await sink.readLaneCheckpoints(never)).map((c) => ({ ...c })),
+  };
+}
+
+test('lane write applies deletes, inserts, updates on several tables and the checkpoint in one transaction', async () => {
+  await sink.resetLaneCheckpoints(never);
+  assert.deepEqual(await sink.readLaneCheckpoints(never), []);
+  const lane = await sink.openLane(1);
+  try {
+    const bulk: KeyAction[] = [];
+    for (let i = 100; i < 100 + COPY_MIN_ROWS; i++) bulk.push({ kind: 'upsert', table: other, row: [i, 'bulk', i] });
+    await lane.write(
+      {
+        actions: [
+          { kind: 'upsert', table: small, row: [1, 'a', 10] },
+          { kind: 'upsert', table: small, row: [2, 'b', 20] },
+          { kind: 'upsert', table: small, row: [3, 'c', 30] },
+          { kind: 'upsert', table: other, row: [1, 'o', null] },
+          ...bulk,
+        ],
+        checkpoint: 'pos-1',
+      },
+      never,
+    );
+    await lane.write(
+      {
+        actions: [
+          { kind: 'delete', table: small, key: [1] },
+          { kind: 'delete', table: other, key: [1] },
+          { kind: 'delete', table: small, key: [99] },
+          ...bulk.map((a): KeyAction => ({ kind: 'delete', table: other, key: [(a as { row: Row }).row[0] as number] })),
+          { kind: 'upsert', table: small, row: [2, 'B', undefined] },
+          { kind: 'upsert', table: small, row: [3, 'C', 33] },
+          { kind: 'upsert', table: small, row: [4, 'd', null] },
+        ],
+        checkpoint: 'pos-2',
+      },
+      never,
+    );
+    assert.deepEqual(await state(), {
+      small: [
+        { id: 2, v: 'B', w: 20 },
+        { id: 3, v: 'C', w: 33 },
+        { id: 4, v: 'd', w: null },
+      ],
+      other: [],
+      ck: [{ lane: 1, position: 'pos-2' }],
+    });
+  } finally {
+    await lane.close();
+  }
+});
+
+test('a failing lane batch (NOT NULL violated) leaves neither data nor checkpoint, and names the table and key', async () => {
+  const lane = await sink.openLane(1);
+  try {
+    const before = await state();
+    const actions: KeyAction[] = [
+      { kind: 'delete', table: small, key: [2] },
+      { kind: 'upsert', table: other, row: [7, 'fine', 7] },
+      { kind: 'upsert', table: small, row: [5, 'ok', 5] },
+      { kind: 'upsert', table: small, row: [6, null, 6] },
+    ];
+    await assert.rejects(lane.write({ actions, checkpoint: 'pos-3' }, never), (e) => {
+      assert.ok(isFerryError(e, 'FERRY_SINK_WRITE'));
+      assert.match(e.message, /sink_it_pg\.small/);
+      assert.match(e.message, /key \(6\)/);
+      return true;
+    });
+    assert.deepEqual(await state(), before);
+    await lane.write({ actions: [{ kind: 'upsert', table: small, row: [5, 'ok', 5] }], checkpoint: 'pos-4' }, never);
+    assert.deepEqual((await state()).ck, [{ lane: 1, position: 'pos-4' }]);
+  } finally {
+    await lane.close();
+  }
+});
+
+test('lane checkpoints: one row per lane, reset removes only this pipeline', async () => {
+  const l2 = await sink.openLane(2);
+  await l2.write({ actions: [], checkpoint: 'lane2-pos' }, never);
+  await l2.close();
+  const otherSink = createPostgresSink(sinkConfig('postgres', CK), 'another');
+  try {
+    const l = await otherSink.openLane(1);
+    await l.write({ actions: [], checkpoint: 'x' }, never);
+    await l.close();
+    assert.deepEqual(await sink.readLaneCheckpoints(never), [
+      { lane: 1, position: 'pos-4' },
+      { lane: 2, position: 'lane2-pos' },
+    ]);
+    await sink.resetLaneCheckpoints(never);
+    assert.deepEqual(await sink.readLaneCheckpoints(never), []);
+    assert.deepEqual(await otherSink.readLaneCheckpoints(never), [{ lane: 1, position: 'x' }]);
+  } finally {
+    await otherSink.close();
+  }
+});
+
+test('readLaneCheckpoints returns [] when the checkpoint table does not exist', async () => {
+  const s = createPostgresSink(sinkConfig('postgres', 'sink_it_pg_absent'), PIPELINE);
+  try {
+    assert.deepEqual(await s.readLaneCheckpoints(never), []);
+    await s.resetLaneCheckpoints(never);
+  } finally {
+    await s.close();
+  }
+});
+
+test('zero dates: NULL in nullable columns, -infinity in NOT NULL ones, counted; U+0000 stripped and counted', async () => {
+  const z = target({
+    schema: 'src',
+    name: 'lossy',
+    columns: [
+      col('id', { kind: 'int', bits: 32, unsigned: false }, 'int(11)', false),
+      col('d_null', { kind: 'date' }, 'date', true),
+      col('d_nn', { kind: 'date' }, 'date', false),
+      col('dt_nn', { kind: 'datetime', fsp: 0 }, 'datetime', false),
+      col('ts_nn', { kind: 'timestamp', fsp: 0 }, 'timestamp', false),
+      col('s', utf8(20), 'varchar(20)'),
+      col('j', { kind: 'json' }, 'json'),
+    ],
+    primaryKey: [0],
+  });
+  await sink.prepare([z], never);
+  const before = sink.lossStats();
+  await sink.writeSnapshotRows(
+    z,
+    [
+      [1, '0000-00-00', '0000-00-00', '0000-00-00 00:00:00', '0000-00-00 00:00:00', 'a\u0000b\u0000', '{"k": "x\\u0000y", "e": "\\\\u0000"}'],
+      [2, '2020-01-00', '2020-00-05', '2020-05-00 10:00:00', '2021-01-01 00:00:00', 'plain', '{}'],
+    ],
+    never,
+  );
+  assert.deepEqual(await rows(`SELECT id, d_null::text, d_nn::text, dt_nn::text, ts_nn::text, s, j::text FROM ${SCHEMA}.lossy ORDER BY id`), [
+    { id: 1, d_null: null, d_nn: '-infinity', dt_nn: '-infinity', ts_nn: '-infinity', s: 'ab', j: '{"e": "\\\\u0000", "k": "xy"}' },
+    { id: 2, d_null: null, d_nn: '-infinity', dt_nn: '-infinity', ts_nn: '2021-01-01 00:00:00+00', s: 'plain', j: '{}' },
+  ]);
+  const after = sink.lossStats();
+  assert.equal(after.zeroDatesReplaced - before.zeroDatesReplaced, 7);
+  assert.equal(after.nulCharsStripped - before.nulCharsStripped, 3);
+});
+
+test('hostile identifiers end to end (schema, table, columns)', async () => {
+  const names = ['a"b', "o'neil", 'say `hi`', 'd.o.t', '100%', 'ünïcødé 😀', 'select', '-- x', 'back\\slash', 'Mixed'];
+  const source: TableSchema = {
+    schema: 'src',
+    name: 'x',
+    columns: names.map((n, i) => col(n, i === 0 ? { kind: 'int', bits: 32, unsigned: false } : utf8(40), i === 0 ? 'int(11)' : 'varchar(40)', i !== 0)),
+    primaryKey: [0, 1],
+  };
+  const t: TargetTable = { schema: HOSTILE_SCHEMA, name: 't"a\'b`c.d; DROP TABLE x', source };
+  await sink.prepare([t], never);
+  const row: Row = [1, ...names.slice(1).map((n) => `${n} ' \\ \` " \t\n`)];
+  const bulk: Row[] = [row];
+  for (let i = 10; i < 10 + COPY_MIN_ROWS; i++) bulk.push([i, 'k', ...names.slice(2).map(() => "'; --\\N")]);
+  await sink.writeSnapshotRows(t, bulk, never);
+  const lane = await sink.openLane(3);
+  await lane.write({ actions: [{ kind: 'upsert', table: t, row: [2, 'k', ...names.slice(2).map(() => "'; --")] }, { kind: 'delete', table: t, key: [9, 'z'] }], checkpoint: 'h' }, never);
+  await lane.close();
+  const got = await rows(`SELECT * FROM ${quotePgTable(t.schema, t.name)} ORDER BY ${quotePgIdent('a"b')}`);
+  assert.equal(got.length, 2 + COPY_MIN_ROWS);
+  assert.deepEqual(Object.keys(got[0] ?? {}), names);
+  assert.deepEqual(Object.values(got[0] ?? {}), row);
+  assert.deepEqual(Object.values(got[2] ?? {}).slice(2), names.slice(2).map(() => "'; --\\N"));
+  const add = { kind: 'add-column' as const, table: { ...source, columns: [...source.columns, col('new"col', { kind: 'int', bits: 64, unsigned: true }, 'bigint unsigned')] }, column: 'new"col', ddl: '' };
+  await sink.applySchemaChange(add, t, never);
+  await sink.applySchemaChange(add, t, never);
+  assert.deepEqual(
+    await rows(`SELECT data_type, numeric_precision FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 AND column_name = 'new"col'`, [t.schema, t.name]),
+    [{ data_type: 'numeric', numeric_precision: 20 }],
+  );
+  await sink.applySchemaChange({ kind: 'truncate-table', table: source, ddl: '' }, t, never);
+  assert.equal((await rows(`SELECT * FROM ${quotePgTable(t.schema, t.name)}`)).length, 0);
+});
+
+test('identifiers over 63 bytes are refused before PostgreSQL can truncate them into a collision', async () => {
+  const long = 'c'.repeat(60) + '_a_long';
+  const t = target({ ...small.source, name: long });
+  await assert.rejects(sink.prepare([t], never), (e) => isFerryError(e, 'FERRY_SINK_WRITE') && /63/.test(e.message));
+  const [r] = await rows(`SELECT count(*)::int AS n FROM pg_class WHERE relname LIKE 'ccccc%'`);
+  assert.equal(r?.n, 0);
+});
+
+test('unsupported schema changes are refused with FERRY_DDL_UNSUPPORTED', async () => {
+  await assert.rejects(
+    sink.applySchemaChange({ kind: 'alter-table', table: small.source, ddl: 'ALTER TABLE small DROP COLUMN w' }, small, never),
+    (e) => isFerryError(e, 'FERRY_DDL_UNSUPPORTED') && e.fix !== undefined,
+  );
+});
+
+test('a wrong password fails with FERRY_SINK_UNREACHABLE and never shows the password', async () => {
+  const s = createPostgresSink({ ...sinkConfig('postgres', CK), password: new Secret('s3cr3t-Pw') }, PIPELINE);
+  try {
+    await assert.rejects(s.readLaneCheckpoints(never), (e) => {
+      assert.ok(isFerryError(e, 'FERRY_SINK_UNREACHABLE'));
+      assert.doesNotMatch(e.message + (e.fix ?? ''), /s3cr3t-Pw/);
+      return true;
+    });
+  } finally {
+    await s.close();
+  }
+});
