@@ -347,3 +347,15 @@ test('a wrong password fails with FERRY_SINK_UNREACHABLE and never shows the pas
     await s.close();
   }
 });
+
+test('an aborted signal stops a lane write with FERRY_ABORTED and writes nothing', async () => {
+  const lane = await sink.openLane(9);
+  try {
+    const ac = new AbortController();
+    ac.abort();
+    await assert.rejects(lane.write({ actions: [{ kind: 'upsert', table: small, row: [77, 'x', 1] }], checkpoint: 'abort' }, ac.signal), (e) => isFerryError(e, 'FERRY_ABORTED'));
+    assert.equal((await sink.readLaneCheckpoints(never)).find((c) => c.lane === 9), undefined);
+  } finally {
+    await lane.close();
+  }
+});

@@ -74,13 +74,11 @@ export async function openSourceConnection(config: MySqlSourceConfig, signal?: A
     });
   }
   try {
-    // UTC so TIMESTAMP values print in UTC. The sql_mode flags removed would change how values
-    // print (PAD_CHAR_TO_FULL_LENGTH pads CHAR, unlike the binlog) or how the driver's
-    // client-side parameter escaping is read (NO_BACKSLASH_ESCAPES, ANSI_QUOTES).
-    await conn.query(
-      "SET SESSION time_zone = '+00:00', SESSION sql_mode = " +
-        "REPLACE(REPLACE(REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', ''), 'ANSI_QUOTES', ''), 'PAD_CHAR_TO_FULL_LENGTH', '')",
-    );
+    // UTC so TIMESTAMP values print in UTC. An empty sql_mode because several flags change how
+    // values print (PAD_CHAR_TO_FULL_LENGTH pads CHAR, unlike the binlog) or how the driver's
+    // client-side parameter escaping is read (NO_BACKSLASH_ESCAPES, ANSI_QUOTES, ANSI); this
+    // session only reads.
+    await conn.query("SET SESSION time_zone = '+00:00', SESSION sql_mode = ''");
   } catch (e) {
     conn.destroy();
     throw new FerryError('FERRY_SOURCE_UNREACHABLE', `cannot set up the source session: ${e instanceof Error ? e.message : String(e)}`, {

@@ -88,10 +88,15 @@ function pgCode(e: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
-/** SQLSTATE classes that mean the connection, not the data, failed. */
+/**
+ * Whether the connection (not the data) failed, so the client must be discarded: SQLSTATE
+ * classes 08 and 57P, socket errors, and errors without a SQLSTATE (pg's "Connection terminated").
+ * A FerryError counts by its cause; FERRY_ABORTED never does.
+ */
 function isConnectionError(e: unknown): boolean {
+  if (e instanceof FerryError) return e.code !== 'FERRY_ABORTED' && e.cause !== undefined && isConnectionError(e.cause);
   const code = pgCode(e);
-  if (code === undefined) return !(e instanceof FerryError);
+  if (code === undefined) return true;
   return code.startsWith('08') || code.startsWith('57P') || code === 'ECONNRESET' || code === 'ECONNREFUSED' || code === 'EPIPE';
 }
 
@@ -110,7 +115,14 @@ async function createIdempotent(client: Client, sql: string): Promise<void> {
   }
 }
 
-export function createPostgresSink(config: SinkConfig, pipelineName: string): PostgresSink {
+/** Tuning knobs (tests and benchmarks); the defaults are the measured choice. */
+export interface PostgresSinkOptions {
+  /** Row groups at least this large go through COPY + merge (default COPY_MIN_ROWS). */
+  copyMinRows?: number;
+}
+
+export function createPostgresSink(config: SinkConfig, pipelineName: string, options: PostgresSinkOptions = {}): PostgresSink {
+  const copyMinRows = options.copyMinRows ?? COPY_MIN_ROWS;
   if (config.database === null || config.database === '') {
     throw new FerryError('FERRY_CONFIG_INVALID', 'the PostgreSQL sink needs a database', {
       fix: 'Set sink.database in the pipeline file.',
@@ -158,7 +170,7 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string): Po
     try {
       return await fn(client);
     } catch (e) {
-      if (isConnectionError(e instanceof FerryError && e.cause !== undefined ? e.cause : e)) broken = e instanceof Error ? e : new Error(String(e));
+      if (isConnectionError(e)) broken = e instanceof Error ? e : new Error(String(e));
       throw e;
     } finally {
       client.release(broken);
@@ -314,7 +326,7 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string): Po
   }
 
   async function applyUpserts(client: Client, g: UpsertGroup, signal: AbortSignal): Promise<void> {
-    if (g.rows.length >= COPY_MIN_ROWS) await copyMerge(client, g, signal);
+    if (g.rows.length >= copyMinRows) await copyMerge(client, g, signal);
     else await insertRows(client, g, signal);
   }
 
@@ -504,7 +516,7 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string): Po
           try {
             await applyInTransaction(c, wp, { lane, position: batch.checkpoint }, `lane ${lane} write`, signal);
           } catch (e) {
-            if (isConnectionError(e instanceof FerryError && e.cause !== undefined ? e.cause : e)) {
+            if (isConnectionError(e)) {
               if (client === c) client = null;
               await c.end().catch(() => undefined);
             }

@@ -304,10 +304,8 @@ function formatInet6(b: Buffer): string {
 }
 
 /**
- * MariaDB UUID: the binlog carries the record format. For RFC 4122 variant UUIDs of versions 1–5
- * MariaDB (10.10+) stores the time fields swapped so keys sort by time: the stored order is
- * bytes 8..15 (clock_seq+node)? No: it stores segments in reverse order (node, clock, hi, mid,
- * low). Other UUIDs are stored as-is. See formatUuidRecord.
+ * MariaDB UUID (10.7+): the binlog carries the 16 bytes in text order (checked on 10.11 for
+ * version-1 and other UUIDs), so the text form is the plain 8-4-4-4-12 hex rendering.
  */
 function formatUuidRecord(b: Buffer): string {
   const h = b.toString('hex');

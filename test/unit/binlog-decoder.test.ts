@@ -1,0 +1,753 @@
+import assert from 'node:assert/strict';
+import { deflateSync } from 'node:zlib';
+import { describe, it } from 'node:test';
+import { isFerryError } from '../../src/core/errors.js';
+import type { ColumnSchema, LogicalType } from '../../src/core/schema.js';
+import { ColumnType as T, EventCode as E } from '../../src/connectors/mysql/binlog/constants.js';
+import { crc32 } from '../../src/connectors/mysql/binlog/crc32.js';
+import { buildBinlogDump, buildBinlogDumpGtid, encodeGtidSet } from '../../src/connectors/mysql/binlog/dump-command.js';
+import { BinlogEventParser, decodeGtidSet } from '../../src/connectors/mysql/binlog/events.js';
+import { binaryJsonToText } from '../../src/connectors/mysql/binlog/json-binary.js';
+import type { BinlogEvent, RowsEvent, TableMapEvent } from '../../src/connectors/mysql/binlog/types.js';
+
+// ---------- builders for hand-made events ----------
+
+function header(code: number, size: number, o: { logPos?: number; serverId?: number; timestamp?: number; flags?: number }): Buffer {
+  const h = Buffer.alloc(19);
+  h.writeUInt32LE(o.timestamp ?? 1700000000, 0);
+  h[4] = code;
+  h.writeUInt32LE(o.serverId ?? 1, 5);
+  h.writeUInt32LE(size, 9);
+  h.writeUInt32LE(o.logPos ?? 0, 13);
+  h.writeUInt16LE(o.flags ?? 0, 17);
+  return h;
+}
+
+function event(code: number, body: Buffer, o: { logPos?: number; serverId?: number; checksum?: boolean; flags?: number } = {}): Buffer {
+  const withCrc = o.checksum ?? true;
+  const size = 19 + body.length + (withCrc ? 4 : 0);
+  const b = Buffer.concat([header(code, size, o), body, Buffer.alloc(withCrc ? 4 : 0)]);
+  if (withCrc) b.writeUInt32LE(crc32(b, 0, size - 4), size - 4);
+  return b;
+}
+
+function u8(...v: number[]): Buffer {
+  return Buffer.from(v);
+}
+function u16(v: number): Buffer {
+  const b = Buffer.alloc(2);
+  b.writeUInt16LE(v);
+  return b;
+}
+function u32(v: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(v);
+  return b;
+}
+function u48(v: number): Buffer {
+  const b = Buffer.alloc(6);
+  b.writeUIntLE(v, 0, 6);
+  return b;
+}
+function u64(v: bigint): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(v);
+  return b;
+}
+function lenenc(n: number): Buffer {
+  if (n < 251) return u8(n);
+  if (n < 65536) return Buffer.concat([u8(252), u16(n)]);
+  const b = Buffer.alloc(4);
+  b[0] = 253;
+  b.writeUIntLE(n, 1, 3);
+  return b;
+}
+function lstr(s: string | Buffer): Buffer {
+  const b = typeof s === 'string' ? Buffer.from(s, 'utf8') : s;
+  return Buffer.concat([lenenc(b.length), b]);
+}
+function be(v: number, bytes: number): Buffer {
+  const b = Buffer.alloc(bytes);
+  b.writeUIntBE(v, 0, bytes);
+  return b;
+}
+
+/** Post-header lengths as MariaDB 10.11 announces them (types 1..171; only the used ones matter). */
+function postHeaders(): Buffer {
+  const ph = Buffer.alloc(171);
+  ph[E.QUERY - 1] = 13;
+  ph[E.ROTATE - 1] = 8;
+  ph[E.TABLE_MAP - 1] = 8;
+  for (const c of [E.WRITE_ROWS_V1, E.UPDATE_ROWS_V1, E.DELETE_ROWS_V1]) ph[c - 1] = 8;
+  for (const c of [E.WRITE_ROWS_V2, E.UPDATE_ROWS_V2, E.DELETE_ROWS_V2]) ph[c - 1] = 10;
+  for (const c of [166, 167, 168]) ph[c - 1] = 8;
+  ph[E.MARIADB_GTID - 1] = 19;
+  return ph;
+}
+
+function fde(alg: 0 | 1, version = '10.11.19-MariaDB-log'): Buffer {
+  const v = Buffer.alloc(50);
+  v.write(version, 'latin1');
+  const body = Buffer.concat([u16(4), v, u32(0), u8(19), postHeaders(), u8(alg)]);
+  // The FDE always carries 4 checksum bytes after the algorithm byte (zeros when OFF).
+  const size = 19 + body.length + 4;
+  const b = Buffer.concat([header(E.FORMAT_DESCRIPTION, size, { logPos: 256 }), body, Buffer.alloc(4)]);
+  if (alg === 1) b.writeUInt32LE(crc32(b, 0, size - 4), size - 4);
+  return b;
+}
+
+function parserWithFde(): BinlogEventParser {
+  const p = new BinlogEventParser({ file: 'binlog.000007', pos: 4, checksum: 'crc32' });
+  p.parse(fde(1));
+  return p;
+}
+
+interface ColSpec {
+  type: number;
+  meta?: Buffer;
+  nullable?: boolean;
+}
+
+function tableMapBody(tableId: number, schema: string, table: string, cols: ColSpec[], optional: Buffer = Buffer.alloc(0)): Buffer {
+  const meta = Buffer.concat(cols.map((c) => c.meta ?? Buffer.alloc(0)));
+  const nulls = Buffer.alloc((cols.length + 7) >> 3);
+  cols.forEach((c, i) => {
+    if (c.nullable ?? true) nulls[i >> 3] = (nulls[i >> 3] as number) | (1 << (i & 7));
+  });
+  return Buffer.concat([
+    u48(tableId),
+    u16(1),
+    u8(schema.length),
+    Buffer.from(schema),
+    u8(0),
+    u8(table.length),
+    Buffer.from(table),
+    u8(0),
+    lenenc(cols.length),
+    Buffer.from(cols.map((c) => c.type)),
+    lenenc(meta.length),
+    meta,
+    nulls,
+    optional,
+  ]);
+}
+
+function bits(n: number, set: (i: number) => boolean): Buffer {
+  const b = Buffer.alloc((n + 7) >> 3);
+  for (let i = 0; i < n; i++) if (set(i)) b[i >> 3] = (b[i >> 3] as number) | (1 << (i & 7));
+  return b;
+}
+
+/** One row image: null bitmap over present columns, then the values (null → no bytes). */
+function image(values: (Buffer | null)[]): Buffer {
+  return Buffer.concat([bits(values.length, (i) => values[i] === null), ...values.filter((v): v is Buffer => v !== null)]);
+}
+
+function rowsBody(version: 1 | 2, tableId: number, n: number, images: Buffer[], update = false): Buffer {
+  const all = bits(n, () => true);
+  return Buffer.concat([
+    u48(tableId),
+    u16(1),
+    version === 2 ? u16(2) : Buffer.alloc(0),
+    lenenc(n),
+    all,
+    update ? all : Buffer.alloc(0),
+    ...images,
+  ]);
+}
+
+function col(name: string, type: LogicalType): ColumnSchema {
+  return { name, type, sourceType: '', nullable: true, defaultValue: null, generated: false };
+}
+
+function asRows(ev: BinlogEvent): RowsEvent {
+  assert.equal(ev.type, 'rows');
+  return ev as RowsEvent;
+}
+
+/** Binary DECIMAL encoder (test side) following the layout: 9-digit groups, sign in the top bit. */
+function encDecimal(text: string, precision: number, scale: number): Buffer {
+  const neg = text.startsWith('-');
+  const [ip = '', fp = ''] = text.replace('-', '').split('.');
+  const intg = precision - scale;
+  const intDigits = ip.padStart(intg, '0');
+  const fracDigits = fp.padEnd(scale, '0');
+  const d2b = [0, 1, 1, 2, 2, 3, 3, 4, 4, 4];
+  const parts: Buffer[] = [];
+  const lead = intg % 9;
+  if (lead) parts.push(be(Number(intDigits.slice(0, lead)), d2b[lead] as number));
+  for (let i = lead; i < intg; i += 9) parts.push(be(Number(intDigits.slice(i, i + 9)), 4));
+  for (let i = 0; i + 9 <= scale; i += 9) parts.push(be(Number(fracDigits.slice(i, i + 9)), 4));
+  const tail = scale % 9;
+  if (tail) parts.push(be(Number(fracDigits.slice(scale - tail)), d2b[tail] as number));
+  const b = Buffer.concat(parts);
+  b[0] = (b[0] as number) ^ 0x80;
+  if (neg) for (let i = 0; i < b.length; i++) b[i] = (b[i] as number) ^ 0xff;
+  return b;
+}
+
+function encDatetime2(y: number, mo: number, d: number, h: number, mi: number, s: number, micros: number, fsp: number): Buffer {
+  const ymd = (y * 13 + mo) * 32 + d;
+  const hms = (h << 12) | (mi << 6) | s;
+  const intpart = ymd * 131072 + hms + 0x8000000000;
+  return Buffer.concat([be(intpart, 5), encFrac(micros, fsp)]);
+}
+function encFrac(micros: number, fsp: number): Buffer {
+  const n = (fsp + 1) >> 1;
+  if (n === 0) return Buffer.alloc(0);
+  return be(n === 1 ? micros / 10000 : n === 2 ? micros / 100 : micros, n);
+}
+/** TIME2 encoder using MySQL's packed-time arithmetic (C `>>` floors, `%` truncates). */
+function encTime2(negative: boolean, h: number, mi: number, s: number, micros: number, fsp: number): Buffer {
+  const hms = (h << 12) | (mi << 6) | s;
+  let nr = hms * 16777216 + micros;
+  if (negative) nr = -nr;
+  const n = (fsp + 1) >> 1;
+  if (n === 0) return be(Math.floor(nr / 16777216) + 0x800000, 3);
+  if (n === 3) return be(nr + 0x800000000000, 6);
+  const intPart = Math.floor(nr / 16777216);
+  const frac = nr - Math.trunc(nr / 16777216) * 16777216; // C remainder
+  // C: nr >> 24 floors, nr % 2^24 truncates; when they disagree MySQL's pair still decodes right
+  const ip = frac !== 0 && nr < 0 ? intPart : Math.trunc(nr / 16777216);
+  const fb = n === 1 ? (frac / 10000) & 0xff : (frac / 100) & 0xffff;
+  return Buffer.concat([be(ip + 0x800000, 3), be(fb, n)]);
+}
+
+// ---------- tests ----------
+
+describe('binlog: crc32 and header', () => {
+  it('computes the standard CRC-32 check value', () => {
+    assert.equal(crc32(Buffer.from('123456789')), 0xcbf43926);
+    assert.equal(crc32(Buffer.alloc(0)), 0);
+  });
+
+  it('parses a checksummed FDE and switches the parser to its algorithm', () => {
+    const p = new BinlogEventParser({ file: 'binlog.000001', checksum: 'none' });
+    const ev = p.parse(fde(1));
+    assert.equal(ev.type, 'format-description');
+    if (ev.type !== 'format-description') return;
+    assert.equal(ev.checksum, 'crc32');
+    assert.equal(ev.serverVersion, '10.11.19-MariaDB-log');
+    assert.equal(ev.headerLength, 19);
+    assert.equal(ev.postHeaderLengths[E.TABLE_MAP - 1], 8);
+    assert.equal(p.checksum, 'crc32');
+    assert.equal(ev.nextPos, 256);
+  });
+
+  it('rejects an event whose CRC32 does not match, with FERRY_BINLOG_PROTOCOL', () => {
+    const p = parserWithFde();
+    const x = event(E.XID, u64(42n), { logPos: 300 });
+    x[20] = (x[20] as number) ^ 1;
+    assert.throws(() => p.parse(x), (e) => isFerryError(e, 'FERRY_BINLOG_PROTOCOL') && /checksum/.test(e.message));
+  });
+
+  it('rejects an FDE with a bad checksum', () => {
+    const f = fde(1);
+    f[30] = (f[30] as number) ^ 0xff;
+    assert.throws(() => new BinlogEventParser().parse(f), (e) => isFerryError(e, 'FERRY_BINLOG_PROTOCOL'));
+  });
+
+  it('rejects a truncated event and a size that disagrees with the header', () => {
+    const p = parserWithFde();
+    assert.throws(() => p.parse(Buffer.alloc(10)), (e) => isFerryError(e, 'FERRY_BINLOG_PROTOCOL'));
+    const x = event(E.XID, u64(1n), { logPos: 10 });
+    assert.throws(() => p.parse(x, 0, x.length - 1), (e) => isFerryError(e, 'FERRY_BINLOG_PROTOCOL'));
+  });
+
+  it('parses events without checksum when the FDE says OFF', () => {
+    const p = new BinlogEventParser({ checksum: 'crc32' });
+    p.parse(fde(0));
+    assert.equal(p.checksum, 'none');
+    const ev = p.parse(event(E.XID, u64(7n), { logPos: 500, checksum: false }));
+    assert.equal(ev.type === 'xid' && ev.xid, 7n);
+  });
+});
+
+describe('binlog: rotate, positions, control events', () => {
+  it('follows an artificial rotate (timestamp 0, end_log_pos 0) and a real one', () => {
+    const p = new BinlogEventParser({ file: '', pos: 4, checksum: 'crc32' });
+    const art = p.parse(event(E.ROTATE, Buffer.concat([u64(4n), Buffer.from('binlog.000003')]), { logPos: 0, flags: 0x20 }));
+    assert.equal(art.type, 'rotate');
+    if (art.type !== 'rotate') return;
+    assert.equal(art.artificial, true);
+    assert.equal(art.nextFile, 'binlog.000003');
+    assert.deepEqual([art.file, art.nextPos], ['binlog.000003', 4]);
+    assert.deepEqual([p.file, p.pos], ['binlog.000003', 4]);
+    p.parse(fde(1));
+    const x = p.parse(event(E.XID, u64(9n), { logPos: 1234 }));
+    assert.deepEqual([x.file, x.nextPos], ['binlog.000003', 1234]);
+    const r = p.parse(event(E.ROTATE, Buffer.concat([u64(4n), Buffer.from('binlog.000004')]), { logPos: 1300 }));
+    assert.equal(r.artificial, false);
+    assert.deepEqual([p.file, p.pos], ['binlog.000004', 4]);
+  });
+
+  it('keeps the last good position when end_log_pos is 0', () => {
+    const p = parserWithFde();
+    p.parse(event(E.XID, u64(1n), { logPos: 900 }));
+    const q = p.parse(event(E.XID, u64(2n), { logPos: 0 }));
+    assert.equal(q.nextPos, 900);
+    assert.equal(p.pos, 900);
+  });
+
+  it('parses QUERY (schema, SQL) and XID', () => {
+    const p = parserWithFde();
+    const status = Buffer.from([0x00, 0, 0, 0, 0]); // Q_FLAGS2_CODE + 4 bytes, skipped
+    const body = Buffer.concat([u32(77), u32(3), u8(4), u16(0), u16(status.length), status, Buffer.from('shop'), u8(0), Buffer.from('BEGIN')]);
+    const q = p.parse(event(E.QUERY, body, { logPos: 400 }));
+    assert.equal(q.type, 'query');
+    if (q.type !== 'query') return;
+    assert.deepEqual([q.schema, q.sql, q.threadId, q.executionTime], ['shop', 'BEGIN', 77, 3]);
+    const x = p.parse(event(E.XID, u64(123456789012345n), { logPos: 431 }));
+    assert.equal(x.type === 'xid' && x.xid, 123456789012345n);
+  });
+
+  it('parses a MariaDB compressed QUERY event', () => {
+    const p = parserWithFde();
+    const sql = 'INSERT INTO t VALUES ' + '(1),'.repeat(50) + '(2)';
+    const z = deflateSync(Buffer.from(sql));
+    const comp = Buffer.concat([u8(0x80 | 2), be(Buffer.byteLength(sql), 2), z]);
+    const body = Buffer.concat([u32(1), u32(0), u8(1), u16(0), u16(0), Buffer.from('d'), u8(0), comp]);
+    const q = p.parse(event(E.MARIADB_QUERY_COMPRESSED, body, { logPos: 999 }));
+    assert.equal(q.type === 'query' && q.sql, sql);
+  });
+
+  it('parses a MariaDB GTID event (standalone and transactional) and GTID list', () => {
+    const p = parserWithFde();
+    const g = p.parse(event(E.MARIADB_GTID, Buffer.concat([u64(2027n), u32(0), u8(0x0c), Buffer.alloc(6)]), { logPos: 500, serverId: 3 }));
+    assert.equal(g.type, 'mariadb-gtid');
+    if (g.type !== 'mariadb-gtid') return;
+    assert.deepEqual([g.gtid, g.domainId, g.serverId, g.seqNo, g.standalone, g.startsTransaction], ['0-3-2027', 0, 3, 2027n, false, true]);
+    const s = p.parse(event(E.MARIADB_GTID, Buffer.concat([u64(5n), u32(2), u8(0x01 | 0x02), u64(99n)]), { logPos: 600, serverId: 1 }));
+    if (s.type !== 'mariadb-gtid') return assert.fail('not a gtid');
+    assert.deepEqual([s.gtid, s.standalone, s.startsTransaction, s.commitId], ['2-1-5', true, false, 99n]);
+    const big = 2n ** 60n + 3n;
+    const l = p.parse(event(E.MARIADB_GTID_LIST, Buffer.concat([u32(2), u32(0), u32(1), u64(10n), u32(1), u32(2), u64(big)]), { logPos: 0 }));
+    assert.equal(l.type === 'mariadb-gtid-list' && l.text, `0-1-10,1-2-${big}`);
+  });
+
+  it('parses MySQL GTID, anonymous GTID and PREVIOUS_GTIDS', () => {
+    const p = parserWithFde();
+    const uuid = Buffer.from('3E11FA4771CA11E19E33C80AA9429562', 'hex');
+    const g = p.parse(event(E.GTID, Buffer.concat([u8(1), uuid, u64(23n), u8(2), u64(0n), u64(0n)]), { logPos: 700 }));
+    assert.equal(g.type === 'gtid' && g.gtid, '3e11fa47-71ca-11e1-9e33-c80aa9429562:23');
+    const a = p.parse(event(E.ANONYMOUS_GTID, Buffer.concat([u8(1), Buffer.alloc(16), u64(0n)]), { logPos: 800 }));
+    assert.equal(a.type === 'gtid' && a.anonymous, true);
+    const set = '3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5:7:9-9223372036854775806';
+    const prev = p.parse(event(E.PREVIOUS_GTIDS, encodeGtidSet(set), { logPos: 900 }));
+    assert.equal(prev.type === 'previous-gtids' && prev.text, set);
+  });
+
+  it('parses heartbeat, annotate rows, stop, and passes unknown events through', () => {
+    const p = parserWithFde();
+    p.parse(event(E.XID, u64(1n), { logPos: 1000 }));
+    const hb = p.parse(event(E.HEARTBEAT, Buffer.from('binlog.000007'), { logPos: 5000 }));
+    assert.equal(hb.type, 'heartbeat');
+    if (hb.type !== 'heartbeat') return;
+    assert.deepEqual([hb.logFile, hb.logPosition, hb.nextPos], ['binlog.000007', 5000, 1000]);
+    const an = p.parse(event(E.MARIADB_ANNOTATE_ROWS, Buffer.from('INSERT INTO t VALUES (1)'), { logPos: 1100 }));
+    assert.equal(an.type === 'annotate-rows' && an.sql, 'INSERT INTO t VALUES (1)');
+    assert.equal(p.parse(event(E.STOP, Buffer.alloc(0), { logPos: 1200 })).type, 'stop');
+    const o = p.parse(event(E.INTVAR, Buffer.alloc(9), { logPos: 1300 }));
+    assert.deepEqual([o.type, o.code], ['other', E.INTVAR]);
+  });
+
+  it('refuses zstd transaction payloads with FERRY_BINLOG_UNSUPPORTED', () => {
+    const p = parserWithFde();
+    assert.throws(() => p.parse(event(E.TRANSACTION_PAYLOAD, Buffer.alloc(8), { logPos: 10 })), (e) => isFerryError(e, 'FERRY_BINLOG_UNSUPPORTED'));
+  });
+});
+
+describe('binlog: table map', () => {
+  const cols: ColSpec[] = [
+    { type: T.LONG, nullable: false },
+    { type: T.VARCHAR, meta: u16(400) },
+    { type: T.STRING, meta: u8(T.ENUM, 1) },
+    { type: T.STRING, meta: u8(T.SET, 1) },
+    { type: T.NEWDECIMAL, meta: u8(10, 2) },
+    { type: T.BLOB, meta: u8(2) },
+    { type: T.STRING, meta: u8(0xde, 0x58) }, // CHAR(200) utf8mb4 = 600 bytes: length bits hidden in the type byte
+    { type: T.TIMESTAMP2, meta: u8(3) },
+    { type: T.BIT, meta: u8(3, 1) },
+  ];
+
+  it('parses column types, per-type metadata and the null bitmap', () => {
+    const p = parserWithFde();
+    const tm = p.parse(event(E.TABLE_MAP, tableMapBody(42, 'shop', 'orders', cols), { logPos: 300 })) as TableMapEvent;
+    assert.equal(tm.type, 'table-map');
+    assert.deepEqual([tm.tableId, tm.schema, tm.table, tm.columnCount], [42, 'shop', 'orders', 9]);
+    assert.deepEqual([...tm.realTypes], [T.LONG, T.VARCHAR, T.ENUM, T.SET, T.NEWDECIMAL, T.BLOB, T.STRING, T.TIMESTAMP2, T.BIT]);
+    assert.deepEqual([...tm.meta1], [0, 400, 1, 1, 10, 2, 600, 3, 11]);
+    assert.equal(tm.meta2[4], 2);
+    assert.deepEqual(tm.nullable, [false, true, true, true, true, true, true, true, true]);
+    assert.deepEqual(tm.metadata, {});
+    assert.equal(p.tableMap(42), tm);
+  });
+
+  it('parses FULL optional metadata: signedness, charsets, names, enum/set labels, primary key', () => {
+    const names = ['id', 'name', 'status', 'tags', 'amount', 'note', 'code', 'ts', 'flags'];
+    const tlv = (type: number, v: Buffer): Buffer => Buffer.concat([u8(type), lenenc(v.length), v]);
+    const optional = Buffer.concat([
+      tlv(1, u8(0b10000000)), // numeric columns: id (unsigned), amount (signed)
+      tlv(2, Buffer.concat([lenenc(45), lenenc(1), lenenc(8)])), // default utf8mb4; 2nd character column (note) latin1
+      tlv(4, Buffer.concat(names.map(lstr))),
+      tlv(5, Buffer.concat([lenenc(2), lstr('a'), lstr('b,c')])),
+      tlv(6, Buffer.concat([lenenc(2), lstr('new'), lstr('paid')])),
+      tlv(8, Buffer.concat([lenenc(0)])),
+      tlv(10, lenenc(45)),
+    ]);
+    const p = parserWithFde();
+    const tm = p.parse(event(E.TABLE_MAP, tableMapBody(43, 'shop', 'orders', cols, optional), { logPos: 300 })) as TableMapEvent;
+    const md = tm.metadata;
+    assert.deepEqual(md.columnNames, names);
+    assert.equal(md.unsigned?.[0], true);
+    assert.equal(md.unsigned?.[4], false);
+    assert.equal(md.unsigned?.[1], undefined);
+    assert.deepEqual(md.collations, [undefined, 45, 45, 45, undefined, 8, 45, undefined, undefined]);
+    assert.deepEqual(md.enumValues?.[2], ['new', 'paid']);
+    assert.deepEqual(md.setValues?.[3], ['a', 'b,c']);
+    assert.deepEqual(md.primaryKey, [0]);
+  });
+});
+
+describe('binlog: rows decoding', () => {
+  function decodeOne(spec: ColSpec, value: Buffer | null, schema?: ColumnSchema, version: 1 | 2 = 2): unknown {
+    const p = parserWithFde();
+    p.parse(event(E.TABLE_MAP, tableMapBody(7, 'd', 't', [spec]), { logPos: 100 }));
+    const code = version === 2 ? E.WRITE_ROWS_V2 : E.WRITE_ROWS_V1;
+    const ev = asRows(p.parse(event(code, rowsBody(version, 7, 1, [image([value])]), { logPos: 200 })));
+    const out = ev.decodeRows(schema ? [schema] : undefined);
+    return out.after?.[0]?.[0];
+  }
+  const intT = (bits: 8 | 16 | 24 | 32 | 64, unsigned: boolean): ColumnSchema => col('c', { kind: 'int', bits, unsigned });
+
+  it('integers: signed and unsigned, 64-bit as number when safe, else bigint', () => {
+    assert.equal(decodeOne({ type: T.TINY }, u8(0xff)), -1);
+    assert.equal(decodeOne({ type: T.TINY }, u8(0xff), intT(8, true)), 255);
+    assert.equal(decodeOne({ type: T.SHORT }, u16(0x8000)), -32768);
+    assert.equal(decodeOne({ type: T.INT24 }, Buffer.from([0xff, 0xff, 0xff]), intT(24, true)), 16777215);
+    assert.equal(decodeOne({ type: T.INT24 }, Buffer.from([0xff, 0xff, 0xff])), -1);
+    assert.equal(decodeOne({ type: T.LONG }, u32(0xffffffff), intT(32, true)), 4294967295);
+    assert.equal(decodeOne({ type: T.LONG }, u32(0x80000000)), -2147483648);
+    assert.equal(decodeOne({ type: T.LONGLONG }, u64(2n ** 64n - 1n), intT(64, true)), 18446744073709551615n);
+    assert.equal(decodeOne({ type: T.LONGLONG }, u64(2n ** 63n)), -9223372036854775808n);
+    assert.equal(decodeOne({ type: T.LONGLONG }, u64(2n ** 53n - 1n)), 9007199254740991);
+    assert.equal(decodeOne({ type: T.LONGLONG }, u64(2n ** 53n)), 9007199254740992n);
+    assert.equal(decodeOne({ type: T.LONGLONG }, u64(2n ** 64n - 5n)), -5);
+    assert.equal(decodeOne({ type: T.LONGLONG }, u64(2n ** 64n - 2n ** 53n + 1n)), -9007199254740991);
+    assert.equal(decodeOne({ type: T.LONGLONG }, u64(2n ** 64n - 2n ** 53n)), -9007199254740992n);
+  });
+
+  it('DECIMAL: exact text, sign, scale digits kept, (65,30)', () => {
+    // Vector from MySQL's decimal2bin comment: 1234567890.1234 as DECIMAL(14,4).
+    assert.equal(decodeOne({ type: T.NEWDECIMAL, meta: u8(14, 4) }, Buffer.from('810DFB38D204D2', 'hex')), '1234567890.1234');
+    assert.equal(decodeOne({ type: T.NEWDECIMAL, meta: u8(14, 4) }, Buffer.from('7EF204C72DFB2D', 'hex')), '-1234567890.1234');
+    const cases: [string, number, number][] = [
+      ['-12.340', 10, 3],
+      ['0.00', 5, 2],
+      ['-0.01', 5, 2],
+      ['7', 3, 0],
+      ['-999', 3, 0],
+      ['12345678901234567890123456789012345.123456789012345678901234567890', 65, 30],
+      ['-99999999999999999999999999999999999.999999999999999999999999999999', 65, 30],
+      ['0.000000000000000000000000000001', 65, 30],
+    ];
+    for (const [text, prec, scale] of cases) {
+      assert.equal(decodeOne({ type: T.NEWDECIMAL, meta: u8(prec, scale) }, encDecimal(text, prec, scale)), text, text);
+    }
+  });
+
+  it('FLOAT widens exactly, DOUBLE round-trips', () => {
+    const f = Buffer.alloc(4);
+    f.writeFloatLE(0.1);
+    assert.equal(decodeOne({ type: T.FLOAT, meta: u8(4) }, f), Math.fround(0.1));
+    const d = Buffer.alloc(8);
+    d.writeDoubleLE(-1.2345678901234567e-300);
+    assert.equal(decodeOne({ type: T.DOUBLE, meta: u8(8) }, d), -1.2345678901234567e-300);
+  });
+
+  it('BIT → Buffer; YEAR → number; DATE incl. zero dates', () => {
+    assert.deepEqual(decodeOne({ type: T.BIT, meta: u8(3, 1) }, u8(0x05, 0xff)), Buffer.from([0x05, 0xff]));
+    assert.equal(decodeOne({ type: T.YEAR }, u8(124)), 2024);
+    assert.equal(decodeOne({ type: T.YEAR }, u8(0)), 0);
+    const date = (y: number, m: number, d: number): Buffer => {
+      const v = d | (m << 5) | (y << 9);
+      return Buffer.from([v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff]);
+    };
+    assert.equal(decodeOne({ type: T.DATE }, date(2024, 2, 29)), '2024-02-29');
+    assert.equal(decodeOne({ type: T.DATE }, date(0, 0, 0)), '0000-00-00');
+    assert.equal(decodeOne({ type: T.DATE }, date(2024, 0, 0)), '2024-00-00');
+  });
+
+  it('DATETIME2 / TIMESTAMP2 with every fsp, TIMESTAMP in UTC', () => {
+    const micros = [0, 100000, 120000, 123000, 123400, 123450, 123456];
+    const want = ['', '.1', '.12', '.123', '.1234', '.12345', '.123456'];
+    for (let fsp = 0; fsp <= 6; fsp++) {
+      const m = micros[fsp] as number;
+      assert.equal(decodeOne({ type: T.DATETIME2, meta: u8(fsp) }, encDatetime2(2024, 1, 2, 3, 4, 5, m, fsp)), `2024-01-02 03:04:05${want[fsp]}`);
+      assert.equal(
+        decodeOne({ type: T.TIMESTAMP2, meta: u8(fsp) }, Buffer.concat([be(1709164800, 4), encFrac(m, fsp)])),
+        `2024-02-29 00:00:00${want[fsp]}`,
+      );
+    }
+    assert.equal(decodeOne({ type: T.DATETIME2, meta: u8(0) }, encDatetime2(0, 0, 0, 0, 0, 0, 0, 0)), '0000-00-00 00:00:00');
+    assert.equal(decodeOne({ type: T.TIMESTAMP2, meta: u8(2) }, Buffer.concat([be(0, 4), u8(0)])), '0000-00-00 00:00:00.00');
+    assert.equal(decodeOne({ type: T.TIMESTAMP2, meta: u8(0) }, be(2147483647, 4)), '2038-01-19 03:14:07');
+  });
+
+  it('TIME2: negative, fractional, up to 838:59:59', () => {
+    assert.equal(decodeOne({ type: T.TIME2, meta: u8(0) }, encTime2(false, 838, 59, 59, 0, 0)), '838:59:59');
+    assert.equal(decodeOne({ type: T.TIME2, meta: u8(0) }, encTime2(true, 838, 59, 59, 0, 0)), '-838:59:59');
+    assert.equal(decodeOne({ type: T.TIME2, meta: u8(0) }, encTime2(false, 0, 0, 0, 0, 0)), '00:00:00');
+    assert.equal(decodeOne({ type: T.TIME2, meta: u8(6) }, encTime2(true, 0, 0, 1, 1, 6)), '-00:00:01.000001');
+    assert.equal(decodeOne({ type: T.TIME2, meta: u8(2) }, encTime2(true, 1, 2, 3, 500000, 2)), '-01:02:03.50');
+    assert.equal(decodeOne({ type: T.TIME2, meta: u8(4) }, encTime2(true, 12, 0, 0, 123400, 4)), '-12:00:00.1234');
+    assert.equal(decodeOne({ type: T.TIME2, meta: u8(1) }, encTime2(false, 10, 11, 12, 900000, 1)), '10:11:12.9');
+  });
+
+  it('old TIME, DATETIME and TIMESTAMP', () => {
+    const t = Buffer.alloc(3);
+    t.writeIntLE(-1234556, 0, 3);
+    assert.equal(decodeOne({ type: T.TIME }, t), '-123:45:56');
+    const dt = Buffer.alloc(8);
+    dt.writeBigUInt64LE(20240102030405n);
+    assert.equal(decodeOne({ type: T.DATETIME }, dt), '2024-01-02 03:04:05');
+    assert.equal(decodeOne({ type: T.TIMESTAMP }, u32(86400)), '1970-01-02 00:00:00');
+  });
+
+  it('strings by charset: utf8mb4, latin1 as Windows-1252, ucs2/utf16/utf32 big-endian, binary', () => {
+    const s = (cs: string): ColumnSchema => col('c', { kind: 'string', maxChars: 20, fixed: false, charset: cs, collation: null, lob: false });
+    const vs = (b: Buffer): Buffer => Buffer.concat([u8(b.length), b]);
+    assert.equal(decodeOne({ type: T.VARCHAR, meta: u16(80) }, vs(Buffer.from('héllo €')), s('utf8mb4')), 'héllo €');
+    assert.equal(decodeOne({ type: T.VARCHAR, meta: u16(20) }, vs(Buffer.from([0x80, 0x41, 0xe9, 0x9f, 0x81])), s('latin1')), '€AéŸ\u0081');
+    assert.equal(decodeOne({ type: T.VARCHAR, meta: u16(40) }, vs(Buffer.from([0x00, 0x41, 0x20, 0xac])), s('ucs2')), 'A€');
+    assert.equal(decodeOne({ type: T.VARCHAR, meta: u16(40) }, vs(Buffer.from([0xd8, 0x3d, 0xde, 0x00])), s('utf16')), '😀');
+    assert.equal(decodeOne({ type: T.VARCHAR, meta: u16(80) }, vs(Buffer.from([0, 1, 0xf6, 0x00, 0, 0, 0, 0x41])), s('utf32')), '😀A');
+    assert.equal(decodeOne({ type: T.VARCHAR, meta: u16(20) }, vs(Buffer.from('abc')), s('ascii')), 'abc');
+    assert.equal(decodeOne({ type: T.VARCHAR, meta: u16(20) }, vs(Buffer.from([0xe0])), s('cp1251')), 'а');
+    const bin = col('c', { kind: 'binary', maxBytes: 20, fixed: false, lob: false });
+    assert.deepEqual(decodeOne({ type: T.VARCHAR, meta: u16(20) }, vs(Buffer.from([0, 1, 2])), bin), Buffer.from([0, 1, 2]));
+    // Without a schema or FULL metadata the charset is unknown: raw bytes, no guessing.
+    assert.deepEqual(decodeOne({ type: T.VARCHAR, meta: u16(20) }, vs(Buffer.from('x'))), Buffer.from('x'));
+    // VARCHAR longer than 255 bytes has a 2-byte length.
+    const long = 'ü'.repeat(200);
+    assert.equal(decodeOne({ type: T.VARCHAR, meta: u16(1000) }, Buffer.concat([u16(400), Buffer.from(long)]), s('utf8mb4')), long);
+  });
+
+  it('CHAR (STRING real type), BINARY(n) padded back to n bytes, CHAR > 255 bytes', () => {
+    const s = col('c', { kind: 'string', maxChars: 10, fixed: true, charset: 'utf8mb4', collation: null, lob: false });
+    assert.equal(decodeOne({ type: T.STRING, meta: u8(T.STRING, 40) }, Buffer.concat([u8(2), Buffer.from('ab')]), s), 'ab');
+    const bin = col('c', { kind: 'binary', maxBytes: 4, fixed: true, lob: false });
+    assert.deepEqual(decodeOne({ type: T.STRING, meta: u8(T.STRING, 4) }, Buffer.concat([u8(1), u8(7)]), bin), Buffer.from([7, 0, 0, 0]));
+    const text = 'x'.repeat(300);
+    assert.equal(decodeOne({ type: T.STRING, meta: u8(0xde, 0x58) }, Buffer.concat([u16(300), Buffer.from(text)]), s), text);
+  });
+
+  it('BLOB/TEXT by length bytes; JSON stored as text (MariaDB)', () => {
+    const text = col('c', { kind: 'string', maxChars: null, fixed: false, charset: 'utf8mb4', collation: null, lob: true });
+    const blob = col('c', { kind: 'binary', maxBytes: null, fixed: false, lob: true });
+    const json = col('c', { kind: 'json' });
+    assert.equal(decodeOne({ type: T.BLOB, meta: u8(2) }, Buffer.concat([u16(3), Buffer.from('añ')]), text), 'añ');
+    assert.deepEqual(decodeOne({ type: T.BLOB, meta: u8(4) }, Buffer.concat([u32(2), u8(0, 255)]), blob), Buffer.from([0, 255]));
+    assert.equal(decodeOne({ type: T.BLOB, meta: u8(4) }, Buffer.concat([u32(8), Buffer.from('{"a": 1}')]), json), '{"a": 1}');
+    assert.deepEqual(decodeOne({ type: T.GEOMETRY, meta: u8(4) }, Buffer.concat([u32(3), u8(1, 2, 3)])), Buffer.from([1, 2, 3]));
+  });
+
+  it('ENUM and SET from schema labels; index 0 is the empty string', () => {
+    const e = col('c', { kind: 'enum', values: ['new', 'paid', 'a,b'] });
+    const s = col('c', { kind: 'set', values: ['x', 'y', 'z', 'a', 'b', 'c', 'd', 'e', 'nine'] });
+    assert.equal(decodeOne({ type: T.STRING, meta: u8(T.ENUM, 1) }, u8(2), e), 'paid');
+    assert.equal(decodeOne({ type: T.STRING, meta: u8(T.ENUM, 1) }, u8(3), e), 'a,b');
+    assert.equal(decodeOne({ type: T.STRING, meta: u8(T.ENUM, 1) }, u8(0), e), '');
+    assert.equal(decodeOne({ type: T.STRING, meta: u8(T.SET, 2) }, u16(0b100000101), s), 'x,z,nine');
+    assert.equal(decodeOne({ type: T.STRING, meta: u8(T.SET, 2) }, u16(0), s), '');
+    assert.equal(decodeOne({ type: T.STRING, meta: u8(T.ENUM, 2) }, u16(1), e), 'new');
+  });
+
+  it('UUID / INET6 / INET4 from their binary forms when the schema says so', () => {
+    const raw = Buffer.from('6ccd780cbaba102695645b8c656024db', 'hex');
+    const fixed = (n: number): ColSpec => ({ type: T.STRING, meta: u8(T.STRING, n) });
+    assert.equal(decodeOne(fixed(16), Buffer.concat([u8(16), raw]), col('c', { kind: 'uuid' })), '6ccd780c-baba-1026-9564-5b8c656024db');
+    const v6 = Buffer.from('20010db8000000000000000000000001', 'hex');
+    assert.equal(decodeOne(fixed(16), Buffer.concat([u8(16), v6]), col('c', { kind: 'inet6' })), '2001:db8::1');
+    const mapped = Buffer.from('00000000000000000000ffff01020304', 'hex');
+    assert.equal(decodeOne(fixed(16), Buffer.concat([u8(16), mapped]), col('c', { kind: 'inet6' })), '::ffff:1.2.3.4');
+    assert.equal(decodeOne(fixed(4), Buffer.concat([u8(4), u8(10, 0, 0, 1)]), col('c', { kind: 'inet4' })), '10.0.0.1');
+  });
+
+  it('rows v1 and v2, nulls, update before/after, delete, columns absent from an image', () => {
+    const p = parserWithFde();
+    const specs: ColSpec[] = [{ type: T.LONG }, { type: T.VARCHAR, meta: u16(40) }, { type: T.LONGLONG }];
+    p.parse(event(E.TABLE_MAP, tableMapBody(9, 'd', 't', specs), { logPos: 100 }));
+    const schema = [
+      col('id', { kind: 'int', bits: 32, unsigned: false }),
+      col('name', { kind: 'string', maxChars: 10, fixed: false, charset: 'utf8mb4', collation: null, lob: false }),
+      col('n', { kind: 'int', bits: 64, unsigned: true }),
+    ];
+    const vs = (s: string): Buffer => Buffer.concat([u8(Buffer.byteLength(s)), Buffer.from(s)]);
+    const r1 = image([u32(1), vs('a'), u64(5n)]);
+    const r2 = image([u32(2), null, null]);
+    for (const [version, code] of [
+      [1, E.WRITE_ROWS_V1],
+      [2, E.WRITE_ROWS_V2],
+    ] as const) {
+      const ev = asRows(p.parse(event(code, rowsBody(version, 9, 3, [r1, r2]), { logPos: 200 })));
+      assert.equal(ev.kind, 'insert');
+      assert.equal(ev.version, version);
+      assert.deepEqual(ev.decodeRows(schema), { before: null, after: [[1, 'a', 5], [2, null, null]] });
+    }
+    const up = asRows(p.parse(event(E.UPDATE_ROWS_V1, rowsBody(1, 9, 3, [r1, r2, r2, r1], true), { logPos: 300 })));
+    assert.deepEqual(up.decodeRows(schema), { before: [[1, 'a', 5], [2, null, null]], after: [[2, null, null], [1, 'a', 5]] });
+    const del = asRows(p.parse(event(E.DELETE_ROWS_V2, rowsBody(2, 9, 3, [r2]), { logPos: 400 })));
+    assert.deepEqual(del.decodeRows(schema), { before: [[2, null, null]], after: null });
+    // Partial image (binlog_row_image=MINIMAL): only column 0 present in the before image.
+    const partial = Buffer.concat([u48(9), u16(1), lenenc(3), bits(3, (i) => i === 0), bits(3, () => true), image([u32(1)]), r2]);
+    const pe = asRows(p.parse(event(E.UPDATE_ROWS_V1, partial, { logPos: 500 })));
+    assert.deepEqual(pe.decodeRows(schema), { before: [[1, undefined, undefined]], after: [[2, null, null]] });
+    assert.equal(pe.statementEnd, true);
+  });
+
+  it('v2 rows with extra data, MariaDB compressed rows', () => {
+    const p = parserWithFde();
+    p.parse(event(E.TABLE_MAP, tableMapBody(9, 'd', 't', [{ type: T.LONG }]), { logPos: 100 }));
+    const extra = Buffer.concat([u48(9), u16(1), u16(2 + 3), u8(0, 1, 0), lenenc(1), bits(1, () => true), image([u32(77)])]);
+    assert.deepEqual(asRows(p.parse(event(E.WRITE_ROWS_V2, extra, { logPos: 200 }))).decodeRows().after, [[77]]);
+    const rows = Buffer.concat([image([u32(1)]), image([u32(2)])]);
+    const z = Buffer.concat([u8(0x80 | 1), u8(rows.length), deflateSync(rows)]);
+    const comp = Buffer.concat([u48(9), u16(1), lenenc(1), bits(1, () => true), z]);
+    assert.deepEqual(asRows(p.parse(event(E.MARIADB_WRITE_ROWS_COMPRESSED_V1, comp, { logPos: 300 }))).decodeRows().after, [[1], [2]]);
+  });
+
+  it('uses FULL metadata (signedness, charset, enum labels) when there is no schema', () => {
+    const tlv = (type: number, v: Buffer): Buffer => Buffer.concat([u8(type), lenenc(v.length), v]);
+    const specs: ColSpec[] = [{ type: T.TINY }, { type: T.VARCHAR, meta: u16(20) }, { type: T.STRING, meta: u8(T.ENUM, 1) }];
+    const optional = Buffer.concat([tlv(1, u8(0x80)), tlv(3, lenenc(8)), tlv(6, Buffer.concat([lenenc(1), lstr('on')]))]);
+    const p = parserWithFde();
+    p.parse(event(E.TABLE_MAP, tableMapBody(9, 'd', 't', specs, optional), { logPos: 100 }));
+    const ev = asRows(p.parse(event(E.WRITE_ROWS_V1, rowsBody(1, 9, 3, [image([u8(200), Buffer.from([1, 0x80]), u8(1)])]), { logPos: 200 })));
+    assert.deepEqual(ev.decodeRows().after, [[200, '€', 'on']]);
+  });
+
+  it('refuses a schema whose column count differs (FERRY_SCHEMA_MISMATCH) and truncated rows (FERRY_BINLOG_PROTOCOL)', () => {
+    const p = parserWithFde();
+    p.parse(event(E.TABLE_MAP, tableMapBody(9, 'd', 't', [{ type: T.LONG }, { type: T.LONG }]), { logPos: 100 }));
+    const ev = asRows(p.parse(event(E.WRITE_ROWS_V1, rowsBody(1, 9, 2, [image([u32(1), u32(2)])]), { logPos: 200 })));
+    assert.throws(() => ev.decodeRows([col('a', { kind: 'int', bits: 32, unsigned: false })]), (e) => isFerryError(e, 'FERRY_SCHEMA_MISMATCH'));
+    const bad = asRows(p.parse(event(E.WRITE_ROWS_V1, rowsBody(1, 9, 2, [image([u32(1), u32(2)]).subarray(0, 6)]), { logPos: 200 })));
+    assert.throws(() => bad.decodeRows(), (e) => isFerryError(e, 'FERRY_BINLOG_PROTOCOL'));
+    assert.throws(
+      () => p.parse(event(E.WRITE_ROWS_V1, rowsBody(1, 1234, 2, [image([u32(1), u32(2)])]), { logPos: 200 })),
+      (e) => isFerryError(e, 'FERRY_BINLOG_PROTOCOL'),
+    );
+  });
+});
+
+describe('binlog: MySQL binary JSON', () => {
+  /** Builds a small (2-byte offset) object or array from already-encoded entries. */
+  type J = { t: number; inline?: Buffer; data?: Buffer };
+  const jint16 = (v: number): J => {
+    const b = Buffer.alloc(2);
+    b.writeInt16LE(v);
+    return { t: 0x05, inline: b };
+  };
+  const jlit = (v: 0 | 1 | 2): J => ({ t: 0x04, inline: Buffer.from([v, 0]) });
+  const jstr = (s: string): J => ({ t: 0x0c, data: Buffer.concat([u8(Buffer.byteLength(s)), Buffer.from(s)]) });
+  const jint64 = (v: bigint): J => {
+    const b = Buffer.alloc(8);
+    b.writeBigInt64LE(v);
+    return { t: 0x09, data: b };
+  };
+  const juint64 = (v: bigint): J => ({ t: 0x0a, data: u64(v) });
+  const jdouble = (v: number): J => {
+    const b = Buffer.alloc(8);
+    b.writeDoubleLE(v);
+    return { t: 0x0b, data: b };
+  };
+  function small(entries: J[], keys?: string[]): J {
+    const n = entries.length;
+    const keyBytes = keys ? keys.map((k) => Buffer.from(k)) : [];
+    const headerLen = 4 + (keys ? n * 4 : 0) + n * 3;
+    let off = headerLen + keyBytes.reduce((a, k) => a + k.length, 0);
+    const keyEntries: Buffer[] = [];
+    let koff = headerLen;
+    for (const k of keyBytes) {
+      keyEntries.push(Buffer.concat([u16(koff), u16(k.length)]));
+      koff += k.length;
+    }
+    const valueEntries: Buffer[] = [];
+    const datas: Buffer[] = [];
+    for (const e of entries) {
+      if (e.inline) valueEntries.push(Buffer.concat([u8(e.t), e.inline]));
+      else {
+        const d = e.data as Buffer;
+        valueEntries.push(Buffer.concat([u8(e.t), u16(off)]));
+        datas.push(d);
+        off += d.length;
+      }
+    }
+    const body = Buffer.concat([...keyEntries, ...valueEntries, ...keyBytes, ...datas]);
+    return { t: keys ? 0x00 : 0x02, data: Buffer.concat([u16(n), u16(4 + body.length), body]) };
+  }
+  const doc = (j: J): Buffer => Buffer.concat([u8(j.t), j.data ?? j.inline ?? Buffer.alloc(0)]);
+  const text = (b: Buffer): string => binaryJsonToText(b, 0, b.length);
+
+  it('nested objects and arrays, literals, exact int64/uint64, shortest doubles', () => {
+    const arr = small([jlit(1), jlit(0), jint16(-3), jstr('x"y')]);
+    const obj = small([jint16(1), arr, jint64(2n ** 60n + 1n), juint64(2n ** 64n - 1n), jdouble(0.1), jdouble(3)], ['a', 'b', 'big', 'max', 'd', 'n']);
+    assert.equal(
+      text(doc(obj)),
+      '{"a": 1, "b": [true, null, -3, "x\\"y"], "big": 1152921504606846977, "max": 18446744073709551615, "d": 0.1, "n": 3.0}',
+    );
+    assert.equal(text(doc(jlit(2))), 'false');
+    assert.equal(text(doc(jstr('plain'))), '"plain"');
+    assert.equal(text(Buffer.alloc(0)), 'null');
+  });
+
+  it('decimal opaque values print exactly; large containers work', () => {
+    const dec = Buffer.concat([u8(246), u8(9), u8(14, 4), Buffer.from('810DFB38D204D2', 'hex')]);
+    assert.equal(text(Buffer.concat([u8(0x0f), dec.subarray(0, 2), dec.subarray(2)])), '1234567890.1234');
+    // large array [1] with 4-byte offsets and an inlined int32
+    const large = Buffer.concat([u8(0x03), u32(1), u32(8 + 5), u8(0x07), u32(123456789)]);
+    assert.equal(text(large), '[123456789]');
+  });
+
+  it('decodes a JSON column (type 245) inside a rows event', () => {
+    const p = parserWithFde();
+    p.parse(event(E.TABLE_MAP, tableMapBody(9, 'd', 't', [{ type: T.JSON, meta: u8(4) }]), { logPos: 100 }));
+    const d = doc(small([juint64(2n ** 64n - 1n)]));
+    const ev = asRows(p.parse(event(E.WRITE_ROWS_V2, rowsBody(2, 9, 1, [image([Buffer.concat([u32(d.length), d])])]), { logPos: 200 })));
+    assert.deepEqual(ev.decodeRows().after, [['[18446744073709551615]']]);
+  });
+});
+
+describe('binlog: dump command packets', () => {
+  it('COM_BINLOG_DUMP bytes', () => {
+    const b = buildBinlogDump({ file: 'binlog.000002', pos: 1234, serverId: 4242, flags: 2 });
+    assert.equal(b.toString('hex'), '12' + 'd2040000' + '0200' + '92100000' + Buffer.from('binlog.000002').toString('hex'));
+  });
+
+  it('COM_BINLOG_DUMP_GTID bytes for a GTID set', () => {
+    const set = '3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5:7, 00000000-0000-0000-0000-000000000001:10';
+    const b = buildBinlogDumpGtid({ gtidSet: set, serverId: 1, flags: 0 });
+    const data =
+      '0200000000000000' +
+      '3e11fa4771ca11e19e33c80aa9429562' +
+      '0200000000000000' +
+      '0100000000000000' +
+      '0600000000000000' +
+      '0700000000000000' +
+      '0800000000000000' +
+      '00000000000000000000000000000001' +
+      '0100000000000000' +
+      '0a00000000000000' +
+      '0b00000000000000';
+    const want = '1e' + '0400' + '01000000' + '00000000' + '0400000000000000' + (data.length / 2).toString(16).padStart(2, '0') + '000000' + data;
+    assert.equal(b.toString('hex'), want);
+    assert.equal(decodeGtidSet(encodeGtidSet(set), 0, data.length / 2), '3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5:7,00000000-0000-0000-0000-000000000001:10');
+  });
+
+  it('refuses malformed GTID sets with FERRY_POSITION_INVALID', () => {
+    assert.throws(() => encodeGtidSet('nope:1'), (e) => isFerryError(e, 'FERRY_POSITION_INVALID'));
+    assert.throws(() => encodeGtidSet('3e11fa47-71ca-11e1-9e33-c80aa9429562:5-2'), (e) => isFerryError(e, 'FERRY_POSITION_INVALID'));
+    assert.throws(() => encodeGtidSet('3e11fa47-71ca-11e1-9e33-c80aa9429562:tag:1'), (e) => isFerryError(e, 'FERRY_POSITION_INVALID'));
+  });
+});
