@@ -809,7 +809,7 @@ function substitute(value: string, env: Env, onMissing: (name: string) => void, 
   return out;
 }
 
-function substituteAll(v: unknown, path: Path, env: Env, problems: Omit<Problem, 'line' | 'stage'>[]): unknown {
+function substituteAll(v: unknown, path: Path, env: Env, problems: Omit<Problem, 'line'>[]): unknown {
   if (typeof v === 'string') {
     return substitute(
       v,
@@ -819,12 +819,14 @@ function substituteAll(v: unknown, path: Path, env: Env, problems: Omit<Problem,
           key: pathText(path),
           problem: `refers to the environment variable ${name}, which is not set`,
           fix: `export ${name} before running ferry`,
+          stage: 'env',
         }),
       () =>
         problems.push({
           key: pathText(path),
           problem: 'has a malformed `${...}` reference',
           fix: 'write `${NAME}` with a name of letters, digits and `_`, or `$${` for a literal `${`',
+          stage: 'schema',
         }),
     );
   }
@@ -1022,9 +1024,9 @@ export function parsePipelineConfig(text: string, file: string, env: Env = proce
     push('schema', { key: '(file)', problem: `expected a mapping of sections (source, sink, route, pipeline), got ${kindOf(rawRoot)}`, fix: 'see the example in docs/CONFIG.md' });
     throw configError(absFile, problems, []);
   }
-  const envProblems: Omit<Problem, 'line' | 'stage'>[] = [];
+  const envProblems: Omit<Problem, 'line'>[] = [];
   const root = substituteAll(rawRoot, [], env, envProblems) as Record<string, unknown>;
-  for (const p of envProblems) push('env', p);
+  for (const { stage, ...p } of envProblems) push(stage, p);
   const secrets = secretValues(rawRoot, root);
 
   for (const key of Object.keys(root)) {

@@ -121,7 +121,8 @@ describe('parsePipelineConfig: valid files', () => {
   });
 
   test('${NAME} is substituted anywhere in a string value; $${ is a literal ${; keys are never substituted', () => {
-    const text = MINIMAL.replace('password: pw\n', 'password: a-${USER_PART}-b$${LITERAL}\n').replace('hostname: db1', 'hostname: ${DB_HOST}.internal');
+    // (a function replacement: a replacement string would read `$$` as `$`)
+    const text = MINIMAL.replace('password: pw\n', () => 'password: a-${USER_PART}-b$${LITERAL}\n').replace('hostname: db1', 'hostname: ${DB_HOST}.internal');
     const cfg = parsePipelineConfig(text, 'p.yaml', { USER_PART: 'x', DB_HOST: 'db9' });
     assert.equal(cfg.source.password.reveal(), 'a-x-b${LITERAL}');
     assert.equal(cfg.source.hostname, 'db9.internal');

@@ -8,6 +8,7 @@ import type { MySqlSourceConfig } from '../../core/config-types.js';
 import type { CheckProblem } from '../../core/contracts.js';
 import type { TableRef } from '../../core/schema.js';
 import { serverFlavor, versionAtLeast, type MySqlConnection, type ServerFlavor } from './connection.js';
+import { quoteMySqlIdent } from './quote.js';
 import { readTableSchemas } from './schema-reader.js';
 
 /** Binlog retention below this gives a warning: an outage longer than it loses history. */
@@ -17,9 +18,7 @@ function sqlString(s: string): string {
   return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
 }
 
-function quoteId(name: string): string {
-  return '`' + name.replace(/`/g, '``') + '`';
-}
+const quoteId = quoteMySqlIdent;
 
 /** `'user'@'host'` from CURRENT_USER() text `user@host` (the host part follows the last `@`). */
 export function accountOf(currentUser: string): string {

@@ -19,17 +19,12 @@ import type { Row, Value } from '../../core/change.js';
 import type { SnapshotChunk } from '../../core/contracts.js';
 import { FerryError, throwIfAborted } from '../../core/errors.js';
 import type { ColumnSchema, TableRef, TableSchema } from '../../core/schema.js';
+import { quoteMySqlIdent, quoteMySqlTable } from './quote.js';
 
-/**
- * Quotes an identifier with backticks, doubling any backtick inside.
- * Local until src/connectors/mysql/quote.ts exists; switch to it then.
- */
-function quoteId(name: string): string {
-  return '`' + name.replace(/`/g, '``') + '`';
-}
+const quoteId = quoteMySqlIdent;
 
 function quoteTable(t: TableRef): string {
-  return `${quoteId(t.schema)}.${quoteId(t.name)}`;
+  return quoteMySqlTable(t.schema, t.name);
 }
 
 /** BIGINT text → number when it is a safe integer, else bigint (canonical 64-bit form). */
