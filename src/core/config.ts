@@ -499,7 +499,7 @@ const pipelineShape = {
 const SECTIONS = {
   source: { shape: sourceShape, required: true, description: 'The MySQL/MariaDB server changes are read from.' },
   sink: { shape: sinkShape, required: true, description: 'The database changes are written to.' },
-  route: { shape: routeShape, required: false, description: 'Optional list mapping source tables to target tables; the first matching route wins. A table no route matches keeps its `database.table` name.' },
+  route: { shape: routeShape, required: false, description: 'A list mapping source tables to target tables; the first matching route wins. A table no route matches keeps its `database.table` name.' },
   pipeline: { shape: pipelineShape, required: true, description: 'The pipeline itself.' },
 } as const;
 
@@ -918,8 +918,9 @@ function secretValues(...roots: unknown[]): string[] {
   for (const root of roots) {
     for (const section of ['source', 'sink']) {
       const v = valueAt(root, [section, 'password']);
+      // Shorter values would mangle unrelated text ("line 1") and are not worth hiding.
       if (typeof v === 'string' && v.length >= 3) out.add(v);
-      if (typeof v === 'number') out.add(String(v));
+      if (typeof v === 'number' && String(v).length >= 3) out.add(String(v));
     }
   }
   // Longest first, so a secret containing another is replaced whole.
@@ -1192,7 +1193,7 @@ export function configReference(): string {
   out.push('`ferry check <file>` validates it and lists every problem at once.');
   out.push('');
   out.push('- **Keys contain literal dots**: write `scan.startup.mode: initial` on one line; do not nest `scan:` / `startup:`.');
-  out.push('- **Unknown keys are errors**, reported with the closest valid key (`source.hostnme: unknown key — did you mean `hostname`?`).');
+  out.push('- **Unknown keys are errors**, reported with the closest valid key: `source.hostnme: unknown key — did you mean hostname?`');
   out.push('- **Environment variables**: `${NAME}` anywhere in a string value is replaced by the variable `NAME`; an unset variable is an');
   out.push('  error (FERRY_CONFIG_ENV_MISSING). Write `$${` for a literal `${`. Keys are never substituted.');
   out.push('- **Numbers** may also be written as strings of digits, so `port: ${PG_PORT}` works.');
@@ -1208,7 +1209,7 @@ export function configReference(): string {
     const { shape, required, description } = SECTIONS[section];
     out.push(`## \`${section}\`${section === 'route' ? ' (list)' : ''}`);
     out.push('');
-    out.push(`${description}${required ? '' : ' Optional.'}`);
+    out.push(`${required ? '' : 'Optional. '}${description}`);
     out.push('');
     out.push('| key | type | default | description |');
     out.push('| --- | --- | --- | --- |');
@@ -1223,7 +1224,7 @@ export function configReference(): string {
   out.push('## Rules between keys');
   out.push('');
   out.push('- `scan.startup.mode: specific-offset` needs `scan.startup.specific-offset.file` and `.pos`, or `.gtid-set`');
-  out.push('  (with a GTID set, the file and position are ignored). With any other mode these keys are ignored.');
+  out.push('  (or all three). With any other mode these keys are ignored.');
   out.push('- `scan.startup.mode: timestamp` needs `scan.startup.timestamp-millis`, which any other mode ignores.');
   out.push('- A `postgres` sink needs `database`. A `mysql` sink refuses it: the target database is the schema part of each');
   out.push("  route's `sink-table`, or the source database name when no route matches.");

@@ -1,6 +1,6 @@
 /**
  * One error type with stable codes. Every code is documented (cause and fix) in
- * docs/ERRORS.md; test/unit/errors.test.ts fails when the registry and the docs disagree.
+ * docs/ERRORS.md; test/unit/errors-docs.test.ts fails when the registry and the docs disagree.
  */
 
 export const ERROR_CODES = {

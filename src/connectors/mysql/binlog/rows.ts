@@ -64,7 +64,7 @@ interface ColPlan {
   m2: number;
   cs: CharsetDecoder;
   labels: string[] | null;
-  /** BINARY(n): the server strips trailing 0x00; pad back to n bytes (what a SELECT returns). */
+  /** BINARY(n), UUID, INET6: the server strips trailing 0x00 from fixed binary strings; pad back to n bytes. */
   pad: number;
   post: number;
 }
@@ -230,7 +230,6 @@ export function buildPlan(tm: TableMapEvent, columns?: readonly ColumnSchema[]):
       if (lt.kind === 'uuid') plan.post = POST_UUID;
       else if (lt.kind === 'inet6') plan.post = POST_INET6;
       else if (lt.kind === 'inet4') plan.post = POST_INET4;
-      if (plan.post !== POST_NONE) plan.pad = 0;
     }
     cols.push(plan);
   }
