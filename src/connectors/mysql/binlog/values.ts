@@ -13,6 +13,17 @@ export function decimalSize(precision: number, scale: number): number {
   );
 }
 
+/** Big-endian group of a binary DECIMAL; the value's first byte has its sign bit flipped. */
+function groupBE(buf: Buffer, p: number, bytes: number, mask: number, first: number): number {
+  let v = 0;
+  for (let i = p; i < p + bytes; i++) {
+    let b = buf[i] as number;
+    if (i === first) b ^= 0x80;
+    v = v * 256 + ((b ^ mask) & 0xff);
+  }
+  return v;
+}
+
 /**
  * Binary DECIMAL → exact text as MySQL prints it: no leading zeros, `0` before the point when
  * the integer part is empty, exactly `scale` fraction digits. Sign: the first byte's top bit is
@@ -27,17 +38,9 @@ export function readDecimal(buf: Buffer, pos: number, precision: number, scale: 
   const negative = ((buf[pos] as number) & 0x80) === 0;
   const mask = negative ? 0xff : 0;
   let p = pos;
-  let first = true;
   const readGroup = (bytes: number): number => {
-    let v = 0;
-    for (let i = 0; i < bytes; i++) {
-      let b = buf[p++] as number;
-      if (first) {
-        b ^= 0x80;
-        first = false;
-      }
-      v = v * 256 + ((b ^ mask) & 0xff);
-    }
+    const v = groupBE(buf, p, bytes, mask, pos);
+    p += bytes;
     return v;
   };
   let intStr = '';
@@ -56,7 +59,7 @@ export function readDecimal(buf: Buffer, pos: number, precision: number, scale: 
   if (frac0x > 0) fracStr += String(readGroup(DIG2BYTES[frac0x] as number)).padStart(frac0x, '0');
   if (intStr === '') intStr = '0';
   const text = scale > 0 ? `${intStr}.${fracStr}` : intStr;
-  if (negative && /[1-9]/.test(text)) return `-${text}`;
+  if (negative && text !== '0' && /[1-9]/.test(text)) return `-${text}`;
   return text;
 }
 
