@@ -45,7 +45,8 @@ export interface RowChange {
 /** The closed set of schema changes a pipeline can meet (more kinds come with the DDL catalogue). */
 export type SchemaChange =
   | { kind: 'create-table'; table: TableSchema; ddl: string }
-  | { kind: 'add-column'; table: TableSchema; column: string; ddl: string }
+  /** `table` is the schema after the change; `columns` the names added, in statement order. */
+  | { kind: 'add-column'; table: TableSchema; columns: string[]; ddl: string }
   | { kind: 'alter-table'; table: TableSchema; ddl: string }
   | { kind: 'drop-table'; schema: string; name: string; ddl: string }
   | { kind: 'truncate-table'; table: TableSchema; ddl: string };

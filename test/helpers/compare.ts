@@ -162,11 +162,17 @@ async function sourceColumns(conn: mysql.Connection, db: string, table: string):
 const q = (s: string): string => `\`${s.replace(/`/g, '``')}\``;
 const qp = (s: string): string => `"${s.replace(/"/g, '""')}"`;
 
-export async function readSourceRows(db: string, table: string): Promise<{ rows: Map<string, string>; cols: ColumnInfo[] }> {
+/**
+ * Reads a MariaDB table. With `like`, the columns are those of another table (by name, in its
+ * order, with its types): a target is read through its source's column list.
+ */
+export async function readSourceRows(db: string, table: string, like?: { cols: ColumnInfo[]; pk: string[] }): Promise<{ rows: Map<string, string>; cols: ColumnInfo[]; pk: string[] }> {
   const conn = await mysql.createConnection({ ...mysqlOptions, multipleStatements: false });
   try {
     await conn.query("SET time_zone = '+00:00'");
-    const { cols, pk } = await sourceColumns(conn, db, table);
+    const own = await sourceColumns(conn, db, table);
+    if (own.cols.length === 0) return { rows: new Map(), cols: [], pk: [] };
+    const { cols, pk } = like ?? own;
     const select = cols.map((c) => (c.dataType === 'float' ? `CAST(${q(c.name)} AS DOUBLE)` : q(c.name))).join(', ');
     const [rows] = (await conn.query({ sql: `SELECT ${select} FROM ${q(db)}.${q(table)}`, rowsAsArray: true })) as unknown as [unknown[][]];
     const out = new Map<string, string>();
@@ -175,7 +181,7 @@ export async function readSourceRows(db: string, table: string): Promise<{ rows:
       const key = pkIdx.map((i) => canonSource(r[i], cols[i] as ColumnInfo)).join('|');
       out.set(key, r.map((v, i) => canonSource(v, cols[i] as ColumnInfo)).join('\u0001'));
     }
-    return { rows: out, cols };
+    return { rows: out, cols, pk };
   } finally {
     await conn.end();
   }
@@ -213,16 +219,21 @@ function diff(table: string, src: Map<string, string>, dst: Map<string, string>)
 /** Compares a MariaDB source table with its PostgreSQL target (schema = source db unless routed). */
 export async function compareToPostgres(db: string, table: string, pgDatabase: string, pgSchema = db, pgTable = table): Promise<TableDiff> {
   const src = await readSourceRows(db, table);
-  const conn = await mysql.createConnection(mysqlOptions);
-  const { pk } = await sourceColumns(conn, db, table).finally(() => conn.end());
-  const dst = await readPgRows(pgDatabase, pgSchema, pgTable, src.cols, pk);
+  if (src.cols.length === 0) return diff(`${db}.${table}`, src.rows, new Map());
+  const dst = await readPgRows(pgDatabase, pgSchema, pgTable, src.cols, src.pk).catch((e: unknown) => {
+    if (/does not exist/.test(String(e))) return new Map<string, string>();
+    throw e;
+  });
   return diff(`${db}.${table}`, src.rows, dst);
 }
 
 /** Compares a MariaDB source table with a MariaDB target table (same server or not). */
 export async function compareToMySql(db: string, table: string, targetDb: string, targetTable = table): Promise<TableDiff> {
   const src = await readSourceRows(db, table);
-  const dst = await readSourceRows(targetDb, targetTable);
+  const dst = await readSourceRows(targetDb, targetTable, src).catch((e: unknown) => {
+    if (/Unknown column|doesn't exist/.test(String(e))) return { rows: new Map<string, string>() };
+    throw e;
+  });
   return diff(`${db}.${table}`, src.rows, dst.rows);
 }
 

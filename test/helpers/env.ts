@@ -18,6 +18,7 @@ export const mysqlOptions = {
   bigNumberStrings: true,
   dateStrings: true,
   timezone: 'Z',
+  jsonStrings: true,
 } as const;
 
 export const pgOptions = {

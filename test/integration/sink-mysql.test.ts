@@ -279,13 +279,13 @@ test('hostile identifiers end to end (database, table, columns)', async () => {
   assert.deepEqual(Object.keys(got[0] ?? {}), names);
   assert.deepEqual(Object.values(got[0] ?? {}), row);
   await sink.applySchemaChange(
-    { kind: 'add-column', table: { ...source, columns: [...source.columns, col('new`col', utf8(5), 'varchar(5)')] }, column: 'new`col', ddl: '' },
+    { kind: 'add-column', table: { ...source, columns: [...source.columns, col('new`col', utf8(5), 'varchar(5)')] }, columns: ['new`col'], ddl: '' },
     t,
     never,
   );
   // Twice: idempotent.
   await sink.applySchemaChange(
-    { kind: 'add-column', table: { ...source, columns: [...source.columns, col('new`col', utf8(5), 'varchar(5)')] }, column: 'new`col', ddl: '' },
+    { kind: 'add-column', table: { ...source, columns: [...source.columns, col('new`col', utf8(5), 'varchar(5)')] }, columns: ['new`col'], ddl: '' },
     t,
     never,
   );

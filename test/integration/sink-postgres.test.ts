@@ -349,7 +349,7 @@ test('hostile identifiers end to end (schema, table, columns)', async () => {
   assert.deepEqual(Object.keys(got[0] ?? {}), names);
   assert.deepEqual(Object.values(got[0] ?? {}), row);
   assert.deepEqual(Object.values(got[2] ?? {}).slice(2), names.slice(2).map(() => "'; --\\N"));
-  const add = { kind: 'add-column' as const, table: { ...source, columns: [...source.columns, col('new"col', { kind: 'int', bits: 64, unsigned: true }, 'bigint unsigned')] }, column: 'new"col', ddl: '' };
+  const add = { kind: 'add-column' as const, table: { ...source, columns: [...source.columns, col('new"col', { kind: 'int', bits: 64, unsigned: true }, 'bigint unsigned')] }, columns: ['new"col'], ddl: '' };
   await sink.applySchemaChange(add, t, never);
   await sink.applySchemaChange(add, t, never);
   assert.deepEqual(

@@ -11,12 +11,15 @@
 import { FerryError } from '../../core/errors.js';
 import type { ColumnSchema, LogicalType, TableSchema } from '../../core/schema.js';
 import { mysqlStringLiteral, quoteMySqlIdent, quoteMySqlTable } from './quote.js';
+import { parseDefault } from '../../core/default-value.js';
 
 const PLAIN_TYPE = /^[a-z][a-z0-9_]*(\s*\(\s*\d+\s*(,\s*\d+\s*)?\))?(\s+(unsigned|signed|zerofill))*$/i;
 
 /** The column type text (without charset or nullability). */
 export function mysqlColumnType(col: ColumnSchema): string {
   const t = col.type;
+  // MariaDB reports JSON columns as longtext (with a json_valid check): keep them JSON.
+  if (t.kind === 'json') return 'json';
   if (t.kind === 'enum' || t.kind === 'set') {
     return `${t.kind}(${t.values.map(mysqlStringLiteral).join(',')})`;
   }
@@ -72,7 +75,7 @@ function typeFromLogical(t: LogicalType): string {
 }
 
 /** `name type [CHARACTER SET c [COLLATE x]] NULL|NOT NULL` */
-export function mysqlColumnDefinition(col: ColumnSchema): string {
+export function mysqlColumnDefinition(col: ColumnSchema, withDefault = false): string {
   let sql = `${quoteMySqlIdent(col.name)} ${mysqlColumnType(col)}`;
   if (col.type.kind === 'string' && col.type.charset !== '' && col.type.charset !== 'binary') {
     sql += ` CHARACTER SET ${quoteMySqlIdent(col.type.charset)}`;
@@ -80,11 +83,15 @@ export function mysqlColumnDefinition(col: ColumnSchema): string {
   }
   // TIMESTAMP NOT NULL without a default gets ON UPDATE CURRENT_TIMESTAMP on old servers
   // (explicit_defaults_for_timestamp=OFF): an explicit DEFAULT avoids it.
-  if (col.type.kind === 'timestamp' && !col.nullable) {
+  const d = withDefault ? parseDefault(col.defaultValue) : { kind: 'none' as const };
+  if (col.type.kind === 'timestamp' && !col.nullable && d.kind !== 'literal' && d.kind !== 'now') {
     sql += ` NOT NULL DEFAULT '1970-01-01 00:00:01'`;
     return sql;
   }
   sql += col.nullable ? ' NULL' : ' NOT NULL';
+  if (d.kind === 'literal') sql += ` DEFAULT ${mysqlStringLiteral(d.value)}`;
+  else if (d.kind === 'now' && (col.type.kind === 'timestamp' || col.type.kind === 'datetime')) sql += ` DEFAULT CURRENT_TIMESTAMP(${Math.min(6, d.fsp)})`;
+  else if (d.kind === 'null' && col.nullable) sql += ' DEFAULT NULL';
   return sql;
 }
 
@@ -100,7 +107,7 @@ export function requirePrimaryKey(table: TableSchema, target: string): void {
 /** CREATE TABLE IF NOT EXISTS with the source's columns, in order, and its primary key in key order. */
 export function mysqlCreateTableSql(schema: string, name: string, source: TableSchema): string {
   requirePrimaryKey(source, `${schema}.${name}`);
-  const cols = source.columns.map(mysqlColumnDefinition);
+  const cols = source.columns.map((c) => mysqlColumnDefinition(c));
   const pk = source.primaryKey.map((i) => {
     const c = source.columns[i];
     if (!c) throw new FerryError('FERRY_INTERNAL', `primary key index ${i} out of range in ${source.schema}.${source.name}`);

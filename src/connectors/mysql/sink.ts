@@ -383,20 +383,27 @@ export function createMySqlSink(config: SinkConfig, pipelineName: string): Sink 
           });
           return;
         case 'add-column': {
-          const col: ColumnSchema | undefined = change.table.columns.find((c) => c.name === change.column);
-          if (!col) {
-            throw new FerryError('FERRY_SCHEMA_MISMATCH', `add-column ${change.column} on ${where}: the new schema has no such column`);
+          for (const name of change.columns) {
+            const at = change.table.columns.findIndex((c) => c.name === name);
+            const col: ColumnSchema | undefined = change.table.columns[at];
+            if (!col) {
+              throw new FerryError('FERRY_SCHEMA_MISMATCH', `add-column ${name} on ${where}: the new schema has no such column`);
+            }
+            // Same place as on the source, so a MySQL target keeps the source's column order.
+            const prev = at > 0 ? change.table.columns[at - 1] : undefined;
+            const placement = prev ? ` AFTER ${quoteMySqlIdent(prev.name)}` : ' FIRST';
+            await withPooled(async (conn) => {
+              const [rows] = await conn.query(
+                'SELECT COUNT(*) AS n FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ' +
+                  `${mysqlStringLiteral(target.schema)} AND TABLE_NAME = ${mysqlStringLiteral(target.name)} AND COLUMN_NAME = ${mysqlStringLiteral(col.name)}`,
+              );
+              if (Number((rows as { n: string | number }[])[0]?.n ?? 0) > 0) return;
+              // The default fills the rows already in the target, as the source's ALTER filled its own.
+              await conn.query(`ALTER TABLE ${quoteMySqlTable(target.schema, target.name)} ADD COLUMN ${mysqlColumnDefinition(col, true)}${placement}`);
+            }).catch((e: unknown) => {
+              throw asFerryError(e, 'FERRY_SINK_WRITE', `adding column ${col.name} to ${where} failed`);
+            });
           }
-          await withPooled(async (conn) => {
-            const [rows] = await conn.query(
-              'SELECT COUNT(*) AS n FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ' +
-                `${mysqlStringLiteral(target.schema)} AND TABLE_NAME = ${mysqlStringLiteral(target.name)} AND COLUMN_NAME = ${mysqlStringLiteral(col.name)}`,
-            );
-            if (Number((rows as { n: string | number }[])[0]?.n ?? 0) > 0) return;
-            await conn.query(`ALTER TABLE ${quoteMySqlTable(target.schema, target.name)} ADD COLUMN ${mysqlColumnDefinition(col)}`);
-          }).catch((e: unknown) => {
-            throw asFerryError(e, 'FERRY_SINK_WRITE', `adding column ${col.name} to ${where} failed`);
-          });
           return;
         }
         case 'truncate-table':

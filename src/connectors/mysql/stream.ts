@@ -167,7 +167,7 @@ export async function* streamChanges(o: StreamOptions): AsyncGenerator<ChangeBat
         if (!cur) return null;
         const next = applyAddColumns(cur, ddl, await o.defaultCharset(ddl.table.schema));
         schemas.set(id, next);
-        return { kind: 'add-column', table: next, column: ddl.columns.map((c) => c.column.name).join(','), ddl: ev.sql };
+        return { kind: 'add-column', table: next, columns: ddl.columns.map((c) => c.column.name).filter((n) => !cur.columns.some((c) => c.name.toLowerCase() === n.toLowerCase())), ddl: ev.sql };
       }
       case 'drop-table': {
         if (ddl.temporary) return null;

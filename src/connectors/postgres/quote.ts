@@ -62,3 +62,12 @@ export function copyTextField(v: string | Buffer | null): string {
   if (typeof v !== 'string') return '\\\\x' + v.toString('hex');
   return v.replace(COPY_SPECIAL, (c) => COPY_ESCAPES[c] ?? c);
 }
+
+/**
+ * A PostgreSQL string literal, for DDL only (column defaults); data always goes as parameters or
+ * COPY. Sink sessions run with standard_conforming_strings=on, so only the quote is special.
+ */
+export function pgStringLiteral(value: string): string {
+  if (value.includes('\0')) throw new FerryError('FERRY_SINK_WRITE', 'a PostgreSQL literal cannot hold U+0000');
+  return `'${value.replace(/'/g, "''")}'`;
+}

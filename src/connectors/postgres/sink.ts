@@ -7,6 +7,7 @@
  * checkpoint row in one transaction. Every connection starts with `TimeZone=UTC` (set in the
  * startup packet, so no statement can run before it).
  */
+import { parseDefault } from '../../core/default-value.js';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import pg from 'pg';
@@ -16,7 +17,7 @@ import type { SinkConfig } from '../../core/config-types.js';
 import type { KeyAction, LaneBatch, LaneCheckpoint, Sink, SinkLane, TargetTable } from '../../core/contracts.js';
 import { FerryError, abortError, asFerryError, isFerryError, throwIfAborted } from '../../core/errors.js';
 import type { TableSchema } from '../../core/schema.js';
-import { copyTextField, quotePgIdent, quotePgTable } from './quote.js';
+import { copyTextField, pgStringLiteral, quotePgIdent, quotePgTable } from './quote.js';
 import { newLossStats, pgColumnType, pgEncoder, type PgEncoder, type PgInput, type PgLossStats } from './type-map.js';
 
 export const CHECKPOINT_TABLE = '_ferry_checkpoint';
@@ -448,21 +449,39 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
           });
           return;
         case 'add-column': {
-          const col = change.table.columns.find((c) => c.name === change.column);
-          if (!col) {
-            throw new FerryError('FERRY_SCHEMA_MISMATCH', `add-column ${change.column} on ${where}: the new schema has no such column`);
+          for (const name of change.columns) {
+            const col = change.table.columns.find((c) => c.name === name);
+            if (!col) {
+              throw new FerryError('FERRY_SCHEMA_MISMATCH', `add-column ${name} on ${where}: the new schema has no such column`);
+            }
+            const table = quotePgTable(target.schema, target.name);
+            const base = `ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS ${quotePgIdent(col.name)} ${pgColumnType(col.type)}`;
+            // The source's default fills the rows already in the target, as the source's ALTER
+            // filled its own. A default PostgreSQL cannot take for this type (e.g. a zero date)
+            // leaves the column nullable and without default (TYPES.md).
+            const d = parseDefault(col.defaultValue);
+            let withDefault: string | null = null;
+            if (d.kind === 'literal' && !d.value.includes('\0')) withDefault = `${base} DEFAULT ${pgStringLiteral(d.value)}${col.nullable ? '' : ' NOT NULL'}`;
+            else if (d.kind === 'now' && (col.type.kind === 'timestamp' || col.type.kind === 'datetime')) withDefault = `${base} DEFAULT CURRENT_TIMESTAMP${col.nullable ? '' : ' NOT NULL'}`;
+            await withPooled(async (client) => {
+              const found = await client.query(
+                'SELECT 1 FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 AND column_name = $3',
+                [target.schema, target.name, col.name],
+              );
+              if ((found.rowCount ?? 0) > 0) return;
+              if (withDefault) {
+                try {
+                  await client.query(withDefault); // autocommit: a refused ALTER leaves nothing behind
+                  return;
+                } catch {
+                  // fall through: nullable, no default
+                }
+              }
+              await client.query(base);
+            }).catch((e: unknown) => {
+              throw asFerryError(e, 'FERRY_SINK_WRITE', `adding column ${col.name} to ${where} failed`);
+            });
           }
-          await withPooled(async (client) => {
-            const found = await client.query(
-              'SELECT 1 FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 AND column_name = $3',
-              [target.schema, target.name, col.name],
-            );
-            if ((found.rowCount ?? 0) > 0) return;
-            // Added as nullable: rows already in the target have no value for it (see TYPES.md).
-            await client.query(`ALTER TABLE ${quotePgTable(target.schema, target.name)} ADD COLUMN IF NOT EXISTS ${quotePgIdent(col.name)} ${pgColumnType(col.type)}`);
-          }).catch((e: unknown) => {
-            throw asFerryError(e, 'FERRY_SINK_WRITE', `adding column ${col.name} to ${where} failed`);
-          });
           plansReset(target);
           return;
         }
