@@ -36,6 +36,12 @@ export interface Source<P> {
   check(signal: AbortSignal): Promise<CheckProblem[]>;
   /** Current schemas of the tables matching the pipeline's `tables` patterns. */
   discover(signal: AbortSignal): Promise<TableSchema[]>;
+  /**
+   * A stable identity of the source server's change log (MySQL: server_uuid; MariaDB: server_id
+   * and binlog base name). Stored when a pipeline starts; a different identity later means the
+   * checkpoint belongs to another server's log and the pipeline stops (FERRY_SERVER_CHANGED).
+   */
+  identity(signal: AbortSignal): Promise<string>;
   /** The current end of the change log, at a transaction boundary. Recorded before a snapshot reads. */
   currentPosition(signal: AbortSignal): Promise<P>;
   /** Position of the first transaction committed at or after `timeMs` (startup mode timestamp). */

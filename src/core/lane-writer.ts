@@ -124,7 +124,10 @@ export class LaneWriter {
   }
 
   #due(): boolean {
-    if (this.#latest === null || this.#latest === this.#durable || this.#dirtySince === null) return false;
+    if (this.#latest === null || this.#dirtySince === null) return false;
+    // Nothing new: no steps and no newer position. (Pieces of one huge source transaction all
+    // carry the position before it, so steps can be pending at an already durable position.)
+    if (this.#merger.steps === 0 && this.#latest === this.#durable) return false;
     if (this.#flushWanted) return true;
     if (this.#merger.steps >= this.#o.maxRows) return true;
     return Date.now() - this.#dirtySince >= this.#maxWait();

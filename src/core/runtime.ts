@@ -64,6 +64,7 @@ const META_PHASE = 'phase';
 const META_SNAPSHOT_START = 'snapshot.start';
 const META_PARALLELISM = 'parallelism';
 const META_TABLES = 'tables';
+const META_SERVER = 'server.identity';
 
 export async function runPipeline<P>(deps: RuntimeDeps<P>, signal: AbortSignal): Promise<'done' | 'stopped'> {
   const { config, source, sink, state, log } = deps;
@@ -105,12 +106,21 @@ export async function runPipeline<P>(deps: RuntimeDeps<P>, signal: AbortSignal):
     const startText = codec.encode(start);
     state.appendSchemaHistory(startText, discovered.map((t) => ({ tableId: tableId(t), schemaJson: JSON.stringify(t) })));
     state.setMeta(META_SNAPSHOT_START, startText);
+    state.setMeta(META_SERVER, await source.identity(signal));
     state.setMeta(META_PARALLELISM, String(config.pipeline.parallelism));
     state.setMeta(META_TABLES, JSON.stringify(discovered.map(tableId)));
     state.commitCheckpoint(startText);
     phase = mode === 'initial' || mode === 'snapshot' ? 'snapshot' : 'stream';
     state.setMeta(META_PHASE, phase);
     log.info({ start: codec.format(start), mode }, 'pipeline initialised');
+  }
+
+  const identity = await source.identity(signal);
+  const knownIdentity = state.getMeta(META_SERVER);
+  if (knownIdentity !== null && knownIdentity !== identity) {
+    throw new FerryError('FERRY_SERVER_CHANGED', `the source is not the server this pipeline's checkpoint belongs to (was: ${knownIdentity}; now: ${identity})`, {
+      fix: `Point the pipeline back at the original server, or start it over: move the state file ${state.file} away (and drop the target tables or accept a full re-snapshot).`,
+    });
   }
 
   await sink.prepare(discovered.map((t) => targetOf(t)), signal);
@@ -267,6 +277,14 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
   for (const p of laneStart) if (codec.compare(p, resume) < 0) resume = p;
   const laneSkipUntil: (P | null)[] = laneStart.map((p) => (codec.compare(p, resume) > 0 ? p : null));
 
+  // A checkpoint past the end of the log means the log is not the one the checkpoint was taken
+  // from (restored backup, reset binlog): never "carry on from the current position".
+  const end = await source.currentPosition(signal);
+  if (codec.compare(resume, end) > 0) {
+    throw new FerryError('FERRY_CHECKPOINT_AHEAD', `the checkpoint ${codec.format(resume)} is past the end of the source binlog ${codec.format(end)}`, {
+      fix: `The source lost binlog (RESET MASTER, restored backup, or a different server). Start the pipeline over: move ${state.file} away and re-snapshot.`,
+    });
+  }
   const schemas = schemasAt(state, codec, resume, discovered);
   log.info({ from: codec.format(resume), lanes }, 'streaming');
 
@@ -341,7 +359,6 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
   for (const w of writers) w.start(laneSignal);
 
   const queueLimit = Math.max(config.sink.batchMaxRows * lanes * 4, 20_000);
-  const drained = new Notifier();
   const queued = (): number => writers.reduce((n, w) => n + w.pendingSteps, 0);
 
   // Status line and lag, once a second.
@@ -360,7 +377,6 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
     const stats: StreamStats = { position: codec.format(committed), lagSeconds: lag, rowsPerSecond: rate, rowsApplied: appliedRows, queueRows: q };
     observer.streamStats?.(stats);
     writeStatus(state, { phase: 'stream', position: codec.encode(committed), positionText: codec.format(committed), lagSeconds: lag, rowsPerSecond: Math.round(rate), tables: state.listSnapshotProgress() });
-    drained.notify();
   }, 1000);
 
   const flushAll = async (flushSignal: AbortSignal = laneSignal): Promise<void> => {
@@ -416,7 +432,7 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
       }
       // Backpressure: stop pulling from the source while the lanes are behind.
       while (queued() > queueLimit && !sourceSignal.aborted) {
-        await Promise.race([drained.wait(sourceSignal), sleep(50, sourceSignal)]);
+        await sleep(20, sourceSignal);
       }
     }
   } catch (e) {

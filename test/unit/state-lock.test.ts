@@ -21,6 +21,7 @@ function otherProcess(dir: string, name: string): { child: ChildProcessWithoutNu
     const s = openStateStore(${JSON.stringify(dir)}, ${JSON.stringify(name)});
     try {
       s.acquireRunLock();
+      globalThis.heldStore = s; // keep it reachable: a collected store closes its lock connection
       process.stdout.write('locked\\n');
       setInterval(() => {}, 1000);
     } catch (e) {

@@ -7,6 +7,7 @@ import type { TableRef, TableSchema } from '../../core/schema.js';
 import type { Value } from '../../core/change.js';
 import { checkMySqlSource } from './check.js';
 import { allocateServerId, openSourceConnection, readCurrentPosition, type MySqlConnection } from './connection.js';
+import { findPositionAtTime } from './position-at-time.js';
 import { binlogPositionCodec, type BinlogPosition } from './position.js';
 import { readTableSchemas } from './schema-reader.js';
 import { estimateRows, readChunk } from './snapshot-reader.js';
@@ -73,28 +74,37 @@ export function createMySqlSource(config: MySqlSourceConfig, log: (msg: string, 
       return withConn(signal, (c) => readTableSchemas(c, config.tablePatterns));
     },
 
+    async identity(signal): Promise<string> {
+      return withConn(signal, async (c) => {
+        const [rows] = await c.query<RowDataPacket[]>({ sql: 'SELECT @@server_id, @@log_bin_basename, @@version', rowsAsArray: true });
+        const r = (rows as unknown as unknown[][])[0] ?? [];
+        let uuid = '';
+        if (!/mariadb/i.test(String(r[2] ?? ''))) {
+          const [u] = await c.query<RowDataPacket[]>({ sql: 'SELECT @@server_uuid', rowsAsArray: true });
+          uuid = String((u as unknown as unknown[][])[0]?.[0] ?? '');
+        }
+        const base = String(r[1] ?? '').split('/').pop() ?? '';
+        return uuid ? `mysql server_uuid=${uuid}` : `mariadb server_id=${String(r[0])} binlog=${base}`;
+      });
+    },
+
     async currentPosition(signal): Promise<BinlogPosition> {
       return withConn(signal, (c) => readCurrentPosition(c, signal));
     },
 
     async positionAtTime(timeMs, signal): Promise<BinlogPosition> {
-      // The first binlog file whose first event is not after timeMs would need reading every file
-      // header; Ferry starts from the beginning of the oldest file written before that time by
-      // scanning the file list, which is exact at file granularity and replays idempotently.
-      return withConn(signal, async (c) => {
-        const [logs] = await c.query<RowDataPacket[]>('SHOW BINARY LOGS');
-        const files = (logs as { Log_name: string }[]).map((r) => r.Log_name);
-        if (files.length === 0) throw new FerryError('FERRY_SOURCE_MISCONFIGURED', 'the source has no binary logs', { fix: 'Enable log_bin on the source.' });
-        let chosen = files[0] as string;
-        for (const f of files) {
-          const [ev] = await c.query<RowDataPacket[]>(`SHOW BINLOG EVENTS IN ${c.escape(f)} LIMIT 1`);
-          void ev;
-          chosen = f;
-          break;
-        }
-        log('startup mode timestamp: streaming from the oldest binlog file, changes before the timestamp are applied too', { file: chosen, timeMs });
-        return { file: chosen, pos: 4, gtid: '' };
-      });
+      throwIfAborted(signal);
+      const serverId = config.serverId ?? (await withConn(signal, (c) => allocateServerId(c)));
+      const connection = {
+        host: config.hostname,
+        port: config.port,
+        user: config.username,
+        password: config.password.reveal(),
+        connectTimeout: config.connectTimeoutMs,
+      };
+      const position = await findPositionAtTime(connection, serverId, timeMs, signal, { log });
+      log('startup mode timestamp: streaming from the first transaction committed in or after that second', { timeMs, position: binlogPositionCodec.format(position) });
+      return position;
     },
 
     async estimateRows(table: TableRef, signal): Promise<number> {
