@@ -18,6 +18,29 @@ export class Notifier {
     });
   }
 
+  /**
+   * Resolves at the next `notify()`, after `ms`, or on abort — whichever comes first — and leaves
+   * no listener or waiter behind (safe to call in a loop).
+   */
+  waitAtMost(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve) => {
+      if (signal?.aborted) {
+        resolve();
+        return;
+      }
+      const done = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        const i = this.#waiters.indexOf(done);
+        if (i >= 0) this.#waiters.splice(i, 1);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#waiters.push(done);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+
   notify(): void {
     const w = this.#waiters;
     this.#waiters = [];

@@ -101,7 +101,7 @@ export class LaneWriter {
       if (signal.aborted) throw new FerryError('FERRY_ABORTED', 'flush aborted');
       this.#flushWanted = true;
       this.#wake.notify();
-      await this.#idle.wait(signal);
+      await this.#idle.waitAtMost(1000, signal);
     }
   }
 
@@ -139,7 +139,7 @@ export class LaneWriter {
         if (!this.#due()) {
           this.#idle.notify();
           const wait = this.#dirtySince !== null ? Math.max(1, this.#maxWait() - (Date.now() - this.#dirtySince)) : this.#o.flushIntervalMs;
-          await Promise.race([this.#wake.wait(signal), sleep(wait, signal)]);
+          await this.#wake.waitAtMost(wait, signal);
           continue;
         }
         const checkpoint = this.#latest as string;

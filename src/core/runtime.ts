@@ -8,7 +8,7 @@ import { LaneWriter } from './lane-writer.js';
 import type { PipelineMetrics } from './metrics.js';
 import type { TableRef, TableSchema } from './schema.js';
 import { tableId } from './schema.js';
-import { Notifier, sleep } from './async-queue.js';
+import { sleep } from './async-queue.js';
 import { decodeValues, encodeValues } from './value-json.js';
 import { crashPoint } from './faults.js';
 import type { StateStore } from '../state/store.js';
