@@ -4,7 +4,7 @@ import type { KeyAction, Sink, Source, TargetTable } from './contracts.js';
 import { FerryError, isFerryError } from './errors.js';
 import type { KeyedStep } from './key-merge.js';
 import { stepsOf } from './key-merge.js';
-import { LaneWriter } from './lane-writer.js';
+import { LaneWriter, isTransientSinkError } from './lane-writer.js';
 import type { PipelineMetrics } from './metrics.js';
 import type { TableRef, TableSchema } from './schema.js';
 import { tableId } from './schema.js';
@@ -65,6 +65,8 @@ const META_SNAPSHOT_START = 'snapshot.start';
 const META_PARALLELISM = 'parallelism';
 const META_TABLES = 'tables';
 const META_SERVER = 'server.identity';
+/** How long the stream keeps reconnecting to a lost source before the pipeline fails. */
+const SOURCE_OUTAGE_LIMIT_MS = Number(process.env.FERRY_SOURCE_OUTAGE_LIMIT_MS ?? 10 * 60_000);
 
 export async function runPipeline<P>(deps: RuntimeDeps<P>, signal: AbortSignal): Promise<'done' | 'stopped'> {
   const { config, source, sink, state, log } = deps;
@@ -386,53 +388,97 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
 
   const schemaSeen = new Map<string, TableSchema>(schemas.map((t) => [tableId(t), t]));
   const steps: KeyedStep[][] = Array.from({ length: lanes }, () => []);
-  try {
-    for await (const batch of source.stream(resume, schemas, sourceSignal)) {
-      if (fatal) break;
-      const posText = codec.encode(batch.position);
-      if (batch.kind === 'rows') {
-        positionTime.set(posText, batch.sourceTimeMs);
-        if (positionTime.size > 10_000) positionTime.clear();
-        const readCounts = new Map<string, number>();
-        for (const ch of batch.changes) {
-          const target = targetOf(ch.table);
-          const tid = tableId(ch.table);
-          const k = `${tid}\u0000${ch.op}`;
-          readCounts.set(k, (readCounts.get(k) ?? 0) + 1);
-          stepsFor(ch, target, lanes, steps);
-        }
-        for (const [k, n] of readCounts) {
-          const [table, op] = k.split('\u0000') as [string, string];
-          metrics.rowsRead.inc({ pipeline: name, table, op }, n);
-        }
-        dispatch(batch.position, posText);
-        caughtUp = false;
-      } else if (batch.kind === 'heartbeat') {
-        dispatch(batch.position, posText);
-        caughtUp = queued() === 0;
-        lastSourceTimeMs = Math.max(lastSourceTimeMs, batch.sourceTimeMs);
-      } else {
-        // Schema change: every lane is flushed first, then the change is applied once, then
-        // recorded in the schema history at its position.
-        await flushAll();
-        const change = batch.change;
-        if (change.kind === 'drop-table') {
-          log.warn({ table: `${change.schema}.${change.name}`, ddl: change.ddl }, 'source table dropped; the target table is kept');
-          state.appendSchemaHistory(posText, [{ tableId: `${change.schema}.${change.name}`, schemaJson: null }]);
-        } else {
-          const target = targetOf(change.table);
-          if (change.kind === 'create-table') await sink.prepare([target], sourceSignal);
-          else await sink.applySchemaChange(change, target, sourceSignal);
-          state.appendSchemaHistory(posText, [{ tableId: tableId(change.table), schemaJson: JSON.stringify(change.table) }]);
-          schemaSeen.set(tableId(change.table), change.table);
-        }
-        metrics.schemaChanges.inc({ pipeline: name, kind: change.kind });
-        log.info({ kind: change.kind, position: codec.format(batch.position) }, 'schema change applied');
-        dispatch(batch.position, posText);
+
+  /**
+   * Applies one schema-change batch. Every lane is flushed first, then the change is applied to
+   * the sink once, then recorded in the schema history at its position.
+   */
+  const applySchemaBatch = async (batch: Extract<ChangeBatch<P>, { kind: 'schema' }>, posText: string): Promise<void> => {
+    await flushAll();
+    const change = batch.change;
+    if (change.kind === 'drop-table') {
+      log.warn({ table: `${change.schema}.${change.name}`, ddl: change.ddl }, 'source table dropped; the target table is kept');
+      state.appendSchemaHistory(posText, [{ tableId: `${change.schema}.${change.name}`, schemaJson: null }]);
+    } else {
+      const target = targetOf(change.table);
+      if (change.kind === 'create-table') await sink.prepare([target], sourceSignal);
+      else await sink.applySchemaChange(change, target, sourceSignal);
+      state.appendSchemaHistory(posText, [{ tableId: tableId(change.table), schemaJson: JSON.stringify(change.table) }]);
+      schemaSeen.set(tableId(change.table), change.table);
+    }
+    metrics.schemaChanges.inc({ pipeline: name, kind: change.kind });
+    log.info({ kind: change.kind, position: codec.format(batch.position) }, 'schema change applied');
+  };
+
+  const handleBatch = async (batch: ChangeBatch<P>): Promise<void> => {
+    const posText = codec.encode(batch.position);
+    if (batch.kind === 'rows') {
+      positionTime.set(posText, batch.sourceTimeMs);
+      if (positionTime.size > 10_000) positionTime.clear();
+      const readCounts = new Map<string, number>();
+      for (const ch of batch.changes) {
+        const target = targetOf(ch.table);
+        const tid = tableId(ch.table);
+        const k = `${tid}\u0000${ch.op}`;
+        readCounts.set(k, (readCounts.get(k) ?? 0) + 1);
+        stepsFor(ch, target, lanes, steps);
       }
-      // Backpressure: stop pulling from the source while the lanes are behind.
-      while (queued() > queueLimit && !sourceSignal.aborted) {
-        await sleep(20, sourceSignal);
+      for (const [k, n] of readCounts) {
+        const [table, op] = k.split('\u0000') as [string, string];
+        metrics.rowsRead.inc({ pipeline: name, table, op }, n);
+      }
+      dispatch(batch.position, posText);
+      caughtUp = false;
+    } else if (batch.kind === 'heartbeat') {
+      dispatch(batch.position, posText);
+      caughtUp = queued() === 0;
+      lastSourceTimeMs = Math.max(lastSourceTimeMs, batch.sourceTimeMs);
+    } else {
+      await applySchemaBatch(batch, posText);
+      dispatch(batch.position, posText);
+    }
+    // Backpressure: stop pulling from the source while the lanes are behind.
+    while (queued() > queueLimit && !sourceSignal.aborted) {
+      await sleep(20, sourceSignal);
+    }
+  };
+
+  // The stream survives a lost source connection (server restart, network): it reconnects with
+  // backoff and resumes from the last position handed to the lanes — a transaction boundary, so
+  // nothing is skipped and anything repeated is an idempotent replay.
+  let from = resume;
+  let fromSchemas = schemas;
+  let lastDispatched = resume;
+  let outageStart = 0;
+  let delay = 500;
+  try {
+    for (;;) {
+      try {
+        for await (const batch of source.stream(from, fromSchemas, sourceSignal)) {
+          if (fatal) break;
+          if (outageStart !== 0) {
+            log.warn({ downSeconds: Math.round((Date.now() - outageStart) / 1000) }, 'source stream resumed');
+            outageStart = 0;
+            delay = 500;
+          }
+          await handleBatch(batch);
+          lastDispatched = batch.position;
+        }
+        break;
+      } catch (e) {
+        if (fatal || sourceSignal.aborted || !isTransientSourceError(e)) throw e;
+        outageStart ||= Date.now();
+        if (Date.now() - outageStart > SOURCE_OUTAGE_LIMIT_MS) {
+          throw new FerryError('FERRY_SOURCE_UNREACHABLE', `the source stream stayed broken for ${Math.round(SOURCE_OUTAGE_LIMIT_MS / 60000)} minutes: ${e instanceof Error ? e.message : String(e)}`, {
+            cause: e,
+            fix: 'Bring the source back (or fix the network) and run the pipeline again: it resumes from its checkpoint.',
+          });
+        }
+        log.warn({ error: e instanceof Error ? e.message : String(e), retryInMs: delay }, 'source stream lost; reconnecting');
+        await sleep(delay, sourceSignal);
+        delay = Math.min(delay * 2, 15_000);
+        from = lastDispatched;
+        fromSchemas = [...schemaSeen.values()];
       }
     }
   } catch (e) {
@@ -497,6 +543,16 @@ function schemasAt<P>(state: StateStore, codec: { decode(t: string): P; compare(
   // Tables never recorded (e.g. added to `tables:` later) start from their current schema.
   for (const t of discovered) if (!best.has(tableId(t))) out.push(t);
   return out;
+}
+
+/** A lost or refused source connection that a reconnect may cure (not a protocol or data error). */
+function isTransientSourceError(e: unknown): boolean {
+  if (isFerryError(e)) {
+    if (e.code === 'FERRY_SOURCE_UNREACHABLE') return true;
+    if (e.code === 'FERRY_ABORTED' || e.code === 'FERRY_HISTORY_LOST' || e.code === 'FERRY_BINLOG_UNSUPPORTED' || e.code === 'FERRY_SCHEMA_MISMATCH') return false;
+    return e.cause !== undefined && isTransientSinkError(e.cause);
+  }
+  return isTransientSinkError(e);
 }
 
 export type { ChangeBatch };
