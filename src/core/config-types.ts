@@ -47,6 +47,10 @@ export interface MySqlSourceConfig {
   };
   /** Rows per snapshot chunk (`scan.snapshot.chunk.size`, default 8096). */
   snapshotChunkSize: number;
+  /** Byte budget of one snapshot chunk (`scan.snapshot.chunk.bytes`, default 4 MiB). */
+  snapshotChunkBytes: number;
+  /** Snapshot read limits (`rate-limit.*`); 0 = none. The stream is never throttled. */
+  rateLimit: { rowsPerSecond: number; bytesPerSecond: number };
   /** Heartbeat period asked of the server, ms (`heartbeat.interval`, default 5000). */
   heartbeatIntervalMs: number;
   /** Connection timeout, ms (`connect.timeout`, default 30000). */
@@ -85,6 +89,8 @@ export interface PipelineSettings {
   flushIntervalMs: number;
   /** Bytes held in the queue between source and lanes before the source is paused (default 64 MiB). */
   queueMaxBytes: number;
+  /** Snapshot chunks read at once (`snapshot.parallelism`, default 2). */
+  snapshotParallelism: number;
 }
 
 export interface PipelineConfig {

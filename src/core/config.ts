@@ -399,6 +399,21 @@ const sourceShape = {
     description: 'Rows read per snapshot chunk (one primary-key range per query).',
     example: '8096',
   }),
+  'scan.snapshot.chunk.bytes': field(byteSize(2 ** 16, 2 ** 30).prefault('4MiB'), {
+    type: 'size',
+    description: 'Byte budget of one snapshot chunk: after each chunk the row count of the next one is adapted to the table\'s measured row width (between 64 rows and `scan.snapshot.chunk.size` × 16), so wide rows get small chunks and narrow rows big ones. The first chunk reads `scan.snapshot.chunk.size` rows.',
+    example: '4MiB',
+  }),
+  'rate-limit.rows-per-second': field(integer(0, MAX_INT).prefault(0), {
+    type: 'integer',
+    description: 'Most snapshot rows read from the source per second (0 = no limit). Protects the source; the binlog stream is never throttled.',
+    example: '50000',
+  }),
+  'rate-limit.bytes-per-second': field(byteSize(0, 2 ** 40).prefault(0), {
+    type: 'size',
+    description: 'Most snapshot bytes read from the source per second (0 = no limit), e.g. `20MiB`. The binlog stream is never throttled.',
+    example: '20MiB',
+  }),
   'heartbeat.interval': field(duration(0, 4_294_967_000).prefault('5s'), {
     type: 'duration',
     description: 'Heartbeat period asked of the source, so idle sources still advance the checkpoint. `0` disables heartbeats.',
@@ -483,6 +498,11 @@ const pipelineShape = {
     type: 'path',
     description: 'Directory of the SQLite state file, relative to the working directory.',
     example: './.ferry',
+  }),
+  'snapshot.parallelism': field(integer(1, 32).prefault(2), {
+    type: 'integer (1–32)',
+    description: 'Snapshot chunks read from the source at once (several tables, and the next chunks of a table while earlier ones wait for their watermark). The stream keeps going meanwhile.',
+    example: '2',
   }),
   'flush-interval': field(duration(1, 60_000).prefault('200ms'), {
     type: 'duration',
@@ -1087,6 +1107,8 @@ function normalize(
       timestampMillis: s['scan.startup.timestamp-millis'] ?? null,
     },
     snapshotChunkSize: s['scan.snapshot.chunk.size'],
+    snapshotChunkBytes: s['scan.snapshot.chunk.bytes'],
+    rateLimit: { rowsPerSecond: s['rate-limit.rows-per-second'], bytesPerSecond: s['rate-limit.bytes-per-second'] },
     heartbeatIntervalMs: s['heartbeat.interval'],
     connectTimeoutMs: s['connect.timeout'],
   };
@@ -1108,6 +1130,7 @@ function normalize(
     stateDir: resolvePath(p['state-dir']),
     flushIntervalMs: p['flush-interval'],
     queueMaxBytes: p['queue.max-bytes'],
+    snapshotParallelism: p['snapshot.parallelism'],
   };
   return { source, sink, route, pipeline, file };
 }
@@ -1141,6 +1164,9 @@ export const EXAMPLE_PIPELINE_YAML = `source:
   server-id: 5400
   scan.startup.mode: initial
   scan.snapshot.chunk.size: 8096
+  scan.snapshot.chunk.bytes: 4MiB
+  rate-limit.rows-per-second: 0
+  rate-limit.bytes-per-second: 0
   heartbeat.interval: 5s
   connect.timeout: 30s
 sink:
@@ -1161,6 +1187,7 @@ pipeline:
   name: shop-to-dw
   parallelism: 4
   state-dir: ./.ferry
+  snapshot.parallelism: 2
   flush-interval: 200ms
   queue.max-bytes: 64MiB
 `;

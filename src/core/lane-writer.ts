@@ -55,6 +55,9 @@ export class LaneWriter {
   #latest: string | null = null;
   /** Position of the last durable write. */
   #durable: string | null = null;
+  /** Count of enqueue calls that carried steps, and how many of them are durable. */
+  #enqueuedSeq = 0;
+  #durableSeq = 0;
   /** When the lane first had something not yet durable (steps or a newer position); null when clean. */
   #dirtySince: number | null = null;
   #flushWanted = false;
@@ -80,6 +83,16 @@ export class LaneWriter {
     return this.#durable;
   }
 
+  /** Sequence number of the last enqueue that carried steps. */
+  get enqueuedSeq(): number {
+    return this.#enqueuedSeq;
+  }
+
+  /** Every enqueue up to this sequence number is durable in the sink. */
+  get durableSeq(): number {
+    return this.#durableSeq;
+  }
+
   start(signal: AbortSignal): void {
     this.#loop = this.#run(signal);
   }
@@ -88,6 +101,7 @@ export class LaneWriter {
   enqueue(steps: KeyedStep[], position: string): void {
     if (this.#error) throw this.#error;
     for (const s of steps) this.#merger.add(s);
+    if (steps.length > 0) this.#enqueuedSeq++;
     this.#latest = position;
     this.#dirtySince ??= Date.now();
     if (this.#merger.steps >= this.#o.maxRows) this.#wake.notify();
@@ -143,6 +157,7 @@ export class LaneWriter {
           continue;
         }
         const checkpoint = this.#latest as string;
+        const seq = this.#enqueuedSeq;
         const actions = this.#merger.drain();
         this.#flushWanted = false;
         this.#dirtySince = null;
@@ -154,6 +169,7 @@ export class LaneWriter {
         }
         crashPoint('stream.after-lane-commit');
         this.#durable = checkpoint;
+        this.#durableSeq = seq;
         this.#o.markDurable(this.lane, checkpoint, actions);
         this.#idle.notify();
       }

@@ -78,7 +78,7 @@ export function canonicalJson(text: string): string {
     const m = /^-?\d+(\.\d+)?([eE][+-]?\d+)?|^true|^false|^null/.exec(text.slice(i));
     if (!m) throw new Error(`bad JSON at ${i}: ${text.slice(i, i + 20)}`);
     i += m[0].length;
-    return m[0];
+    return /^[-\d]/.test(m[0]) ? canonicalNumber(m[0]) : m[0];
   };
   const str = (): string => {
     const start = i;
@@ -88,6 +88,58 @@ export function canonicalJson(text: string): string {
     return text.slice(start, i);
   };
   return value();
+}
+
+/**
+ * The exact value of a JSON number as plain decimal text: exponent expanded, insignificant zeros
+ * and the sign of zero dropped (`1e2` → `100`, `-0.0` → `0`, `1.50` → `1.5`). jsonb keeps numbers
+ * exactly but not their spelling.
+ */
+export function canonicalNumber(t: string): string {
+  const m = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(t);
+  if (!m) return t;
+  let digits = (m[2] ?? '') + (m[3] ?? '');
+  let point = (m[2] ?? '').length + Number(m[4] ?? 0);
+  while (point > digits.length) digits += '0';
+  while (point < 1) {
+    digits = '0' + digits;
+    point++;
+  }
+  let int = digits.slice(0, point).replace(/^0+(?=\d)/, '');
+  const frac = digits.slice(point).replace(/0+$/, '');
+  if (int === '') int = '0';
+  const body = frac ? `${int}.${frac}` : int;
+  return m[1] === '-' && /[1-9]/.test(body) ? `-${body}` : body;
+}
+
+/** A double's text with the sign of zero kept (`String(-0)` is `0`). */
+function doubleText(n: number): string {
+  return Object.is(n, -0) ? '-0' : String(n);
+}
+
+/** Zero and partial-zero dates (`0000-00-00`, `2024-00-15`, year 0000): PostgreSQL has none of them. */
+function isZeroDateText(s: string): boolean {
+  return /^0000-|^\d{4}-00-|^\d{4}-\d\d-00/.test(s);
+}
+
+const TEMPORAL_DATE_TYPES = new Set(['date', 'datetime', 'timestamp']);
+const TEXT_TYPES = new Set(['char', 'varchar', 'tinytext', 'text', 'mediumtext', 'longtext', 'enum', 'set']);
+const BYTES_TYPES = new Set([
+  'tinyblob', 'blob', 'mediumblob', 'longblob', 'binary', 'varbinary',
+  'geometry', 'point', 'linestring', 'polygon', 'multipoint', 'multilinestring', 'multipolygon', 'geometrycollection',
+]);
+const GEOMETRY_TYPES = new Set(['geometry', 'point', 'linestring', 'polygon', 'multipoint', 'multilinestring', 'multipolygon', 'geometrycollection']);
+
+/** How the source's value is expected in a PostgreSQL target (the documented mapping, TYPES.md). */
+function canonSourceForPg(v: unknown, col: ColumnInfo): Canon {
+  if (v === null || v === undefined) return 'NULL';
+  if (!Buffer.isBuffer(v)) {
+    const s = String(v);
+    // Zero dates become NULL (the default zero-date policy), U+0000 is stripped from text.
+    if (TEMPORAL_DATE_TYPES.has(col.dataType) && isZeroDateText(s)) return 'NULL';
+    if (TEXT_TYPES.has(col.dataType) && !col.json) return canonSource(s.replaceAll('\u0000', ''), col);
+  }
+  return canonSource(v, col);
 }
 
 function trimFraction(s: string): string {
@@ -108,8 +160,8 @@ function canonSource(v: unknown, col: ColumnInfo): Canon {
   if (col.json) return canonicalJson(s);
   if (col.dataType === 'datetime' || col.dataType === 'timestamp') return trimFraction(s);
   if (col.dataType === 'time') return trimFraction(s);
-  if (col.dataType === 'float') return String(Math.fround(Number(s)));
-  if (col.dataType === 'double') return String(Number(s));
+  if (col.dataType === 'float') return doubleText(Math.fround(Number(s)));
+  if (col.dataType === 'double') return doubleText(Number(s));
   if (col.dataType === 'decimal') return s;
   return s;
 }
@@ -118,14 +170,13 @@ function canonTargetPg(v: unknown, col: ColumnInfo): Canon {
   if (v === null || v === undefined) return 'NULL';
   const s = String(v);
   if (col.json) return canonicalJson(s);
+  if (BYTES_TYPES.has(col.dataType)) return `x${s.replace(/^\\x/, '')}`;
   switch (col.dataType) {
-    case 'tinyblob':
-    case 'blob':
-    case 'mediumblob':
-    case 'longblob':
-    case 'binary':
-    case 'varbinary':
-      return `x${s.replace(/^\\x/, '')}`;
+    case 'bit': {
+      // bit varying(n) prints n binary digits; the source gives ceil(n/8) big-endian bytes.
+      const bytes = Math.ceil(s.length / 8);
+      return `x${BigInt(`0b${s || '0'}`).toString(16).padStart(bytes * 2, '0')}`;
+    }
     case 'datetime':
       return trimFraction(s);
     case 'timestamp':
@@ -133,9 +184,9 @@ function canonTargetPg(v: unknown, col: ColumnInfo): Canon {
     case 'time':
       return trimFraction(s);
     case 'float':
-      return String(Math.fround(Number(s)));
+      return doubleText(Math.fround(Number(s)));
     case 'double':
-      return String(Number(s));
+      return doubleText(Number(s));
     default:
       return s;
   }
@@ -166,20 +217,23 @@ const qp = (s: string): string => `"${s.replace(/"/g, '""')}"`;
  * Reads a MariaDB table. With `like`, the columns are those of another table (by name, in its
  * order, with its types): a target is read through its source's column list.
  */
-export async function readSourceRows(db: string, table: string, like?: { cols: ColumnInfo[]; pk: string[] }): Promise<{ rows: Map<string, string>; cols: ColumnInfo[]; pk: string[] }> {
+export async function readSourceRows(db: string, table: string, like?: { cols: ColumnInfo[]; pk: string[] }, forPg = false): Promise<{ rows: Map<string, string>; cols: ColumnInfo[]; pk: string[] }> {
   const conn = await mysql.createConnection({ ...mysqlOptions, multipleStatements: false });
   try {
     await conn.query("SET time_zone = '+00:00'");
     const own = await sourceColumns(conn, db, table);
     if (own.cols.length === 0) return { rows: new Map(), cols: [], pk: [] };
     const { cols, pk } = like ?? own;
-    const select = cols.map((c) => (c.dataType === 'float' ? `CAST(${q(c.name)} AS DOUBLE)` : q(c.name))).join(', ');
+    const select = cols
+      .map((c) => (c.dataType === 'float' ? `CAST(${q(c.name)} AS DOUBLE)` : GEOMETRY_TYPES.has(c.dataType) ? `CAST(${q(c.name)} AS BINARY)` : q(c.name)))
+      .join(', ');
     const [rows] = (await conn.query({ sql: `SELECT ${select} FROM ${q(db)}.${q(table)}`, rowsAsArray: true })) as unknown as [unknown[][]];
     const out = new Map<string, string>();
     const pkIdx = pk.map((p) => cols.findIndex((c) => c.name === p));
+    const canon = forPg ? canonSourceForPg : canonSource;
     for (const r of rows) {
-      const key = pkIdx.map((i) => canonSource(r[i], cols[i] as ColumnInfo)).join('|');
-      out.set(key, r.map((v, i) => canonSource(v, cols[i] as ColumnInfo)).join('\u0001'));
+      const key = pkIdx.map((i) => canon(r[i], cols[i] as ColumnInfo)).join('|');
+      out.set(key, r.map((v, i) => canon(v, cols[i] as ColumnInfo)).join('\u0001'));
     }
     return { rows: out, cols, pk };
   } finally {
@@ -218,7 +272,7 @@ function diff(table: string, src: Map<string, string>, dst: Map<string, string>)
 
 /** Compares a MariaDB source table with its PostgreSQL target (schema = source db unless routed). */
 export async function compareToPostgres(db: string, table: string, pgDatabase: string, pgSchema = db, pgTable = table): Promise<TableDiff> {
-  const src = await readSourceRows(db, table);
+  const src = await readSourceRows(db, table, undefined, true);
   if (src.cols.length === 0) return diff(`${db}.${table}`, src.rows, new Map());
   const dst = await readPgRows(pgDatabase, pgSchema, pgTable, src.cols, src.pk).catch((e: unknown) => {
     if (/does not exist/.test(String(e))) return new Map<string, string>();

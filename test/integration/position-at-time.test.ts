@@ -196,6 +196,8 @@ describe('findPositionAtTime (MariaDB)', () => {
       serverId: serverId(),
       startup: { mode: 'timestamp', specificOffset: { file: null, pos: null, gtidSet: null }, timestampMillis: T },
       snapshotChunkSize: 8096,
+      snapshotChunkBytes: 4 * 1024 * 1024,
+      rateLimit: { rowsPerSecond: 0, bytesPerSecond: 0 },
       heartbeatIntervalMs: 5000,
       connectTimeoutMs: 5000,
     };

@@ -36,6 +36,8 @@ function sourceConfig(tables: string, overrides: Partial<MySqlSourceConfig> = {}
     serverId: null,
     startup: { mode: 'initial', specificOffset: { file: null, pos: null, gtidSet: null }, timestampMillis: null },
     snapshotChunkSize: 8096,
+    snapshotChunkBytes: 4 * 1024 * 1024,
+    rateLimit: { rowsPerSecond: 0, bytesPerSecond: 0 },
     heartbeatIntervalMs: 5000,
     connectTimeoutMs: 5000,
     ...overrides,

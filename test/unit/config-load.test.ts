@@ -77,6 +77,8 @@ describe('parsePipelineConfig: valid files', () => {
       serverId: 5400,
       startup: { mode: 'initial', specificOffset: { file: 'mysql-bin.000003', pos: 4, gtidSet: '0-1-100' }, timestampMillis: 1700000000000 },
       snapshotChunkSize: 8096,
+      snapshotChunkBytes: 4 * 1024 * 1024,
+      rateLimit: { rowsPerSecond: 0, bytesPerSecond: 0 },
       heartbeatIntervalMs: 5000,
       connectTimeoutMs: 30000,
     });
@@ -87,7 +89,7 @@ describe('parsePipelineConfig: valid files', () => {
     assert.equal(cfg.route[0]?.sourceTable.source, '^(?:shop\\..*)$');
     assert.equal(cfg.route[0]?.sinkTable, 'analytics.<>');
     assert.equal(cfg.route[0]?.replaceSymbol, '<>');
-    assert.deepEqual(cfg.pipeline, { name: 'shop-to-dw', parallelism: 4, stateDir: resolve('./.ferry'), flushIntervalMs: 200, queueMaxBytes: 64 * 1024 * 1024 });
+    assert.deepEqual(cfg.pipeline, { name: 'shop-to-dw', parallelism: 4, stateDir: resolve('./.ferry'), flushIntervalMs: 200, queueMaxBytes: 64 * 1024 * 1024, snapshotParallelism: 2 });
   });
 
   test('a minimal file gets every default, mariadb is normalized to mysql', () => {
@@ -105,7 +107,7 @@ describe('parsePipelineConfig: valid files', () => {
     assert.equal(cfg.sink.checkpointSchema, '_ferry');
     assert.equal(cfg.sink.batchMaxRows, 5000);
     assert.deepEqual(cfg.route, []);
-    assert.deepEqual(cfg.pipeline, { name: 'p1', parallelism: 4, stateDir: resolve('./.ferry'), flushIntervalMs: 200, queueMaxBytes: 64 * 1024 * 1024 });
+    assert.deepEqual(cfg.pipeline, { name: 'p1', parallelism: 4, stateDir: resolve('./.ferry'), flushIntervalMs: 200, queueMaxBytes: 64 * 1024 * 1024, snapshotParallelism: 2 });
   });
 
   test('the postgres sink port defaults to 5432, and mariadb sinks become mysql', () => {

@@ -265,16 +265,24 @@ export async function* streamChanges(o: StreamOptions): AsyncGenerator<ChangeBat
           }
           case 'heartbeat':
             if (!inTxn && txnChanges.length === 0) {
+              // Idle and between transactions: everything up to where the server is has been read.
+              if (ev.logFile === boundary.file && ev.logPosition > boundary.pos) boundary = { ...boundary, pos: ev.logPosition };
               if (done.length > 0 || doneTxns > 0) yield rowsBatch(boundary, done);
               done = [];
               yield { kind: 'heartbeat', position: boundary, sourceTimeMs: Date.now() };
             }
             break;
           default:
+            // Events outside any transaction that change nothing (MariaDB's Binlog_checkpoint and
+            // Gtid_list, format descriptions) still move the boundary, so that "caught up" means
+            // the same position SHOW MASTER STATUS reports (snapshot watermarks rely on it).
+            if (!inTxn && pendingGtid === null && !ev.artificial && ev.file === boundary.file && ev.nextPos > boundary.pos) {
+              boundary = { ...boundary, pos: ev.nextPos };
+            }
             break;
         }
       }
-      if (done.length > 0 || (doneTxns > 0 && (boundary.file !== lastYielded.file || boundary.pos !== lastYielded.pos))) {
+      if (done.length > 0 || boundary.file !== lastYielded.file || boundary.pos !== lastYielded.pos) {
         const changes = done;
         done = [];
         yield rowsBatch(boundary, changes);

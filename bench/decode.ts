@@ -1,0 +1,121 @@
+/**
+ * Binlog decoding alone, in its own process: reads the binlog range [start, end) of a server and
+ * decodes every value of every row, with Ferry's reader (openBinlogStream + decodeRows with the
+ * table schemas) or with @vlasky/zongji. Prints one JSON line: { rows, events, seconds, rssKb }.
+ *
+ *   node dist/bench/decode.js ferry|zongji PORT FILE POS END_FILE END_POS
+ */
+import mysql from 'mysql2/promise';
+import { openBinlogStream } from '../src/connectors/mysql/binlog/reader.js';
+import { readTableSchemas } from '../src/connectors/mysql/schema-reader.js';
+import type { TableSchema } from '../src/core/schema.js';
+import { compareCoord, readPeakRssKb, type BinlogCoord } from './lib.js';
+
+interface DecodeResult {
+  rows: number;
+  events: number;
+  seconds: number;
+  rssKb: number;
+  checksum: number;
+}
+
+const conn = { host: '127.0.0.1', user: 'ferry', password: 'ferry' };
+
+async function decodeWithFerry(port: number, start: BinlogCoord, end: BinlogCoord): Promise<DecodeResult> {
+  const c = await mysql.createConnection({ ...conn, port });
+  const schemas = new Map<string, TableSchema>();
+  for (const t of await readTableSchemas(c, [/^(?:bench|benchtx)\..*$/])) schemas.set(`${t.schema}.${t.name}`, t);
+  await c.end();
+  const t0 = process.hrtime.bigint();
+  const stream = openBinlogStream({
+    connection: { ...conn, port },
+    serverId: 7101,
+    start,
+    heartbeatIntervalMs: 0,
+    nonBlocking: true,
+  });
+  let rows = 0;
+  let events = 0;
+  let checksum = 0;
+  outer: for await (const batch of stream) {
+    for (const ev of batch) {
+      events++;
+      if (ev.type === 'rows') {
+        const t = schemas.get(`${ev.table.schema}.${ev.table.table}`);
+        const images = ev.decodeRows(t?.columns);
+        const list = images.after ?? images.before ?? [];
+        rows += list.length;
+        // Touch a value of each row so the work cannot be skipped.
+        for (const r of list) checksum = (checksum + (r.length > 0 ? 1 : 0)) | 0;
+      }
+      if (compareCoord({ file: ev.file, pos: ev.nextPos }, end) >= 0 && ev.nextPos > 0) break outer;
+    }
+  }
+  await stream.close();
+  return { rows, events, seconds: Number(process.hrtime.bigint() - t0) / 1e9, rssKb: readPeakRssKb(process.pid), checksum };
+}
+
+interface ZongjiEvent {
+  getEventName(): string;
+  nextPosition: number;
+  rows?: unknown[];
+  binlogName?: string;
+}
+
+async function decodeWithZongji(port: number, start: BinlogCoord, end: BinlogCoord): Promise<DecodeResult> {
+  const { default: ZongJi } = (await import('@vlasky/zongji')) as unknown as {
+    default: new (dsn: object) => {
+      on(ev: string, fn: (...a: unknown[]) => void): void;
+      start(o: object): void;
+      stop(): void;
+    };
+  };
+  const t0 = process.hrtime.bigint();
+  const z = new ZongJi({ ...conn, port });
+  let rows = 0;
+  let events = 0;
+  let checksum = 0;
+  let file = start.file;
+  await new Promise<void>((resolve, reject) => {
+    let done = false;
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      z.stop();
+      resolve();
+    };
+    z.on('error', (e) => reject(e instanceof Error ? e : new Error(String(e))));
+    z.on('stopped', () => finish());
+    z.on('binlog', (raw) => {
+      if (done) return;
+      const ev = raw as ZongjiEvent;
+      events++;
+      const name = ev.getEventName();
+      if (name === 'rotate' && ev.binlogName) file = ev.binlogName;
+      if ((name === 'writerows' || name === 'updaterows' || name === 'deleterows') && ev.rows) {
+        rows += ev.rows.length;
+        for (const r of ev.rows) checksum = (checksum + (r ? 1 : 0)) | 0;
+      }
+      if (ev.nextPosition > 0 && compareCoord({ file, pos: ev.nextPosition }, end) >= 0) finish();
+    });
+    z.start({
+      serverId: 7102,
+      filename: start.file,
+      position: start.pos,
+      includeEvents: ['rotate', 'tablemap', 'writerows', 'updaterows', 'deleterows', 'xid'],
+      includeSchema: { bench: true, benchtx: true },
+    });
+  });
+  return { rows, events, seconds: Number(process.hrtime.bigint() - t0) / 1e9, rssKb: readPeakRssKb(process.pid), checksum };
+}
+
+const [mode, port, file, pos, endFile, endPos] = process.argv.slice(2);
+if (!mode || !port || !file || !pos || !endFile || !endPos) {
+  process.stderr.write('usage: decode.js ferry|zongji PORT FILE POS END_FILE END_POS\n');
+  process.exit(2);
+}
+const start = { file, pos: Number(pos) };
+const end = { file: endFile, pos: Number(endPos) };
+const r = mode === 'ferry' ? await decodeWithFerry(Number(port), start, end) : await decodeWithZongji(Number(port), start, end);
+process.stdout.write(`${JSON.stringify(r)}\n`);
+process.exit(0);

@@ -1,0 +1,118 @@
+/**
+ * Every value, exactly: the type catalogue (type-catalogue.ts) through snapshot and through the
+ * binlog into both sinks at once, compared with the source by the independent checker
+ * (test/helpers/compare.ts). Rows are written under a non-UTC session time zone.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import mysql from 'mysql2/promise';
+import pg from 'pg';
+import { compareToMySql, compareToPostgres, isEqual, summarize, type TableDiff } from '../helpers/compare.js';
+import { mysqlOptions, pgOptions } from '../helpers/env.js';
+import { ferryStatus, startFerry, tempDir, waitFor, writePipelineFile, type FerryProcess } from '../helpers/ferry.js';
+import { CATALOGUE, WRITER_TIME_ZONE, createTableSql, insertSql, updateSql } from './type-catalogue.js';
+
+const db = `types_${process.pid}`;
+const target = `types_${process.pid}_t`;
+const pgdb = `types_${process.pid}`;
+
+async function recreatePgDatabase(name: string): Promise<void> {
+  const c = new pg.Client(pgOptions);
+  await c.connect();
+  try {
+    await c.query(`DROP DATABASE IF EXISTS "${name}"`);
+    await c.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await c.end();
+  }
+}
+
+async function writer(): Promise<mysql.Connection> {
+  const c = await mysql.createConnection({ ...mysqlOptions, multipleStatements: false });
+  await c.query(`SET SESSION sql_mode = '', time_zone = '${WRITER_TIME_ZONE}'`);
+  return c;
+}
+
+async function diffsOf(which: 'pg' | 'my', tables: string[]): Promise<TableDiff[]> {
+  return Promise.all(tables.map((t) => (which === 'pg' ? compareToPostgres(db, t, pgdb) : compareToMySql(db, t, target))));
+}
+
+async function waitConverged(what: string, diffs: () => Promise<TableDiff[]>, timeoutMs = 60_000): Promise<void> {
+  let last = '';
+  try {
+    await waitFor(what, async () => {
+      const d = await diffs();
+      last = d.map(summarize).join('\n');
+      return d.every(isEqual);
+    }, timeoutMs, 500);
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n${last.slice(0, 6000)}`);
+  }
+}
+
+describe('type catalogue: snapshot and stream into PostgreSQL and MariaDB', () => {
+  const running: FerryProcess[] = [];
+  let dir = '';
+  before(async () => {
+    const c = await writer();
+    await c.query(`DROP DATABASE IF EXISTS \`${db}\``);
+    await c.query(`DROP DATABASE IF EXISTS \`${target}\``);
+    await c.query(`CREATE DATABASE \`${db}\` CHARACTER SET utf8mb4`);
+    for (const t of CATALOGUE) {
+      await c.query(createTableSql(db, t));
+      for (let i = 0; i < t.rows.length; i++) await c.query(insertSql(db, t, i, i + 1));
+    }
+    await c.end();
+    await recreatePgDatabase(pgdb);
+    dir = tempDir('types');
+  });
+  after(async () => {
+    for (const f of running) f.child.kill('SIGKILL');
+  });
+
+  test('every row of every family arrives exactly, through snapshot and binlog', async () => {
+    const tables = CATALOGUE.map((t) => t.name);
+    const pgFile = writePipelineFile(dir, { name: 'types-pg', tables: `${db}\\..*`, sink: 'postgres', pgDatabase: pgdb, parallelism: 2 });
+    const myFile = writePipelineFile(dir, {
+      name: 'types-my',
+      tables: `${db}\\..*`,
+      sink: 'mysql',
+      parallelism: 2,
+      route: `  - source-table: ${db}\\..*\n    sink-table: ${target}.<>\n    replace-symbol: <>`,
+    });
+    const pgRun = startFerry(['run', pgFile]);
+    const myRun = startFerry(['run', myFile]);
+    running.push(pgRun, myRun);
+    await waitFor('both pipelines streaming', async () => (await ferryStatus(pgFile)).phase === 'stream' && (await ferryStatus(myFile)).phase === 'stream', 60_000, 300).catch((e: unknown) => {
+      throw new Error(`${String(e)}\n--- pg:\n${pgRun.output().slice(-3000)}\n--- my:\n${myRun.output().slice(-3000)}`);
+    });
+    await waitConverged('snapshot equal (pg)', () => diffsOf('pg', tables)).catch((e: unknown) => {
+      throw new Error(`${String(e)}\n${pgRun.output().slice(-3000)}`);
+    });
+    await waitConverged('snapshot equal (mysql)', () => diffsOf('my', tables)).catch((e: unknown) => {
+      throw new Error(`${String(e)}\n${myRun.output().slice(-3000)}`);
+    });
+
+    // Through the binlog: every catalogue row inserted again, every row updated to the values
+    // of the next row (each value goes through before- and after-images), some deleted.
+    const c = await writer();
+    for (const t of CATALOGUE) {
+      const n = t.rows.length;
+      for (let i = 0; i < n; i++) await c.query(insertSql(db, t, i, 100 + i));
+      for (let i = 0; i < n; i++) await c.query(updateSql(db, t, (i + 1) % n, i + 1));
+      await c.query(`DELETE FROM \`${db}\`.\`${t.name}\` WHERE id IN (1, 100)`);
+    }
+    await c.end();
+    await waitConverged('stream equal (pg)', () => diffsOf('pg', tables)).catch((e: unknown) => {
+      throw new Error(`${String(e)}\n${pgRun.output().slice(-3000)}`);
+    });
+    await waitConverged('stream equal (mysql)', () => diffsOf('my', tables)).catch((e: unknown) => {
+      throw new Error(`${String(e)}\n${myRun.output().slice(-3000)}`);
+    });
+    for (const r of [pgRun, myRun]) {
+      r.child.kill('SIGTERM');
+      assert.equal((await r.exited).code, 0, r.output().slice(-3000));
+    }
+    running.length = 0;
+  });
+});
