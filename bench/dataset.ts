@@ -41,7 +41,7 @@ export function createTableSql(table: string): string {
 function rowExpr(t: number): string {
   return [
     'seq',
-    `(seq * 7919 + ${t}) % 100000 - 50000`,
+    `CAST((seq * 7919 + ${t}) % 100000 AS SIGNED) - 50000`,
     "CONCAT(ELT(1 + seq % 6, 'Zürich', 'São Paulo', 'Kraków', 'Oslo', 'Montréal', '東京'), ' customer ', seq)",
     // Every 10th NULL; every 97th with a newline, a tab and a backslash (escaping in dumps and COPY).
     "IF(seq % 10 = 0, NULL, IF(seq % 97 = 0, CONCAT('multi', CHAR(10), 'line', CHAR(9), 'tab ', CHAR(92), ' back ', seq), REPEAT(CONCAT('note ', seq, ' '), 1 + seq % 10)))",
@@ -116,15 +116,7 @@ export function workloadScript(state: WorkloadState, changes: number, seed: numb
     );
     made += nIns + nUpd + nDel;
   }
-  return { sql: `${parts.join('\n')}\n`, changes: made };
-}
-
-/** One transaction of `rows` inserted rows into `benchtx.big` (same shape as the tables). */
-export function bigTransactionSql(rows: number): string {
-  return (
-    'CREATE DATABASE IF NOT EXISTS benchtx;\n' +
-    `${createTableSql('x').replace(`${SCHEMA}.x`, 'benchtx.big').replace('CREATE TABLE', 'CREATE TABLE IF NOT EXISTS')};\n`
-  ).concat(`-- rows: ${rows}\n`);
+  return { sql: `USE ${SCHEMA};\n${parts.join('\n')}\n`, changes: made };
 }
 
 export function bigTransactionInsert(rows: number): string {

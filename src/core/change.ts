@@ -44,7 +44,8 @@ export interface RowChange {
 
 /** The closed set of schema changes a pipeline can meet (more kinds come with the DDL catalogue). */
 export type SchemaChange =
-  | { kind: 'create-table'; table: TableSchema; ddl: string }
+  /** `needsSnapshot`: the table arrives with rows the stream never carried (e.g. renamed into the captured set). */
+  | { kind: 'create-table'; table: TableSchema; ddl: string; needsSnapshot?: boolean }
   /** `table` is the schema after the change; `columns` the names added, in statement order. */
   | { kind: 'add-column'; table: TableSchema; columns: string[]; ddl: string }
   | { kind: 'alter-table'; table: TableSchema; ddl: string }

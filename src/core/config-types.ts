@@ -55,7 +55,33 @@ export interface MySqlSourceConfig {
   heartbeatIntervalMs: number;
   /** Connection timeout, ms (`connect.timeout`, default 30000). */
   connectTimeoutMs: number;
+  /**
+   * The source server's time zone as the user states it (`server-time-zone`), or null. Values do
+   * not depend on it (TIMESTAMP is UTC in the binlog and read in a UTC session; DATETIME is wall
+   * clock): `check` compares it with the server's own setting and warns when they differ.
+   */
+  serverTimeZone?: string | null;
 }
+
+/**
+ * What a PostgreSQL sink writes for a MySQL zero or partial-zero date (`0000-00-00`,
+ * `2024-00-15`), which PostgreSQL cannot store. MySQL/MariaDB sinks always keep them unchanged.
+ * - `null`: NULL; date, datetime and timestamp columns are created nullable (key columns get `-infinity`).
+ * - `-infinity`: the value `-infinity`, which no real MySQL date has; NOT NULL is kept.
+ * - `fail`: the write fails with FERRY_SINK_WRITE naming the row.
+ */
+export type ZeroDatePolicy = 'null' | '-infinity' | 'fail';
+
+/**
+ * What the pipeline does with a schema change met in the stream (`pipeline.schema-change`).
+ * - `evolve`: the target follows the source: every change is applied (drops included).
+ * - `lenient`: changes that lose nothing are applied; drops keep the target's column/table
+ *   (dropped columns are made nullable), TRUNCATE is not applied.
+ * - `ignore`: no change is applied to the target; rows keep being decoded with the schema in
+ *   force at their position (writes of columns the target lacks fail).
+ * - `fail`: the pipeline stops with FERRY_DDL_UNSUPPORTED at the first change (before applying it).
+ */
+export type SchemaChangePolicy = 'evolve' | 'lenient' | 'ignore' | 'fail';
 
 export interface SinkConfig {
   type: 'postgres' | 'mysql';
@@ -69,6 +95,8 @@ export interface SinkConfig {
   checkpointSchema: string;
   /** Most rows in one lane transaction (`batch.max-rows`, default 5000). */
   batchMaxRows: number;
+  /** Zero dates into PostgreSQL (`zero-date`); absent means `null` (configs built by hand in tests). */
+  zeroDate?: ZeroDatePolicy;
 }
 
 export interface RouteConfig {

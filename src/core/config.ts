@@ -120,6 +120,21 @@ function duration(minMs: number, maxMs: number) {
   });
 }
 
+/** A time zone: `UTC`, `SYSTEM`-free offsets `+HH:MM`/`-HH:MM`, or an IANA name known to this Node. */
+function timeZone() {
+  return z.string().transform((v, ctx) => {
+    const s = v.trim();
+    if (/^[+-](0\d|1[0-4]):[0-5]\d$/.test(s) || /^UTC$/i.test(s)) return s;
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: s });
+      return s;
+    } catch {
+      report(ctx, { problem: `${quote(v)} is not a time zone`, fix: 'write an offset such as `+01:00`, `UTC`, or an IANA name such as `Europe/Oslo`' });
+      return z.NEVER;
+    }
+  });
+}
+
 const SIZE_UNITS: Record<string, number> = {
   b: 1,
   kb: 1e3,
@@ -424,6 +439,12 @@ const sourceShape = {
     description: 'Longest wait for a connection to the source.',
     example: '30s',
   }),
+  'server-time-zone': field(timeZone().optional(), {
+    type: 'string (`+HH:MM`, `-HH:MM`, `UTC` or an IANA name)',
+    description:
+      "The source server's time zone, when it is not UTC. No value depends on it: TIMESTAMP is stored and logged in UTC and Ferry reads it in a UTC session, DATETIME/DATE/TIME are wall-clock values copied as they are. `ferry check` warns when the server's `time_zone` differs from it (see src/connectors/mysql/TYPES.md).",
+    example: 'Europe/Oslo',
+  }),
 };
 
 const sinkShape = {
@@ -461,6 +482,12 @@ const sinkShape = {
     type: 'integer (1–1000000)',
     description: 'Most rows one lane writes in one sink transaction.',
     example: '5000',
+  }),
+  'zero-date': field(z.enum(['null', '-infinity', 'fail']).default('null'), {
+    type: '`null`, `-infinity` or `fail`',
+    description:
+      'PostgreSQL sinks only: what a MySQL zero or partial-zero date (`0000-00-00`, `2024-00-15`) becomes. `null`: NULL, and date/datetime/timestamp columns are created nullable (a key column gets `-infinity`). `-infinity`: `-infinity`, NOT NULL kept. `fail`: the write fails naming the row. MySQL/MariaDB sinks keep zero dates unchanged.',
+    example: 'null',
   }),
 };
 
@@ -513,6 +540,12 @@ const pipelineShape = {
     type: 'size',
     description: 'Bytes of changes held between source and lanes before the source is paused.',
     example: '64MiB',
+  }),
+  'schema-change': field(z.enum(['evolve', 'lenient', 'ignore', 'fail']).default('evolve'), {
+    type: '`evolve`, `lenient`, `ignore` or `fail`',
+    description:
+      'Schema changes met in the stream (the sink is flushed first; each reaches the target at most once). `evolve`: the target follows the source, drops included. `lenient`: only changes that lose nothing are applied (a dropped column is kept and made nullable, a dropped table kept, TRUNCATE not applied). `ignore`: nothing is applied to the target. `fail`: the pipeline stops with FERRY_DDL_UNSUPPORTED before the first change.',
+    example: 'evolve',
   }),
 };
 
@@ -1111,6 +1144,7 @@ function normalize(
     rateLimit: { rowsPerSecond: s['rate-limit.rows-per-second'], bytesPerSecond: s['rate-limit.bytes-per-second'] },
     heartbeatIntervalMs: s['heartbeat.interval'],
     connectTimeoutMs: s['connect.timeout'],
+    serverTimeZone: s['server-time-zone'] ?? null,
   };
   const sinkType = k.type === 'postgres' ? 'postgres' : 'mysql';
   const sink: SinkConfig = {
@@ -1122,6 +1156,7 @@ function normalize(
     database: k.database ?? null,
     checkpointSchema: k['checkpoint-schema'],
     batchMaxRows: k['batch.max-rows'],
+    zeroDate: k['zero-date'],
   };
   const route: RouteConfig[] = r.map((x) => ({ sourceTable: x['source-table'], sinkTable: x['sink-table'], replaceSymbol: x['replace-symbol'] ?? null }));
   const pipeline: PipelineSettings = {
@@ -1169,6 +1204,7 @@ export const EXAMPLE_PIPELINE_YAML = `source:
   rate-limit.bytes-per-second: 0
   heartbeat.interval: 5s
   connect.timeout: 30s
+  server-time-zone: Europe/Oslo
 sink:
   type: postgres
   hostname: 127.0.0.1
@@ -1178,6 +1214,7 @@ sink:
   database: dw
   checkpoint-schema: _ferry
   batch.max-rows: 5000
+  zero-date: null
 route:
   - source-table: shop\\..*
     sink-table: analytics.<>
@@ -1190,6 +1227,7 @@ pipeline:
   snapshot.parallelism: 2
   flush-interval: 200ms
   queue.max-bytes: 64MiB
+  schema-change: evolve
 `;
 
 function defaultOf(schema: z.ZodType, meta: FieldMeta): string {

@@ -3,7 +3,9 @@ import type { PipelineConfig } from './config-types.js';
 import type { KeyAction, Sink, Source, TargetTable } from './contracts.js';
 import { FerryError, isFerryError } from './errors.js';
 import type { KeyedStep } from './key-merge.js';
-import { stepsOf } from './key-merge.js';
+import { keyString, stepsOf } from './key-merge.js';
+import { ChunkMerger, untouchedRows } from './chunk-merge.js';
+import { SnapshotScheduler, snapshotFailure } from './snapshot-scheduler.js';
 import { LaneWriter, isTransientSinkError } from './lane-writer.js';
 import type { PipelineMetrics } from './metrics.js';
 import type { TableRef, TableSchema } from './schema.js';
@@ -65,6 +67,8 @@ const META_SNAPSHOT_START = 'snapshot.start';
 const META_PARALLELISM = 'parallelism';
 const META_TABLES = 'tables';
 const META_SERVER = 'server.identity';
+/** JSON array of table ids `ferry snapshot --table` asked to copy again. */
+export const META_SNAPSHOT_REQUESTS = 'snapshot.requests';
 /** How long the stream keeps reconnecting to a lost source before the pipeline fails. */
 const SOURCE_OUTAGE_LIMIT_MS = Number(process.env.FERRY_SOURCE_OUTAGE_LIMIT_MS ?? 10 * 60_000);
 
@@ -112,7 +116,9 @@ export async function runPipeline<P>(deps: RuntimeDeps<P>, signal: AbortSignal):
     state.setMeta(META_PARALLELISM, String(config.pipeline.parallelism));
     state.setMeta(META_TABLES, JSON.stringify(discovered.map(tableId)));
     state.commitCheckpoint(startText);
-    phase = mode === 'initial' || mode === 'snapshot' ? 'snapshot' : 'stream';
+    // initial: the snapshot runs alongside the stream (watermarks); every table starts pending.
+    if (mode === 'initial') for (const t of discovered) state.setSnapshotEstimate(tableId(t), 0);
+    phase = mode === 'snapshot' ? 'snapshot' : 'stream';
     state.setMeta(META_PHASE, phase);
     log.info({ start: codec.format(start), mode }, 'pipeline initialised');
   }
@@ -126,6 +132,19 @@ export async function runPipeline<P>(deps: RuntimeDeps<P>, signal: AbortSignal):
   }
 
   await sink.prepare(discovered.map((t) => targetOf(t)), signal);
+
+  // State written by an older Ferry (snapshot first, then stream) continues the new way.
+  if (phase === 'snapshot' && mode === 'initial') phase = 'stream';
+  // Tables added to `tables:` since the pipeline started are copied while the others stream.
+  const known = new Set(JSON.parse(state.getMeta(META_TABLES) ?? '[]') as string[]);
+  const added = discovered.filter((t) => !known.has(tableId(t)));
+  if (added.length > 0) {
+    if (mode === 'initial') {
+      for (const t of added) if (!state.getSnapshotProgress(tableId(t))) state.setSnapshotEstimate(tableId(t), 0);
+      log.info({ tables: added.map(tableId) }, 'tables added to the pipeline: they are copied while the others stream');
+    }
+    state.setMeta(META_TABLES, JSON.stringify(discovered.map(tableId)));
+  }
 
   if (phase === 'snapshot') {
     observer.phase?.('snapshot');
@@ -293,6 +312,10 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
   // Ack tracker: a lane's durable position only moves forward; the pipeline checkpoint is the
   // lowest lane position — everything up to it is durable in every lane (rule 2).
   const laneDurable: P[] = laneStart.slice();
+  /** Position of the last batch enqueued per lane (never behind the lane's own checkpoint). */
+  const laneLatest: P[] = laneStart.slice();
+  let lastDispatched = resume;
+  const merger = new ChunkMerger<P>((a, b) => codec.compare(a, b));
   let committed = resume;
   let lastCommitAt = 0;
   let fatal: FerryError | null = null;
@@ -341,6 +364,7 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
         const t = positionTime.get(checkpoint);
         if (t !== undefined) lastSourceTimeMs = Math.max(lastSourceTimeMs, t);
         commitCheckpoint(false);
+        scheduler.recordDurable((lane) => (writers[lane] as LaneWriter).durableSeq);
       },
     }),
   );
@@ -360,6 +384,48 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
   };
   for (const w of writers) w.start(laneSignal);
 
+  const schemaSeen = new Map<string, TableSchema>(schemas.map((t) => [tableId(t), t]));
+  const scheduler = new SnapshotScheduler<P>({
+    config,
+    source,
+    state,
+    metrics,
+    log,
+    observer,
+    merger,
+    schemaOf: (id) => schemaSeen.get(id),
+    emitReady: () => emitReadyChunks(),
+    backlogged: () => queued() > queueLimit / 2,
+    isTransient: (e) => isTransientSourceError(e),
+    outageLimitMs: SOURCE_OUTAGE_LIMIT_MS,
+  });
+  for (const p of state.listSnapshotProgress()) if (!p.done && schemaSeen.has(p.tableId)) scheduler.add(p.tableId);
+  let snapshotAnnounced = scheduler.active === 0;
+
+  /**
+   * Hands the chunks whose high watermark the stream has passed to the lanes, minus the keys the
+   * stream touched while they were pending (chunk-merge.ts explains why that is exact).
+   */
+  function emitReadyChunks(): void {
+    for (const chunk of merger.takeReady(lastDispatched)) {
+      if (chunk.invalid || !chunk.schema) continue;
+      const target = targetOf(chunk.schema);
+      const perLane: KeyedStep[][] = Array.from({ length: lanes }, () => []);
+      const tmp: KeyedStep[] = [];
+      for (const row of untouchedRows(chunk)) {
+        tmp.length = 0;
+        stepsOf({ op: 'read', table: chunk.schema, before: null, after: row }, target, lanes, tmp);
+        for (const st of tmp) (perLane[st.lane] as KeyedStep[]).push(st);
+      }
+      for (let i = 0; i < lanes; i++) {
+        const laneSteps = perLane[i] as KeyedStep[];
+        if (laneSteps.length > 0) (writers[i] as LaneWriter).enqueue(laneSteps, codec.encode(laneLatest[i] as P));
+      }
+      scheduler.emitted(chunk, writers.map((w) => w.enqueuedSeq));
+    }
+    scheduler.recordDurable((lane) => (writers[lane] as LaneWriter).durableSeq);
+  }
+
   const queueLimit = Math.max(config.sink.batchMaxRows * lanes * 4, 20_000);
   const queued = (): number => writers.reduce((n, w) => n + w.pendingSteps, 0);
 
@@ -378,6 +444,28 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
     metrics.queueFill.set({ pipeline: name }, Math.min(1, q / queueLimit));
     const stats: StreamStats = { position: codec.format(committed), lagSeconds: lag, rowsPerSecond: rate, rowsApplied: appliedRows, queueRows: q };
     observer.streamStats?.(stats);
+    const requests = state.getMeta(META_SNAPSHOT_REQUESTS);
+    if (requests && requests !== '[]') {
+      state.setMeta(META_SNAPSHOT_REQUESTS, '[]');
+      for (const id of JSON.parse(requests) as string[]) {
+        if (!schemaSeen.has(id)) {
+          log.warn({ table: id }, 'snapshot requested for a table the pipeline does not capture; ignored');
+          continue;
+        }
+        log.info({ table: id }, 'snapshot of table requested: copying it again while the others stream');
+        scheduler.restart(id);
+        snapshotAnnounced = false;
+      }
+    }
+    if (scheduler.failure !== null && !fatal) {
+      fatal = snapshotFailure(scheduler.failure);
+      stopOnError.abort(fatal);
+    }
+    if (!snapshotAnnounced && scheduler.active === 0) {
+      snapshotAnnounced = true;
+      log.info({}, 'snapshot complete');
+      observer.phase?.('stream');
+    }
     writeStatus(state, { phase: 'stream', position: codec.encode(committed), positionText: codec.format(committed), lagSeconds: lag, rowsPerSecond: Math.round(rate), tables: state.listSnapshotProgress() });
   }, 1000);
 
@@ -386,7 +474,6 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
     commitCheckpoint(true);
   };
 
-  const schemaSeen = new Map<string, TableSchema>(schemas.map((t) => [tableId(t), t]));
   const steps: KeyedStep[][] = Array.from({ length: lanes }, () => []);
 
   /**
@@ -434,9 +521,18 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
       caughtUp = queued() === 0;
       lastSourceTimeMs = Math.max(lastSourceTimeMs, batch.sourceTimeMs);
     } else {
+      // Chunks read with the old schema are read again with the new one.
+      const change = batch.change;
+      if (change.kind === 'drop-table') scheduler.dropped(`${change.schema}.${change.name}`);
+      else scheduler.schemaChanged(tableId(change.table));
       await applySchemaBatch(batch, posText);
+      if (change.kind !== 'drop-table') {
+        schemaSeen.set(tableId(change.table), change.table);
+        if (change.kind === 'create-table' && change.needsSnapshot) scheduler.add(tableId(change.table));
+      }
       dispatch(batch.position, posText);
     }
+    emitReadyChunks();
     // Backpressure: stop pulling from the source while the lanes are behind.
     while (queued() > queueLimit && !sourceSignal.aborted) {
       await sleep(20, sourceSignal);
@@ -446,9 +542,9 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
   // The stream survives a lost source connection (server restart, network): it reconnects with
   // backoff and resumes from the last position handed to the lanes — a transaction boundary, so
   // nothing is skipped and anything repeated is an idempotent replay.
+  scheduler.start(sourceSignal);
   let from = resume;
   let fromSchemas = schemas;
-  let lastDispatched = resume;
   let outageStart = 0;
   let delay = 500;
   try {
@@ -462,7 +558,6 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
             delay = 500;
           }
           await handleBatch(batch);
-          lastDispatched = batch.position;
         }
         break;
       } catch (e) {
@@ -484,7 +579,9 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
   } catch (e) {
     if (fatal) throw fatal;
     if (!(isFerryError(e, 'FERRY_ABORTED') && signal.aborted)) {
+      stopOnError.abort(e);
       laneCtl.abort();
+      await scheduler.stop();
       await Promise.all(writers.map((w) => w.stop()));
       clearInterval(statusTimer);
       throw e;
@@ -495,9 +592,11 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
       // Graceful stop: whatever the lanes hold (whole transactions) is written, then the checkpoint.
       const flushSignal = AbortSignal.any([AbortSignal.timeout(60_000), stopOnError.signal]);
       await flushAll(flushSignal).catch((e: unknown) => log.warn({ error: String(e) }, 'final flush incomplete; the stream resumes from the last checkpoint'));
+      scheduler.recordDurable((lane) => (writers[lane] as LaneWriter).durableSeq);
     }
   } finally {
     clearInterval(statusTimer);
+    await scheduler.stop();
     laneCtl.abort();
     await Promise.all(writers.map((w) => w.stop()));
     writeStatus(state, { phase: fatal ? 'failed' : 'stopped', position: codec.encode(committed), positionText: codec.format(committed) });
@@ -507,7 +606,12 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
   function stepsFor(ch: import('./change.js').RowChange, target: TargetTable, n: number, out: KeyedStep[][]): void {
     const tmp: KeyedStep[] = [];
     stepsOf(ch, target, n, tmp);
-    for (const s of tmp) (out[s.lane] as KeyedStep[]).push(s);
+    const tid = tableId(ch.table);
+    const watched = merger.watching(tid);
+    for (const s of tmp) {
+      (out[s.lane] as KeyedStep[]).push(s);
+      if (watched) merger.noteKey(tid, keyString(s.key));
+    }
   }
 
   function dispatch(position: P, posText: string): void {
@@ -524,8 +628,10 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
         laneSkipUntil[i] = null;
       }
       (writers[i] as LaneWriter).enqueue(laneSteps, posText);
+      laneLatest[i] = position;
       steps[i] = [];
     }
+    lastDispatched = position;
   }
 }
 

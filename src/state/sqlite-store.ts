@@ -314,6 +314,7 @@ class SqliteStateStore implements StateStore {
          ON CONFLICT (table_id) DO UPDATE SET done = 1, updated_at = excluded.updated_at`,
       ),
       resetSnapshot: db.prepare('DELETE FROM snapshot_progress'),
+      resetTableSnapshot: db.prepare('DELETE FROM snapshot_progress WHERE table_id = ?'),
       appendSchema: db.prepare('INSERT INTO schema_history (position, table_id, schema_json, recorded_at) VALUES (?, ?, ?, ?)'),
       allSchemas: db.prepare('SELECT seq, position, table_id, schema_json FROM schema_history ORDER BY seq'),
       latestSchemas: db.prepare(
@@ -408,6 +409,11 @@ class SqliteStateStore implements StateStore {
   resetSnapshot(): void {
     this.#open();
     this.#stmts.resetSnapshot.run();
+  }
+
+  resetTableSnapshot(tableId: string): void {
+    this.#open();
+    this.#stmts.resetTableSnapshot.run(tableId);
   }
 
   appendSchemaHistory(position: string, entries: SchemaHistoryInput[]): number {

@@ -111,6 +111,8 @@ export interface StateStore {
   markTableSnapshotted(tableId: string): void;
   /** Forgets all snapshot progress (the snapshot starts over). */
   resetSnapshot(): void;
+  /** Forgets the snapshot progress of one table (it is copied again from its first key). */
+  resetTableSnapshot(tableId: string): void;
 
   // Schema history ----------------------------------------------------------------------------
 

@@ -50,13 +50,27 @@ async function setup(tag: string, rows: number): Promise<{ db: string; pgdb: str
 }
 
 describe('kill -9 at named points', () => {
-  test('mid-snapshot, after a chunk is durable but before its progress is recorded', async () => {
+  test('mid-snapshot, in a lane transaction of snapshot rows (after commit, before the ack)', async () => {
+    const { db, pgdb, dir } = await setup('snaplane', 6000);
+    const file = writePipelineFile(dir, { name: 'f-snaplane', tables: `${db}\\..*`, sink: 'postgres', pgDatabase: pgdb, chunkSize: 300, parallelism: 3 });
+    const writes = new AbortController();
+    const writer = runLiveWrites(shopOpts(db), 300, writes.signal);
+    const crashed = await runFerry(['run', file], { FERRY_CRASH_AT: 'stream.after-lane-commit:4' });
+    writes.abort();
+    await writer;
+    assert.equal(crashed.signal, 'SIGKILL', crashed.output);
+    await converge(db, pgdb, file);
+  });
+
+  test('mid-snapshot, right after a chunk is recorded as copied (the snapshot runs alongside the stream)', async () => {
     const { db, pgdb, dir } = await setup('snap', 6000);
     const file = writePipelineFile(dir, { name: 'f-snap', tables: `${db}\\..*`, sink: 'postgres', pgDatabase: pgdb, chunkSize: 200 });
-    const crashed = await runFerry(['run', file], { FERRY_CRASH_AT: 'snapshot.after-chunk-write:5' });
+    const crashed = await runFerry(['run', file], { FERRY_CRASH_AT: 'snapshot.after-chunk-record:5' });
     assert.equal(crashed.signal, 'SIGKILL', crashed.output);
     const status = await ferryStatus(file);
-    assert.equal(status.phase, 'snapshot');
+    const tables = status.tables as { state: string; rowsCopied: number }[];
+    assert.ok(tables.some((t) => t.state !== 'done'), 'the crash came before the snapshot finished');
+    assert.ok(tables.some((t) => t.rowsCopied > 0), 'some chunks were recorded before the crash');
     // writes while Ferry is down, including rows in chunks already copied
     const c = await mysql.createConnection({ ...mysqlOptions, database: db });
     await c.query('UPDATE customers SET balance = balance + 1 WHERE id <= 300');

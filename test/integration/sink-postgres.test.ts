@@ -293,7 +293,7 @@ test('readLaneCheckpoints returns [] when the checkpoint table does not exist', 
   }
 });
 
-test('zero dates: NULL in nullable columns, -infinity in NOT NULL ones, counted; U+0000 stripped and counted', async () => {
+test('zero dates (default policy null): NULL, NOT NULL date columns created nullable, counted; U+0000 stripped and counted', async () => {
   const z = target({
     schema: 'src',
     name: 'lossy',
@@ -319,8 +319,8 @@ test('zero dates: NULL in nullable columns, -infinity in NOT NULL ones, counted;
     never,
   );
   assert.deepEqual(await rows(`SELECT id, d_null::text, d_nn::text, dt_nn::text, ts_nn::text, s, j::text FROM ${SCHEMA}.lossy ORDER BY id`), [
-    { id: 1, d_null: null, d_nn: '-infinity', dt_nn: '-infinity', ts_nn: '-infinity', s: 'ab', j: '{"e": "\\\\u0000", "k": "xy"}' },
-    { id: 2, d_null: null, d_nn: '-infinity', dt_nn: '-infinity', ts_nn: '2021-01-01 00:00:00+00', s: 'plain', j: '{}' },
+    { id: 1, d_null: null, d_nn: null, dt_nn: null, ts_nn: null, s: 'ab', j: '{"e": "\\\\u0000", "k": "xy"}' },
+    { id: 2, d_null: null, d_nn: null, dt_nn: null, ts_nn: '2021-01-01 00:00:00+00', s: 'plain', j: '{}' },
   ]);
   const after = sink.lossStats();
   assert.equal(after.zeroDatesReplaced - before.zeroDatesReplaced, 7);

@@ -81,15 +81,16 @@ describe('parsePipelineConfig: valid files', () => {
       rateLimit: { rowsPerSecond: 0, bytesPerSecond: 0 },
       heartbeatIntervalMs: 5000,
       connectTimeoutMs: 30000,
+      serverTimeZone: null,
     });
     const { password: sinkPassword, ...sink } = cfg.sink;
     assert.equal(sinkPassword.reveal(), 'secret');
-    assert.deepEqual(sink, { type: 'postgres', hostname: '127.0.0.1', port: 5432, username: 'ferry', database: 'dw', checkpointSchema: '_ferry', batchMaxRows: 5000 });
+    assert.deepEqual(sink, { type: 'postgres', hostname: '127.0.0.1', port: 5432, username: 'ferry', database: 'dw', checkpointSchema: '_ferry', batchMaxRows: 5000, zeroDate: 'null' });
     assert.equal(cfg.route.length, 1);
     assert.equal(cfg.route[0]?.sourceTable.source, '^(?:shop\\..*)$');
     assert.equal(cfg.route[0]?.sinkTable, 'analytics.<>');
     assert.equal(cfg.route[0]?.replaceSymbol, '<>');
-    assert.deepEqual(cfg.pipeline, { name: 'shop-to-dw', parallelism: 4, stateDir: resolve('./.ferry'), flushIntervalMs: 200, queueMaxBytes: 64 * 1024 * 1024, snapshotParallelism: 2 });
+    assert.deepEqual(cfg.pipeline, { name: 'shop-to-dw', parallelism: 4, stateDir: resolve('./.ferry'), flushIntervalMs: 200, queueMaxBytes: 64 * 1024 * 1024, snapshotParallelism: 2, schemaChange: 'evolve' });
   });
 
   test('a minimal file gets every default, mariadb is normalized to mysql', () => {
@@ -107,7 +108,7 @@ describe('parsePipelineConfig: valid files', () => {
     assert.equal(cfg.sink.checkpointSchema, '_ferry');
     assert.equal(cfg.sink.batchMaxRows, 5000);
     assert.deepEqual(cfg.route, []);
-    assert.deepEqual(cfg.pipeline, { name: 'p1', parallelism: 4, stateDir: resolve('./.ferry'), flushIntervalMs: 200, queueMaxBytes: 64 * 1024 * 1024, snapshotParallelism: 2 });
+    assert.deepEqual(cfg.pipeline, { name: 'p1', parallelism: 4, stateDir: resolve('./.ferry'), flushIntervalMs: 200, queueMaxBytes: 64 * 1024 * 1024, snapshotParallelism: 2, schemaChange: 'evolve' });
   });
 
   test('the postgres sink port defaults to 5432, and mariadb sinks become mysql', () => {

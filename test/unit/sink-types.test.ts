@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mysqlColumnDefinition, mysqlColumnType, mysqlCreateTableSql } from '../../src/connectors/mysql/sink-types.js';
-import { newLossStats, pgColumnType, pgEncoder } from '../../src/connectors/postgres/type-map.js';
+import { newLossStats, pgColumnType, pgEncoder, pgNotNull } from '../../src/connectors/postgres/type-map.js';
 import type { ColumnSchema, LogicalType } from '../../src/core/schema.js';
 import { isFerryError } from '../../src/core/errors.js';
 
@@ -94,14 +94,27 @@ test('PostgreSQL encoders: canonical values to input text', () => {
   assert.equal(enc({ kind: 'binary', maxBytes: null, fixed: false, lob: true })(b), b);
 });
 
-test('PostgreSQL encoders: zero dates become NULL (nullable) or -infinity (NOT NULL), counted', () => {
+test('PostgreSQL encoders: zero dates become NULL by default (key columns -infinity); policy -infinity and fail; counted', () => {
   const stats = newLossStats();
-  const nullable = pgEncoder(col('d', { kind: 'date' }, 'date', true), stats);
-  const notNull = pgEncoder(col('d', { kind: 'datetime', fsp: 0 }, 'datetime', false), stats);
-  const ts = pgEncoder(col('d', { kind: 'timestamp', fsp: 0 }, 'timestamp', false), stats);
-  assert.equal(nullable('0000-00-00'), null);
-  assert.equal(nullable('2020-00-10'), null);
-  assert.equal(nullable('2020-10-00'), null);
+  const dflt = pgEncoder(col('d', { kind: 'date' }, 'date', false), stats);
+  assert.equal(dflt('0000-00-00'), null);
+  const key = pgEncoder(col('d', { kind: 'date' }, 'date', false), stats, 'null', true);
+  assert.equal(key('0000-00-00'), '-infinity');
+  const failing = pgEncoder(col('d', { kind: 'date' }, 'date', true), stats, 'fail');
+  assert.throws(() => failing('2024-00-01'), /FERRY_SINK_WRITE|zero date/);
+  assert.equal(failing('2024-01-01'), '2024-01-01');
+  assert.equal(pgNotNull(col('d', { kind: 'date' }, 'date', false), false), false);
+  assert.equal(pgNotNull(col('d', { kind: 'date' }, 'date', false), false, '-infinity'), true);
+  assert.equal(pgNotNull(col('d', { kind: 'date' }, 'date', false), true), true);
+  assert.equal(pgNotNull(col('n', { kind: 'int', bits: 8, unsigned: false }, 'tinyint', false), false), true);
+  assert.equal(stats.zeroDatesReplaced, 2);
+  stats.zeroDatesReplaced = 0;
+  const nullable = pgEncoder(col('d', { kind: 'date' }, 'date', true), stats, '-infinity');
+  const notNull = pgEncoder(col('d', { kind: 'datetime', fsp: 0 }, 'datetime', false), stats, '-infinity');
+  const ts = pgEncoder(col('d', { kind: 'timestamp', fsp: 0 }, 'timestamp', false), stats, '-infinity');
+  assert.equal(nullable('0000-00-00'), '-infinity');
+  assert.equal(nullable('2020-00-10'), '-infinity');
+  assert.equal(nullable('2020-10-00'), '-infinity');
   assert.equal(nullable('2020-10-10'), '2020-10-10');
   assert.equal(notNull('0000-00-00 00:00:00'), '-infinity');
   assert.equal(ts('0000-00-00 00:00:00'), '-infinity');

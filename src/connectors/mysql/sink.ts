@@ -34,13 +34,24 @@ interface TablePlan {
   pk: number[];
   /** `(a, b)` or `a`: the left side of a key IN list. */
   keyTuple: string;
+  /** ENUM columns without a '' label: '' there is the source's index 0. */
+  enumNoEmpty: number[];
 }
 
 /** One SQL statement of a write, with what it touches (for error messages). */
 interface Statement {
   sql: string;
   table: TargetTable;
+  /**
+   * The statement writes ENUM index 0 (the source's "invalid value", read as ''), which strict
+   * mode refuses: it runs with strict mode off (see `NON_STRICT_SQL`).
+   */
+  enumZero?: boolean;
 }
+
+/** Session mode for a statement that writes ENUM index 0: as SINK_SESSION_SQL, without strict mode. */
+const NON_STRICT_SQL = "SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'";
+const STRICT_SQL = "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'";
 
 /** Upserts of one table grouped by the set of columns present in the row image. */
 interface UpsertGroup {
@@ -165,6 +176,7 @@ export function createMySqlSink(config: SinkConfig, pipelineName: string): Sink 
         cols,
         pk,
         keyTuple: keyCols.length === 1 ? (keyCols[0] as string) : `(${keyCols.join(', ')})`,
+        enumNoEmpty: target.source.columns.flatMap((c, i) => (c.type.kind === 'enum' && !c.type.values.includes('') ? [i] : [])),
       };
       plans.set(target, plan);
     }
@@ -210,6 +222,14 @@ export function createMySqlSink(config: SinkConfig, pipelineName: string): Sink 
     const tail = ` ON DUPLICATE KEY UPDATE ${updates.map((c) => `${c} = VALUES(${c})`).join(', ')}`;
     let tuples: string[] = [];
     let chars = head.length + tail.length;
+    let enumZero = false;
+    const zeroCols = plan.enumNoEmpty.filter((i) => present.includes(i));
+    const push = (): void => {
+      out.push(enumZero ? { sql: head + tuples.join(', ') + tail, table: plan.target, enumZero } : { sql: head + tuples.join(', ') + tail, table: plan.target });
+      tuples = [];
+      chars = head.length + tail.length;
+      enumZero = false;
+    };
     for (const row of rows) {
       let tuple = '(';
       for (let j = 0; j < present.length; j++) {
@@ -217,15 +237,26 @@ export function createMySqlSink(config: SinkConfig, pipelineName: string): Sink 
         tuple += mysqlLiteral(row[present[j] as number] as Value);
       }
       tuple += ')';
-      if (tuples.length > 0 && chars + tuple.length + 2 > statementChars) {
-        out.push({ sql: head + tuples.join(', ') + tail, table: plan.target });
-        tuples = [];
-        chars = head.length + tail.length;
-      }
+      if (tuples.length > 0 && chars + tuple.length + 2 > statementChars) push();
       tuples.push(tuple);
       chars += tuple.length + 2;
+      for (const i of zeroCols) if (row[i] === '') enumZero = true;
     }
-    if (tuples.length > 0) out.push({ sql: head + tuples.join(', ') + tail, table: plan.target });
+    if (tuples.length > 0) push();
+  }
+
+  /** Runs one statement; ENUM index 0 needs strict mode off for just this statement. */
+  async function runStatement(conn: Conn, s: Statement): Promise<void> {
+    if (!s.enumZero) {
+      await conn.query(s.sql);
+      return;
+    }
+    await conn.query(NON_STRICT_SQL);
+    try {
+      await conn.query(s.sql);
+    } finally {
+      await conn.query(STRICT_SQL);
+    }
   }
 
   /** Groups rows of one table by which columns they carry (partial images keep absent columns untouched). */
@@ -301,7 +332,7 @@ export function createMySqlSink(config: SinkConfig, pipelineName: string): Sink 
           const out: Statement[] = [];
           upsertStatements({ ...g, rows: [row] }, out);
           try {
-            for (const s of out) await conn.query(s.sql);
+            for (const s of out) await runStatement(conn, s);
           } catch (e) {
             return { table: g.plan.target, key: describeKey(keyOfRow(g.plan, row)), cause: e };
           }
@@ -325,7 +356,7 @@ export function createMySqlSink(config: SinkConfig, pipelineName: string): Sink 
       for (const s of statements) {
         if (signal.aborted) throw abortError(signal);
         current = s;
-        await conn.query(s.sql);
+        await runStatement(conn, s);
       }
       current = null;
       if (extra !== null) await conn.query(extra);

@@ -18,7 +18,7 @@ import type { KeyAction, LaneBatch, LaneCheckpoint, Sink, SinkLane, TargetTable 
 import { FerryError, abortError, asFerryError, isFerryError, throwIfAborted } from '../../core/errors.js';
 import type { TableSchema } from '../../core/schema.js';
 import { copyTextField, pgStringLiteral, quotePgIdent, quotePgTable } from './quote.js';
-import { newLossStats, pgColumnType, pgEncoder, type PgEncoder, type PgInput, type PgLossStats } from './type-map.js';
+import { newLossStats, pgColumnType, pgEncoder, pgNotNull, type PgEncoder, type PgInput, type PgLossStats } from './type-map.js';
 
 export const CHECKPOINT_TABLE = '_ferry_checkpoint';
 
@@ -124,6 +124,7 @@ export interface PostgresSinkOptions {
 
 export function createPostgresSink(config: SinkConfig, pipelineName: string, options: PostgresSinkOptions = {}): PostgresSink {
   const copyMinRows = options.copyMinRows ?? COPY_MIN_ROWS;
+  const zeroDate = config.zeroDate ?? 'null';
   if (config.database === null || config.database === '') {
     throw new FerryError('FERRY_CONFIG_INVALID', 'the PostgreSQL sink needs a database', {
       fix: 'Set sink.database in the pipeline file.',
@@ -190,7 +191,7 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
         cols,
         pk,
         pkList: pk.map((i) => cols[i] as string).join(', '),
-        encoders: target.source.columns.map((c) => pgEncoder(c, stats)),
+        encoders: target.source.columns.map((c, i) => pgEncoder(c, stats, zeroDate, pk.includes(i))),
       };
       plans.set(target, plan);
     }
@@ -406,7 +407,7 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
 
   async function createTable(client: Client, schema: string, name: string, source: TableSchema): Promise<void> {
     requireKey(source, `${schema}.${name}`);
-    const cols = source.columns.map((c) => `${quotePgIdent(c.name)} ${pgColumnType(c.type)}${c.nullable ? '' : ' NOT NULL'}`);
+    const cols = source.columns.map((c, i) => `${quotePgIdent(c.name)} ${pgColumnType(c.type)}${pgNotNull(c, source.primaryKey.includes(i), zeroDate) ? ' NOT NULL' : ''}`);
     const pk = source.primaryKey.map((i) => quotePgIdent(source.columns[i]?.name ?? ''));
     await createIdempotent(client, `CREATE SCHEMA IF NOT EXISTS ${quotePgIdent(schema)}`);
     await createIdempotent(
@@ -460,9 +461,10 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
             // filled its own. A default PostgreSQL cannot take for this type (e.g. a zero date)
             // leaves the column nullable and without default (TYPES.md).
             const d = parseDefault(col.defaultValue);
+            const notNull = pgNotNull(col, false, zeroDate) ? ' NOT NULL' : '';
             let withDefault: string | null = null;
-            if (d.kind === 'literal' && !d.value.includes('\0')) withDefault = `${base} DEFAULT ${pgStringLiteral(d.value)}${col.nullable ? '' : ' NOT NULL'}`;
-            else if (d.kind === 'now' && (col.type.kind === 'timestamp' || col.type.kind === 'datetime')) withDefault = `${base} DEFAULT CURRENT_TIMESTAMP${col.nullable ? '' : ' NOT NULL'}`;
+            if (d.kind === 'literal' && !d.value.includes('\0')) withDefault = `${base} DEFAULT ${pgStringLiteral(d.value)}${notNull}`;
+            else if (d.kind === 'now' && (col.type.kind === 'timestamp' || col.type.kind === 'datetime')) withDefault = `${base} DEFAULT CURRENT_TIMESTAMP${notNull}`;
             await withPooled(async (client) => {
               const found = await client.query(
                 'SELECT 1 FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 AND column_name = $3',

@@ -5,6 +5,23 @@
 import type { Value } from '../../core/change.js';
 import { FerryError } from '../../core/errors.js';
 import type { ColumnSchema, LogicalType } from '../../core/schema.js';
+import type { ZeroDatePolicy } from '../../core/config-types.js';
+
+/** Whether a column of this type can hold a MySQL zero or partial-zero date. */
+export function holdsZeroDates(t: LogicalType): boolean {
+  return t.kind === 'date' || t.kind === 'datetime' || t.kind === 'timestamp';
+}
+
+/**
+ * Whether the PostgreSQL column is created NOT NULL: as the source, except that under the `null`
+ * zero-date policy a non-key date/datetime/timestamp column is nullable (the source can hold
+ * zero dates in it whatever its NOT NULL says).
+ */
+export function pgNotNull(col: ColumnSchema, isKey: boolean, zeroDate: ZeroDatePolicy = 'null'): boolean {
+  if (isKey) return true;
+  if (col.nullable) return false;
+  return !(zeroDate === 'null' && holdsZeroDates(col.type));
+}
 
 /** PostgreSQL's varchar(n) limit; longer MySQL strings become text. */
 const PG_MAX_VARCHAR = 10_485_760;
@@ -125,12 +142,17 @@ function stripNul(s: string, stats: PgLossStats): string {
  * The encoder for one column. Text results are PostgreSQL input syntax for the column's type;
  * Buffers are bytea values.
  */
-export function pgEncoder(col: ColumnSchema, stats: PgLossStats): PgEncoder {
+export function pgEncoder(col: ColumnSchema, stats: PgLossStats, policy: ZeroDatePolicy = 'null', isKey = false): PgEncoder {
   const t = col.type;
-  const zeroDate = (): PgInput => {
+  const zeroDate = (v: string): PgInput => {
+    if (policy === 'fail') {
+      throw new FerryError('FERRY_SINK_WRITE', `column ${col.name} holds the zero date ${v}, which PostgreSQL cannot store (sink.zero-date: fail)`, {
+        fix: 'Set sink.zero-date to `null` or `-infinity`, or fix the value on the source.',
+      });
+    }
     stats.zeroDatesReplaced++;
-    // NOT NULL columns get the one value no real date can have; see TYPES.md.
-    return col.nullable ? null : '-infinity';
+    // A key column cannot be NULL: it gets the one value no real date can have; see TYPES.md.
+    return policy === '-infinity' || isKey ? '-infinity' : null;
   };
   switch (t.kind) {
     case 'int':
@@ -146,13 +168,13 @@ export function pgEncoder(col: ColumnSchema, stats: PgLossStats): PgEncoder {
       return (v) => {
         if (v === null) return null;
         const s = String(v);
-        return isZeroDate(s) ? zeroDate() : s;
+        return isZeroDate(s) ? zeroDate(s) : s;
       };
     case 'timestamp':
       return (v) => {
         if (v === null) return null;
         const s = String(v);
-        return isZeroDate(s) ? zeroDate() : s + '+00';
+        return isZeroDate(s) ? zeroDate(s) : s + '+00';
       };
     case 'time':
       // '[-]HHH:MM:SS[.ffffff]' is valid interval input; the sign applies to the whole value.

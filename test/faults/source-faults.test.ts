@@ -1,0 +1,198 @@
+/**
+ * Faults of the source MariaDB, on a throwaway server this file owns (never the shared one):
+ * restarted and killed while Ferry streams and while it snapshots, grants revoked and restored,
+ * another binlog client with the same server-id, the binlog purged past the checkpoint, and a
+ * checkpoint ahead of the server (RESET MASTER). Each runs the workload of
+ * test/helpers/workload.ts and ends with the shared checks: target equal to source, bank total
+ * intact, no rolled-back row, checkpoints never backwards, canary password nowhere.
+ * Purge and RESET MASTER come last: they rewrite the server's binlog for every database on it.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { pgOptions } from '../helpers/env.js';
+import { waitFor } from '../helpers/ferry.js';
+import { exitWithin, runPipelineProcess } from '../helpers/fault-pipeline.js';
+import { findCanary, readCheckpoint } from '../helpers/invariants.js';
+import { CANARY_PASSWORD, CANARY_USER, startOwnMariaDb, type OwnMariaDb } from '../helpers/own-servers.js';
+import { Scenario } from '../helpers/scenario.js';
+
+const dstAdmin = { host: pgOptions.host, port: pgOptions.port, user: pgOptions.user, password: pgOptions.password };
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe('source faults (own MariaDB)', () => {
+  let server: OwnMariaDb;
+  const scenarios: Scenario[] = [];
+  const scenario = async (tag: string, o: Parameters<typeof Scenario.create>[3] = {}): Promise<Scenario> => {
+    const s = await Scenario.create(tag, server.options, dstAdmin, o);
+    scenarios.push(s);
+    return s;
+  };
+  /** Scenario streaming, caught up, with the workload and the target monitor running. */
+  const streaming = async (tag: string, o: Parameters<typeof Scenario.create>[3] = {}): Promise<Scenario> => {
+    const s = await scenario(tag, o);
+    s.start();
+    await s.waitPhase('stream');
+    await s.converge();
+    s.watchTarget();
+    s.startWorkload(100);
+    await sleep(2000);
+    return s;
+  };
+
+  before(async () => {
+    server = await startOwnMariaDb('source-faults');
+  });
+  after(async () => {
+    for (const s of scenarios) await s.dispose();
+    await server.destroy();
+  });
+
+  test('MariaDB restarted gracefully while Ferry streams: Ferry reconnects by itself and converges', async () => {
+    const s = await streaming('src_restart');
+    await server.stop();
+    await sleep(3000);
+    await server.start();
+    await sleep(3000);
+    await s.stopWorkload();
+    await s.converge(120_000);
+    assert.equal(s.ferry?.child.exitCode, null, `ferry kept running\n${s.tail()}`);
+    assert.match(s.allOutput(), /source stream lost; reconnecting/);
+    assert.equal((await s.stopFerry()).code, 0, s.tail());
+    await s.finish();
+  });
+
+  test('MariaDB killed (-9) while Ferry streams: Ferry reconnects after crash recovery and converges', async () => {
+    const s = await streaming('src_kill');
+    await server.kill9();
+    await sleep(2000);
+    await server.start();
+    await sleep(3000);
+    await s.stopWorkload();
+    await s.converge(120_000);
+    assert.equal(s.ferry?.child.exitCode, null, `ferry kept running\n${s.tail()}`);
+    assert.equal((await s.stopFerry()).code, 0, s.tail());
+    await s.finish();
+  });
+
+  test('MariaDB killed (-9) during the snapshot: a loud failure (coded error, exit 1, snapshot progress kept), and the rerun resumes and converges', async (t) => {
+    const s = await scenario('src_kill_snap', { items: 200_000, chunkSize: 500, parallelism: 2 });
+    s.start();
+    await s.waitPhase('snapshot');
+    await sleep(500);
+    await server.kill9();
+    const exit = await exitWithin(s.ferry!, 120_000);
+    t.diagnostic(`ferry during a source crash in the snapshot: exit ${exit.code} ${exit.signal ?? ''} timedOut=${exit.timedOut}`);
+    assert.equal(exit.timedOut, false, `ferry neither recovered nor failed within 120 s\n${s.tail()}`);
+    assert.equal(exit.code, 1, s.tail());
+    assert.match(s.ferry!.output(), /FERRY_SOURCE_UNREACHABLE|FERRY_[A-Z_]+/);
+    const status = await s.status();
+    assert.equal(status.phase, 'snapshot');
+    await server.start();
+    s.start();
+    s.startWorkload(100);
+    await s.waitPhase('stream', 120_000);
+    await sleep(2000);
+    await s.stopWorkload();
+    await s.converge();
+    assert.equal((await s.stopFerry()).code, 0, s.tail());
+    await s.finish();
+  });
+
+  test('REPLICATION SLAVE revoked mid-stream: a loud failure naming the grant, checkpoint unchanged while revoked; after GRANT the rerun converges', async () => {
+    const s = await streaming('src_grants');
+    await s.stopWorkload();
+    const admin = await server.admin();
+    try {
+      await admin.query(`REVOKE REPLICATION SLAVE ON *.* FROM '${CANARY_USER}'@'127.0.0.1'`);
+      // A revoke does not end sessions: cut the dump so that Ferry must log in again.
+      const [rows] = (await admin.query("SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'")) as unknown as [{ ID: number }[]];
+      for (const r of rows) await admin.query(`KILL CONNECTION ${Number(r.ID)}`).catch(() => undefined);
+      const exit = await exitWithin(s.ferry!, 90_000);
+      assert.equal(exit.timedOut, false, `no loud failure within 90 s\n${s.tail()}`);
+      assert.equal(exit.code, 1, s.tail());
+      assert.match(s.ferry!.output(), /FERRY_SOURCE_MISCONFIGURED/);
+      assert.match(s.ferry!.output(), /REPLICATION SLAVE/);
+      const cp = readCheckpoint(s.pipe.stateFile);
+      s.startWorkload(100);
+      const again = runPipelineProcess(s.pipe);
+      const exit2 = await exitWithin(again, 90_000);
+      assert.equal(exit2.code, 1, again.output());
+      assert.equal(readCheckpoint(s.pipe.stateFile), cp, 'a failing run moved the checkpoint');
+      assert.deepEqual(findCanary(CANARY_PASSWORD, [again.output()], []), []);
+      await admin.query(`GRANT REPLICATION SLAVE ON *.* TO '${CANARY_USER}'@'127.0.0.1'`);
+    } finally {
+      await admin.end();
+    }
+    s.start();
+    await sleep(3000);
+    await s.stopWorkload();
+    await s.converge();
+    assert.equal((await s.stopFerry()).code, 0, s.tail());
+    await s.finish();
+  });
+
+  test('another binlog client with the same server-id: neither pipeline loses data, and the conflict is reported', async (t) => {
+    const a = await streaming('src_sid_a', { serverId: 777 });
+    const b = await scenario('src_sid_b', { serverId: 777, items: 100 });
+    b.start();
+    await sleep(8000);
+    await a.stopWorkload();
+    await b.converge(120_000).catch((e: unknown) => t.diagnostic(`second pipeline did not converge: ${String(e).slice(0, 300)}`));
+    await a.converge(120_000);
+    const out = a.allOutput() + b.allOutput();
+    const reconnects = (out.match(/source stream lost; reconnecting/g) ?? []).length;
+    t.diagnostic(`reconnects while two clients share server-id 777: ${reconnects}`);
+    assert.match(out, /server.?id/i, 'the log says the server id is shared with another client');
+    await b.stopFerry();
+    await a.stopFerry();
+    await a.finish();
+  }, );
+
+  test('binlog purged past the checkpoint while Ferry was stopped: FERRY_HISTORY_LOST, exit 1, checkpoint unchanged, no skip', async () => {
+    const s = await streaming('src_purge');
+    await s.stopWorkload();
+    assert.equal((await s.stopFerry()).code, 0, s.tail());
+    const cp = readCheckpoint(s.pipe.stateFile);
+    s.startWorkload(200);
+    await sleep(1500);
+    await s.stopWorkload();
+    const admin = await server.admin();
+    try {
+      await admin.query('FLUSH BINARY LOGS');
+      await admin.query('FLUSH BINARY LOGS');
+      const [rows] = (await admin.query('SHOW MASTER STATUS')) as unknown as [{ File: string }[]];
+      await admin.query(`PURGE BINARY LOGS TO '${rows[0]?.File}'`);
+    } finally {
+      await admin.end();
+    }
+    const started = Date.now();
+    s.start();
+    const exit = await exitWithin(s.ferry!, 60_000);
+    assert.equal(exit.code, 1, s.tail());
+    assert.ok(Date.now() - started < 30_000, 'the failure is reported within 30 s');
+    assert.match(s.ferry!.output(), /FERRY_HISTORY_LOST/);
+    assert.match(s.ferry!.output(), /fix: .*snapshot/i);
+    assert.equal(readCheckpoint(s.pipe.stateFile), cp, 'the checkpoint moved although history is lost');
+    assert.deepEqual(findCanary(CANARY_PASSWORD, [s.allOutput()], [s.pipe.dir]), []);
+  });
+
+  test('checkpoint ahead of the server (RESET MASTER while Ferry was stopped): FERRY_CHECKPOINT_AHEAD, exit 1, checkpoint unchanged', async () => {
+    const s = await streaming('src_reset');
+    await sleep(1000);
+    await s.stopWorkload();
+    assert.equal((await s.stopFerry()).code, 0, s.tail());
+    const cp = readCheckpoint(s.pipe.stateFile);
+    const admin = await server.admin();
+    try {
+      await admin.query('RESET MASTER');
+    } finally {
+      await admin.end();
+    }
+    s.start();
+    const exit = await exitWithin(s.ferry!, 60_000);
+    assert.equal(exit.code, 1, s.tail());
+    assert.match(s.ferry!.output(), /FERRY_CHECKPOINT_AHEAD/);
+    assert.equal(readCheckpoint(s.pipe.stateFile), cp);
+    assert.deepEqual(findCanary(CANARY_PASSWORD, [s.allOutput()], [s.pipe.dir]), []);
+  });
+});
