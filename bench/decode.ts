@@ -48,7 +48,8 @@ async function decodeWithFerry(port: number, start: BinlogCoord, end: BinlogCoor
         // Touch a value of each row so the work cannot be skipped.
         for (const r of list) checksum = (checksum + (r.length > 0 ? 1 : 0)) | 0;
       }
-      if (compareCoord({ file: ev.file, pos: ev.nextPos }, end) >= 0 && ev.nextPos > 0) break outer;
+      // Same file: compare offsets; compareCoord (a regex per call) only when the file changes.
+      if (ev.nextPos > 0 && (ev.file === end.file ? ev.nextPos >= end.pos : compareCoord({ file: ev.file, pos: ev.nextPos }, end) >= 0)) break outer;
     }
   }
   await stream.close();
@@ -96,7 +97,7 @@ async function decodeWithZongji(port: number, start: BinlogCoord, end: BinlogCoo
         rows += ev.rows.length;
         for (const r of ev.rows) checksum = (checksum + (r ? 1 : 0)) | 0;
       }
-      if (ev.nextPosition > 0 && compareCoord({ file, pos: ev.nextPosition }, end) >= 0) finish();
+      if (ev.nextPosition > 0 && (file === end.file ? ev.nextPosition >= end.pos : compareCoord({ file, pos: ev.nextPosition }, end) >= 0)) finish();
     });
     z.start({
       serverId: 7102,

@@ -213,22 +213,58 @@ function checkpointReader(p: FerryPipeline): { read: () => BinlogCoord | null; c
   };
 }
 
-/** Runs `ferry run`: until it exits (snapshot mode) or until its checkpoint reaches `until`. */
-async function runFerry(p: FerryPipeline, until: BinlogCoord | null, profileDir?: string): Promise<{ seconds: number; peakRssKb: number }> {
+const LANES = 4; // pipeline.parallelism default: every lane writes its own checkpoint row
+
+/**
+ * Whether Ferry has applied everything up to `end`: every lane's checkpoint row in the sink
+ * (`_ferry._ferry_checkpoint`, written in the same transaction as the lane's data) is at or past
+ * it, or the pipeline checkpoint in the state file is. Both are needed: the state file's
+ * checkpoint is throttled (at most every 500 ms, only when a lane reports) and can stay behind
+ * when the stream goes idle (see the notes of the results).
+ */
+function caughtUp(p: FerryPipeline, sink: 'mariadb' | 'postgres', end: BinlogCoord, ctx: Ctx): { check: () => Promise<boolean>; close: () => void } {
+  const cp = checkpointReader(p);
+  const atOrPast = (text: string): boolean => {
+    const v = JSON.parse(text) as { file: string; pos: number };
+    return compareCoord(v, end) >= 0;
+  };
+  return {
+    async check() {
+      const at = cp.read();
+      if (at !== null && compareCoord(at, end) >= 0) return true;
+      let positions: string[];
+      try {
+        positions =
+          sink === 'mariadb'
+            ? (await q<{ position: string }>(ctx.repA, 'SELECT position FROM _ferry._ferry_checkpoint WHERE pipeline = ?', [p.name])).map((r) => r.position)
+            : (await ctx.pgc.query<{ position: string }>('SELECT position FROM _ferry._ferry_checkpoint WHERE pipeline = $1', [p.name])).rows.map((r) => r.position);
+      } catch {
+        return false; // the checkpoint table does not exist yet
+      }
+      return positions.length === LANES && positions.every(atOrPast);
+    },
+    close: () => cp.close(),
+  };
+}
+
+/** Runs `ferry run`: until it exits (snapshot mode) or until it has applied everything up to `until`. */
+async function runFerry(
+  ctx: Ctx,
+  p: FerryPipeline,
+  sink: 'mariadb' | 'postgres',
+  until: BinlogCoord | null,
+  profileDir?: string,
+): Promise<{ seconds: number; peakRssKb: number }> {
   const args = [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), FERRY, 'run', p.file];
   const logFile = join(LOGS, `${p.name}.${++runSeq}.log`);
   if (until === null) return trackNode(args, logFile, { timeoutS: 3600 });
-  const cp = checkpointReader(p);
+  const cu = caughtUp(p, sink, until, ctx);
   try {
-    return await trackNode(args, logFile, {
-      timeoutS: 3600,
-      until: () => {
-        const at = cp.read();
-        return at !== null && compareCoord(at, until) >= 0;
-      },
-    });
+    const r = await trackNode(args, logFile, { timeoutS: 3600, until: cu.check });
+    if (r.code !== 0 && r.code !== null) throw new Error(`ferry exited with ${r.code} (log: ${logFile})`);
+    return r;
   } finally {
-    cp.close();
+    cu.close();
   }
 }
 
@@ -341,7 +377,7 @@ async function snapshotToMariadb(ctx: Ctx): Promise<void> {
     const fdb = `fsm${rep}`;
     await q(ctx.repA, `DROP DATABASE IF EXISTS ${fdb}`);
     const p = writePipeline({ name: `snap-maria-${rep}`, tables: `${SCHEMA}\\..*`, mode: 'snapshot', sink: 'mariadb', targetSchema: fdb });
-    const r = await runFerry(p, null);
+    const r = await runFerry(ctx, p, 'mariadb', null);
     record(ctx, 'snapshot-mariadb/ferry', { seconds: r.seconds, rows: ctx.rows, bytes: ctx.bytes, peakRssKb: r.peakRssKb });
     expectSame('ferry snapshot → MariaDB', expected, await mariaCounts(ctx.repA, fdb));
     if (ctx.lastFerryMaria) await q(ctx.repA, `DROP DATABASE IF EXISTS ${ctx.lastFerryMaria}`);
@@ -397,7 +433,7 @@ async function snapshotToPostgres(ctx: Ctx): Promise<void> {
     const fs = `fsp${rep}`;
     await ctx.pgc.query(`DROP SCHEMA IF EXISTS ${fs} CASCADE`);
     const p = writePipeline({ name: `snap-pg-${rep}`, tables: `${SCHEMA}\\..*`, mode: 'snapshot', sink: 'postgres', targetSchema: fs });
-    const r = await runFerry(p, null);
+    const r = await runFerry(ctx, p, 'postgres', null);
     record(ctx, 'snapshot-postgres/ferry', { seconds: r.seconds, rows: ctx.rows, bytes: ctx.bytes, peakRssKb: r.peakRssKb });
     expectSame('ferry snapshot → PostgreSQL', expected, await pgCounts(ctx.pgc, fs));
     if (ctx.lastFerryPg) await ctx.pgc.query(`DROP SCHEMA IF EXISTS ${ctx.lastFerryPg} CASCADE`);
@@ -459,11 +495,11 @@ async function streaming(ctx: Ctx): Promise<void> {
     }
 
     const pm = writePipeline({ name: `stream-maria-${rep}`, tables: `${SCHEMA}\\..*`, mode: w.start, sink: 'mariadb', targetSchema: ctx.lastFerryMaria });
-    const rm = await runFerry(pm, w.end);
+    const rm = await runFerry(ctx, pm, 'mariadb', w.end);
     record(ctx, 'streaming-mariadb/ferry', { seconds: rm.seconds, rows: w.changes, bytes, peakRssKb: rm.peakRssKb });
 
     const pp = writePipeline({ name: `stream-pg-${rep}`, tables: `${SCHEMA}\\..*`, mode: w.start, sink: 'postgres', targetSchema: ctx.lastFerryPg });
-    const rp = await runFerry(pp, w.end);
+    const rp = await runFerry(ctx, pp, 'postgres', w.end);
     record(ctx, 'streaming-postgres/ferry', { seconds: rp.seconds, rows: w.changes, bytes, peakRssKb: rp.peakRssKb });
 
     const expected = await mariaCounts(ctx.src, SCHEMA);
@@ -492,15 +528,16 @@ async function bigTransaction(ctx: Ctx): Promise<void> {
   const start = await masterStatus(ctx.src);
   const t = await timed(() => q(ctx.src, bigTransactionInsert(ctx.o.txRows)));
   const end = await masterStatus(ctx.src);
-  log(`big transaction: ${ctx.o.txRows} rows in one transaction (${t.seconds.toFixed(1)} s on the source, ${((end.pos - start.pos) / 1e6).toFixed(0)} MB of binlog)`);
   const bytes = coordBytes(start, end);
+  const size = Number.isNaN(bytes) ? `binlog ${start.file}:${start.pos} → ${end.file}:${end.pos}` : `${(bytes / 1e6).toFixed(0)} MB of binlog`;
+  log(`big transaction: ${ctx.o.txRows} rows in one transaction (${t.seconds.toFixed(1)} s on the source, ${size})`);
   const pm = writePipeline({ name: 'bigtx-maria', tables: 'benchtx\\..*', mode: start, sink: 'mariadb', targetSchema: 'ftx' });
   await q(ctx.repA, 'DROP DATABASE IF EXISTS ftx');
-  const rm = await runFerry(pm, end);
+  const rm = await runFerry(ctx, pm, 'mariadb', end);
   record(ctx, 'bigtx-mariadb/ferry', { seconds: rm.seconds, rows: ctx.o.txRows, bytes, peakRssKb: rm.peakRssKb });
   const pp = writePipeline({ name: 'bigtx-pg', tables: 'benchtx\\..*', mode: start, sink: 'postgres', targetSchema: 'ftx' });
   await ctx.pgc.query('DROP SCHEMA IF EXISTS ftx CASCADE');
-  const rp = await runFerry(pp, end);
+  const rp = await runFerry(ctx, pp, 'postgres', end);
   record(ctx, 'bigtx-postgres/ferry', { seconds: rp.seconds, rows: ctx.o.txRows, bytes, peakRssKb: rp.peakRssKb });
   const n = (await q<{ n: string }>(ctx.repA, 'SELECT COUNT(*) AS n FROM ftx.big'))[0]?.n;
   const m = (await ctx.pgc.query<{ n: string }>('SELECT COUNT(*)::text AS n FROM ftx.big')).rows[0]?.n;
@@ -523,14 +560,14 @@ async function profiles(ctx: Ctx): Promise<string> {
   if (!ctx.o.skip.has('snapshot-mariadb')) {
     const d = dirOf('snapshot-mariadb');
     await q(ctx.repA, 'DROP DATABASE IF EXISTS fsmprof');
-    await runFerry(writePipeline({ name: 'prof-snap-maria', tables: `${SCHEMA}\\..*`, mode: 'snapshot', sink: 'mariadb', targetSchema: 'fsmprof' }), null, d);
+    await runFerry(ctx, writePipeline({ name: 'prof-snap-maria', tables: `${SCHEMA}\\..*`, mode: 'snapshot', sink: 'mariadb', targetSchema: 'fsmprof' }), 'mariadb', null, d);
     await q(ctx.repA, 'DROP DATABASE IF EXISTS fsmprof');
     section('snapshot → MariaDB', d);
   }
   if (!ctx.o.skip.has('snapshot-postgres')) {
     const d = dirOf('snapshot-postgres');
     await ctx.pgc.query('DROP SCHEMA IF EXISTS fspprof CASCADE');
-    await runFerry(writePipeline({ name: 'prof-snap-pg', tables: `${SCHEMA}\\..*`, mode: 'snapshot', sink: 'postgres', targetSchema: 'fspprof' }), null, d);
+    await runFerry(ctx, writePipeline({ name: 'prof-snap-pg', tables: `${SCHEMA}\\..*`, mode: 'snapshot', sink: 'postgres', targetSchema: 'fspprof' }), 'postgres', null, d);
     await ctx.pgc.query('DROP SCHEMA IF EXISTS fspprof CASCADE');
     section('snapshot → PostgreSQL', d);
   }
@@ -539,10 +576,10 @@ async function profiles(ctx: Ctx): Promise<string> {
     // Replays the last workload over the targets that already have it: upserts and deletes by key
     // are idempotent, so this is the same work as the first time.
     const d = dirOf('streaming-mariadb');
-    await runFerry(writePipeline({ name: 'prof-stream-maria', tables: `${SCHEMA}\\..*`, mode: w.start, sink: 'mariadb', targetSchema: ctx.lastFerryMaria }), w.end, d);
+    await runFerry(ctx, writePipeline({ name: 'prof-stream-maria', tables: `${SCHEMA}\\..*`, mode: w.start, sink: 'mariadb', targetSchema: ctx.lastFerryMaria }), 'mariadb', w.end, d);
     section('streaming → MariaDB', d);
     const e = dirOf('streaming-postgres');
-    await runFerry(writePipeline({ name: 'prof-stream-pg', tables: `${SCHEMA}\\..*`, mode: w.start, sink: 'postgres', targetSchema: ctx.lastFerryPg }), w.end, e);
+    await runFerry(ctx, writePipeline({ name: 'prof-stream-pg', tables: `${SCHEMA}\\..*`, mode: w.start, sink: 'postgres', targetSchema: ctx.lastFerryPg }), 'postgres', w.end, e);
     section('streaming → PostgreSQL', e);
     const f = dirOf('decode');
     await sh(`node --cpu-prof --cpu-prof-dir=${f} ${join(BUILD, 'dist/bench/decode.js')} ferry ${PORT.source} ${w.start.file} ${w.start.pos} ${w.end.file} ${w.end.pos}`);
@@ -589,6 +626,11 @@ const LABELS: Record<string, string> = {
   'bigtx-postgres/ferry': 'Ferry, one transaction → PostgreSQL',
 };
 
+/** A label inside a markdown table cell (a literal pipe would end the cell). */
+function cell(s: string): string {
+  return s.replace(/\|/g, '\\|');
+}
+
 function fmt(n: number, d = 0): string {
   return Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : '—';
 }
@@ -608,7 +650,7 @@ function report(ctx: Ctx, env: string, command: string, profileText: string, wal
     if (!f || !a) continue;
     const ratio = f.rowsPerS / a.rowsPerS;
     const met = r.targetRatio === null ? '' : ratio >= r.targetRatio ? 'yes' : '**no**';
-    lines.push(`| ${r.path} | ${LABELS[r.anchor] ?? r.anchor} | ${fmt(f.rowsPerS)} | ${fmt(a.rowsPerS)} | **${fmt(ratio, 2)}×** | ${r.target} | ${met} |`);
+    lines.push(`| ${r.path} | ${cell(LABELS[r.anchor] ?? r.anchor)} | ${fmt(f.rowsPerS)} | ${fmt(a.rowsPerS)} | **${fmt(ratio, 2)}×** | ${r.target} | ${met} |`);
   }
   const rssAll = [...sums.entries()].filter(([, s]) => s.peakRssMb !== null);
   if (rssAll.length > 0) {
@@ -620,7 +662,7 @@ function report(ctx: Ctx, env: string, command: string, profileText: string, wal
   for (const [k, s] of sums) {
     const [path] = k.split('/');
     lines.push(
-      `| ${path} | ${LABELS[k] ?? k} | ${s.n} | ${fmt(s.min, 2)} | ${fmt(s.median, 2)} | ${fmt(s.max, 2)} | ${fmt(s.rowsPerS)} | ${fmt(s.mbPerS, 1)} | ${s.peakRssMb === null ? '' : fmt(s.peakRssMb)} |`,
+      `| ${path} | ${cell(LABELS[k] ?? k)} | ${s.n} | ${fmt(s.min, 2)} | ${fmt(s.median, 2)} | ${fmt(s.max, 2)} | ${fmt(s.rowsPerS)} | ${fmt(s.mbPerS, 1)} | ${s.peakRssMb === null ? '' : fmt(s.peakRssMb)} |`,
     );
   }
   lines.push('', '## How each path is measured', '');

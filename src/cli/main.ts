@@ -6,7 +6,7 @@ import type { CheckProblem } from '../core/contracts.js';
 import { FerryError, isFerryError } from '../core/errors.js';
 import { createLogger, redactSecrets } from '../core/logger.js';
 import { createPipelineMetrics, serveMetrics } from '../core/metrics.js';
-import { runPipeline } from '../core/runtime.js';
+import { META_SNAPSHOT_REQUESTS, runPipeline } from '../core/runtime.js';
 import { createSink, createSource } from '../connectors/registry.js';
 import { openStateStore } from '../state/sqlite-store.js';
 import { resolveTarget } from '../transform/route.js';
@@ -146,7 +146,17 @@ function statusCommand(file: string, opts: { json?: boolean }): void {
       lagSeconds: running !== null ? (status.lagSeconds ?? null) : null,
       rowsPerSecond: running !== null ? (status.rowsPerSecond ?? null) : null,
       statusUpdatedAt: status.updatedAt ?? null,
-      tables: progress.map((p) => ({ table: p.tableId, state: p.done ? 'done' : p.rowsCopied > 0 ? 'copying' : 'pending', rowsCopied: p.rowsCopied, rowsEstimated: p.estimatedRows })),
+      tables: progress.map((p) => {
+        const live = running !== null ? (status.snapshot as Record<string, { rowsPerSecond: number; etaSeconds: number | null }> | undefined)?.[p.tableId] : undefined;
+        return {
+          table: p.tableId,
+          state: p.done ? 'done' : p.rowsCopied > 0 ? 'copying' : 'pending',
+          rowsCopied: p.rowsCopied,
+          rowsEstimated: p.estimatedRows,
+          rowsPerSecond: live?.rowsPerSecond ?? null,
+          etaSeconds: live?.etaSeconds ?? null,
+        };
+      }),
     };
     if (opts.json) {
       process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
@@ -159,9 +169,42 @@ function statusCommand(file: string, opts: { json?: boolean }): void {
       `lag        ${out.lagSeconds === null ? '-' : `${Number(out.lagSeconds).toFixed(1)} s`}`,
       `rows/s     ${out.rowsPerSecond ?? '-'}`,
       'snapshot',
-      ...out.tables.map((t) => `  ${t.table.padEnd(40)} ${t.state.padEnd(8)} ${t.rowsCopied}${t.rowsEstimated ? ` / ~${t.rowsEstimated}` : ''} rows`),
+      ...out.tables.map(
+        (t) =>
+          `  ${t.table.padEnd(40)} ${t.state.padEnd(8)} ${t.rowsCopied}${t.rowsEstimated ? ` / ~${t.rowsEstimated}` : ''} rows` +
+          (t.state !== 'done' && t.rowsPerSecond ? `  ${t.rowsPerSecond} rows/s${t.etaSeconds !== null ? `, ETA ${t.etaSeconds}s` : ''}` : ''),
+      ),
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
+  } finally {
+    state.close();
+  }
+}
+
+/**
+ * `ferry snapshot pipeline.yaml --table db.t`: asks the pipeline to copy tables again (repair)
+ * while every other table keeps streaming. The request is stored in the pipeline state; a
+ * running `ferry run` picks it up within a second, otherwise the next run does.
+ */
+function snapshotCommand(file: string, opts: { table: string[] }): void {
+  const cfg = loadConfigOrExit(file);
+  const state = openStateStore(cfg.pipeline.stateDir, cfg.pipeline.name);
+  try {
+    const tables = opts.table.flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean);
+    const bad = tables.filter((t) => !/^[^.]+\.[^.]+$/.test(t));
+    if (tables.length === 0 || bad.length > 0) {
+      throw new FerryError('FERRY_CONFIG_INVALID', `--table needs database.table names${bad.length ? `, got ${bad.join(', ')}` : ''}`, { fix: 'Write e.g. `ferry snapshot pipeline.yaml --table shop.orders`.' });
+    }
+    const captured = new Set(JSON.parse(state.getMeta('tables') ?? '[]') as string[]);
+    const unknown = tables.filter((t) => !captured.has(t));
+    if (unknown.length > 0 && captured.size > 0) {
+      throw new FerryError('FERRY_CONFIG_INVALID', `not captured by pipeline "${cfg.pipeline.name}": ${unknown.join(', ')}`, { fix: 'Name tables that match `source.tables` (see `ferry status`).' });
+    }
+    const pending = new Set(JSON.parse(state.getMeta(META_SNAPSHOT_REQUESTS) ?? '[]') as string[]);
+    for (const t of tables) pending.add(t);
+    state.setMeta(META_SNAPSHOT_REQUESTS, JSON.stringify([...pending]));
+    const running = state.runLockHolder();
+    process.stdout.write(`snapshot requested for ${tables.join(', ')}: ${running !== null ? `the running pipeline (pid ${running}) copies ${tables.length > 1 ? 'them' : 'it'} again now` : 'copied again when the pipeline next runs'}; other tables keep streaming.\n`);
   } finally {
     state.close();
   }
@@ -189,6 +232,12 @@ export async function main(argv: string[]): Promise<void> {
     .option('--json', 'machine-readable output')
     .description('show phase, position, lag and per-table snapshot state')
     .action((file: string, opts: { json?: boolean }) => statusCommand(file, opts));
+  program
+    .command('snapshot')
+    .argument('<pipeline-file>', 'pipeline YAML file')
+    .requiredOption('--table <db.table...>', 'table(s) to copy again (repair); the others keep streaming')
+    .description('copy one or more tables again while the pipeline keeps streaming the others')
+    .action((file: string, opts: { table: string[] }) => snapshotCommand(file, opts));
   try {
     await program.parseAsync(argv);
   } catch (e) {

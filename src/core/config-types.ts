@@ -77,8 +77,9 @@ export type ZeroDatePolicy = 'null' | '-infinity' | 'fail';
  * - `evolve`: the target follows the source: every change is applied (drops included).
  * - `lenient`: changes that lose nothing are applied; drops keep the target's column/table
  *   (dropped columns are made nullable), TRUNCATE is not applied.
- * - `ignore`: no change is applied to the target; rows keep being decoded with the schema in
- *   force at their position (writes of columns the target lacks fail).
+ * - `ignore`: no change is applied to existing target tables (CREATE TABLE still creates the
+ *   target table); rows keep being decoded with the schema in force at their position (writes
+ *   of columns the target lacks fail).
  * - `fail`: the pipeline stops with FERRY_DDL_UNSUPPORTED at the first change (before applying it).
  */
 export type SchemaChangePolicy = 'evolve' | 'lenient' | 'ignore' | 'fail';
@@ -119,6 +120,8 @@ export interface PipelineSettings {
   queueMaxBytes: number;
   /** Snapshot chunks read at once (`snapshot.parallelism`, default 2). */
   snapshotParallelism: number;
+  /** Schema changes met in the stream (`schema-change`); absent means `evolve` (configs built by hand in tests). */
+  schemaChange?: SchemaChangePolicy;
 }
 
 export interface PipelineConfig {

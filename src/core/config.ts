@@ -544,7 +544,7 @@ const pipelineShape = {
   'schema-change': field(z.enum(['evolve', 'lenient', 'ignore', 'fail']).default('evolve'), {
     type: '`evolve`, `lenient`, `ignore` or `fail`',
     description:
-      'Schema changes met in the stream (the sink is flushed first; each reaches the target at most once). `evolve`: the target follows the source, drops included. `lenient`: only changes that lose nothing are applied (a dropped column is kept and made nullable, a dropped table kept, TRUNCATE not applied). `ignore`: nothing is applied to the target. `fail`: the pipeline stops with FERRY_DDL_UNSUPPORTED before the first change.',
+      'Schema changes met in the stream (the sink is flushed first; each reaches the target at most once). `evolve`: the target follows the source, drops included. `lenient`: only changes that lose nothing are applied (a dropped column is kept and made nullable, a dropped table kept, TRUNCATE not applied). `ignore`: nothing is applied to existing target tables (a table created on the source is still created, so its rows have somewhere to land). `fail`: the pipeline stops with FERRY_DDL_UNSUPPORTED before the first change.',
     example: 'evolve',
   }),
 };
@@ -1166,6 +1166,7 @@ function normalize(
     flushIntervalMs: p['flush-interval'],
     queueMaxBytes: p['queue.max-bytes'],
     snapshotParallelism: p['snapshot.parallelism'],
+    schemaChange: p['schema-change'],
   };
   return { source, sink, route, pipeline, file };
 }

@@ -432,6 +432,8 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
   // Status line and lag, once a second.
   let lastApplied = 0;
   let lastTick = Date.now();
+  const copyRates = new Map<string, { rows: number; rate: number }>();
+  let lastTickForRates = Date.now();
   const statusTimer = setInterval(() => {
     const now = Date.now();
     const rate = ((appliedRows - lastApplied) * 1000) / Math.max(1, now - lastTick);
@@ -466,7 +468,19 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
       log.info({}, 'snapshot complete');
       observer.phase?.('stream');
     }
-    writeStatus(state, { phase: 'stream', position: codec.encode(committed), positionText: codec.format(committed), lagSeconds: lag, rowsPerSecond: Math.round(rate), tables: state.listSnapshotProgress() });
+    // Snapshot progress with a smoothed copy rate and ETA per table still being copied.
+    const snapshot: Record<string, { rowsPerSecond: number; etaSeconds: number | null }> = {};
+    for (const p of state.listSnapshotProgress()) {
+      const prev = copyRates.get(p.tableId) ?? { rows: p.rowsCopied, rate: 0 };
+      const instant = (p.rowsCopied - prev.rows) * (1000 / Math.max(1, now - lastTickForRates));
+      const smoothed = prev.rate === 0 ? instant : prev.rate * 0.7 + instant * 0.3;
+      copyRates.set(p.tableId, { rows: p.rowsCopied, rate: smoothed });
+      if (p.done) continue;
+      const left = Math.max(0, (p.estimatedRows ?? 0) - p.rowsCopied);
+      snapshot[p.tableId] = { rowsPerSecond: Math.round(smoothed), etaSeconds: smoothed > 0 ? Math.round(left / smoothed) : null };
+    }
+    lastTickForRates = now;
+    writeStatus(state, { phase: 'stream', position: codec.encode(committed), positionText: codec.format(committed), lagSeconds: lag, rowsPerSecond: Math.round(rate), snapshot });
   }, 1000);
 
   const flushAll = async (flushSignal: AbortSignal = laneSignal): Promise<void> => {
@@ -483,6 +497,29 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
   const applySchemaBatch = async (batch: Extract<ChangeBatch<P>, { kind: 'schema' }>, posText: string): Promise<void> => {
     await flushAll();
     const change = batch.change;
+    // pipeline.schema-change (config-types.ts, SchemaChangePolicy). The schema history is recorded
+    // under every policy but `fail`, so later rows are decoded with the schema in force.
+    const policy = config.pipeline.schemaChange ?? 'evolve';
+    const changedId = change.kind === 'drop-table' ? `${change.schema}.${change.name}` : tableId(change.table);
+    if (policy === 'fail') {
+      throw new FerryError('FERRY_DDL_UNSUPPORTED', `schema change on ${changedId} (${change.kind}) and pipeline.schema-change is fail: ${change.ddl}`, {
+        fix: 'Apply the change to the target by hand and restart from a new snapshot, or set pipeline.schema-change to evolve, lenient or ignore.',
+        details: { kind: change.kind, table: changedId, position: codec.format(batch.position) },
+      });
+    }
+    const skip = policy === 'ignore' || (policy === 'lenient' && change.kind === 'truncate-table');
+    if (skip) {
+      log.warn({ kind: change.kind, table: changedId, policy, ddl: change.ddl }, 'schema change not applied to the target (pipeline.schema-change)');
+      if (change.kind === 'drop-table') state.appendSchemaHistory(posText, [{ tableId: changedId, schemaJson: null }]);
+      else {
+        // A created table is still prepared: its rows need somewhere to land.
+        if (change.kind === 'create-table') await sink.prepare([targetOf(change.table)], sourceSignal);
+        state.appendSchemaHistory(posText, [{ tableId: changedId, schemaJson: JSON.stringify(change.table) }]);
+        schemaSeen.set(changedId, change.table);
+      }
+      metrics.schemaChanges.inc({ pipeline: name, kind: change.kind });
+      return;
+    }
     if (change.kind === 'drop-table') {
       log.warn({ table: `${change.schema}.${change.name}`, ddl: change.ddl }, 'source table dropped; the target table is kept');
       state.appendSchemaHistory(posText, [{ tableId: `${change.schema}.${change.name}`, schemaJson: null }]);

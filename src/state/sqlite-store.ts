@@ -114,6 +114,28 @@ function isCorruptionError(e: unknown): boolean {
   return code.startsWith('SQLITE_NOTADB') || code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_IOERR_SHORT_READ';
 }
 
+/** Whether a SQLite error means the state could not be written (disk full, I/O error, read-only). */
+function isWriteFailure(e: unknown): boolean {
+  const code = errorCode(e) ?? '';
+  return code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR') || code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_CANTOPEN');
+}
+
+/**
+ * A failed state write as a coded error. SQLite rolled the statement back, so the file still
+ * holds the last complete write: the fix is to free space (or repair the disk) and run again.
+ */
+function writeFailure(file: string, what: string, e: unknown): FerryError {
+  const code = errorCode(e) ?? 'unknown';
+  const full = code === 'SQLITE_FULL' || /ENOSPC|disk is full|disk or disk is full/i.test(String((e as Error).message ?? e));
+  return new FerryError('FERRY_STATE_CORRUPT', `cannot write ${what} to state file ${file}: ${full ? 'the disk is full' : (e as Error).message} (${code}); the file still holds the last complete checkpoint`, {
+    fix: full
+      ? `Free space on the file system of ${file} (pipeline.state-dir), then run the pipeline again: it resumes from the last checkpoint.`
+      : `Check the disk and the permissions of ${file} (pipeline.state-dir), then run the pipeline again: it resumes from the last checkpoint.`,
+    details: { file, sqlite: code },
+    cause: e,
+  });
+}
+
 function now(): string {
   return new Date().toISOString();
 }
@@ -341,6 +363,16 @@ class SqliteStateStore implements StateStore {
     if (this.#closed) throw new FerryError('FERRY_INTERNAL', `state store ${this.file} is closed`);
   }
 
+  /** Runs one write; a disk-full or I/O failure becomes a coded error naming the file and the fix. */
+  #write<T>(what: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      if (isWriteFailure(e)) throw writeFailure(this.file, what, e);
+      throw e;
+    }
+  }
+
   getCheckpoint(): string | null {
     this.#open();
     return (this.#stmts.getCheckpoint.get() as string | undefined) ?? null;
@@ -350,10 +382,12 @@ class SqliteStateStore implements StateStore {
     this.#open();
     requireText('checkpoint position', position);
     const metaJson = JSON.stringify(meta);
-    this.#db.transaction(() => {
-      this.#stmts.insertCheckpoint.run(position, metaJson, now());
-      this.#stmts.pruneCheckpoints.run(CHECKPOINT_HISTORY);
-    })();
+    this.#write('the checkpoint', () =>
+      this.#db.transaction(() => {
+        this.#stmts.insertCheckpoint.run(position, metaJson, now());
+        this.#stmts.pruneCheckpoints.run(CHECKPOINT_HISTORY);
+      })(),
+    );
   }
 
   checkpointHistory(): CheckpointRecord[] {
@@ -371,7 +405,7 @@ class SqliteStateStore implements StateStore {
     this.#open();
     requireText('meta key', key);
     if (typeof value !== 'string') throw new FerryError('FERRY_INTERNAL', `state store: meta ${key} must be a string`);
-    this.#stmts.setMeta.run(key, value);
+    this.#write(`meta ${key}`, () => this.#stmts.setMeta.run(key, value));
   }
 
   getSnapshotProgress(tableId: string): SnapshotProgress | null {
@@ -389,7 +423,7 @@ class SqliteStateStore implements StateStore {
     this.#open();
     requireText('table id', tableId);
     requireCount('estimated rows', estimatedRows);
-    this.#stmts.setEstimate.run(tableId, estimatedRows, now());
+    this.#write('a snapshot estimate', () => this.#stmts.setEstimate.run(tableId, estimatedRows, now()));
   }
 
   recordChunkDone(tableId: string, lastKeyJson: string, rowsCopied: number): void {
@@ -397,23 +431,23 @@ class SqliteStateStore implements StateStore {
     requireText('table id', tableId);
     requireText('last key', lastKeyJson);
     requireCount('rows copied', rowsCopied);
-    this.#stmts.chunkDone.run(tableId, lastKeyJson, rowsCopied, now());
+    this.#write('snapshot progress', () => this.#stmts.chunkDone.run(tableId, lastKeyJson, rowsCopied, now()));
   }
 
   markTableSnapshotted(tableId: string): void {
     this.#open();
     requireText('table id', tableId);
-    this.#stmts.markDone.run(tableId, now());
+    this.#write('snapshot progress', () => this.#stmts.markDone.run(tableId, now()));
   }
 
   resetSnapshot(): void {
     this.#open();
-    this.#stmts.resetSnapshot.run();
+    this.#write('snapshot progress', () => this.#stmts.resetSnapshot.run());
   }
 
   resetTableSnapshot(tableId: string): void {
     this.#open();
-    this.#stmts.resetTableSnapshot.run(tableId);
+    this.#write('snapshot progress', () => this.#stmts.resetTableSnapshot.run(tableId));
   }
 
   appendSchemaHistory(position: string, entries: SchemaHistoryInput[]): number {
@@ -424,11 +458,13 @@ class SqliteStateStore implements StateStore {
       if (e.schemaJson !== null && typeof e.schemaJson !== 'string') throw new FerryError('FERRY_INTERNAL', 'state store: schemaJson must be a string or null');
     }
     const at = now();
-    return this.#db.transaction(() => {
-      let seq = 0;
-      for (const e of entries) seq = Number(this.#stmts.appendSchema.run(position, e.tableId, e.schemaJson, at).lastInsertRowid);
-      return seq;
-    })();
+    return this.#write('schema history', () =>
+      this.#db.transaction(() => {
+        let seq = 0;
+        for (const e of entries) seq = Number(this.#stmts.appendSchema.run(position, e.tableId, e.schemaJson, at).lastInsertRowid);
+        return seq;
+      })(),
+    );
   }
 
   allSchemaHistory(): SchemaHistoryEntry[] {
@@ -446,18 +482,26 @@ class SqliteStateStore implements StateStore {
   truncateSchemaHistoryAfter(seq: number): void {
     this.#open();
     requireCount('seq', seq);
-    this.#stmts.truncateSchemas.run(seq);
+    this.#write('schema history', () => this.#stmts.truncateSchemas.run(seq));
   }
 
   setStatus(json: string): void {
     this.#open();
     // Status is rewritten every second: no fsync for it. A later FULL commit (checkpoint)
     // syncs the WAL, status included.
-    this.#db.pragma('synchronous = NORMAL');
+    //
+    // Status is advisory: a failed status write (disk full) is not an error of its own. It is
+    // called from a timer, where a throw would kill the process without a coded error; the
+    // next checkpoint or progress write meets the same cause and stops the pipeline with one.
     try {
-      this.#stmts.setStatus.run(json, now());
-    } finally {
-      this.#db.pragma('synchronous = FULL');
+      this.#db.pragma('synchronous = NORMAL');
+      try {
+        this.#stmts.setStatus.run(json, now());
+      } finally {
+        this.#db.pragma('synchronous = FULL');
+      }
+    } catch (e) {
+      if (!isWriteFailure(e)) throw e;
     }
   }
 
@@ -522,7 +566,12 @@ class SqliteStateStore implements StateStore {
   releaseRunLock(): void {
     if (this.#lockDb === null) return;
     try {
+      // The row only names the holder; the lock is the fcntl lock closed below. On a full disk
+      // the row cannot be cleared: leave it (runLockHolder probes the lock, not the row), and
+      // never let shutdown fail here (the pipeline's own error has been reported already).
       if (!this.#closed) this.#stmts.clearLockRow.run(process.pid);
+    } catch (e) {
+      if (!isWriteFailure(e)) throw e;
     } finally {
       this.#lockDb.close();
       this.#lockDb = null;

@@ -7,28 +7,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
-import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { mysqlOptions, pgOptions } from '../helpers/env.js';
 import { waitFor } from '../helpers/ferry.js';
 import { comparePositions, metricSum, parseStoredPosition, readCheckpoint, scrapeMetrics } from '../helpers/invariants.js';
-import { CANARY_PASSWORD, CANARY_USER, freePort } from '../helpers/own-servers.js';
-import { Scenario } from '../helpers/scenario.js';
+import { freePort } from '../helpers/own-servers.js';
+import { Scenario, ensureCanaryAccount } from '../helpers/scenario.js';
 
 const src = { host: mysqlOptions.host, port: mysqlOptions.port, user: mysqlOptions.user, password: mysqlOptions.password };
 const dstAdmin = { host: pgOptions.host, port: pgOptions.port, user: pgOptions.user, password: pgOptions.password };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** The canary account on the shared server (idempotent; other runs may use it at the same time). */
-export async function ensureCanaryAccount(): Promise<void> {
-  const c = await mysql.createConnection({ ...mysqlOptions });
-  try {
-    await c.query(`CREATE USER IF NOT EXISTS '${CANARY_USER}'@'127.0.0.1' IDENTIFIED BY '${CANARY_PASSWORD}'`);
-    await c.query(`GRANT SELECT, REPLICATION SLAVE, BINLOG MONITOR, REPLICATION MASTER ADMIN ON *.* TO '${CANARY_USER}'@'127.0.0.1'`);
-  } finally {
-    await c.end();
-  }
-}
 
 function snapshotProgress(stateFile: string): { table_id: string; rows_copied: number; done: number }[] {
   try {

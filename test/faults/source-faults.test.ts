@@ -12,12 +12,27 @@ import { after, before, describe, test } from 'node:test';
 import { pgOptions } from '../helpers/env.js';
 import { waitFor } from '../helpers/ferry.js';
 import { exitWithin, runPipelineProcess } from '../helpers/fault-pipeline.js';
-import { findCanary, readCheckpoint } from '../helpers/invariants.js';
+import { findCanary, parseStoredPosition, readCheckpoint } from '../helpers/invariants.js';
+import Database from 'better-sqlite3';
 import { CANARY_PASSWORD, CANARY_USER, startOwnMariaDb, type OwnMariaDb } from '../helpers/own-servers.js';
 import { Scenario } from '../helpers/scenario.js';
 
 const dstAdmin = { host: pgOptions.host, port: pgOptions.port, user: pgOptions.user, password: pgOptions.password };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function itemsCopied(stateFile: string): number {
+  try {
+    const db = new Database(stateFile, { fileMustExist: true, timeout: 5000 });
+    try {
+      const r = db.prepare("SELECT rows_copied FROM snapshot_progress WHERE table_id LIKE '%.items' AND done = 0").get() as { rows_copied: number } | undefined;
+      return r?.rows_copied ?? 0;
+    } finally {
+      db.close();
+    }
+  } catch {
+    return 0;
+  }
+}
 
 describe('source faults (own MariaDB)', () => {
   let server: OwnMariaDb;
@@ -74,26 +89,30 @@ describe('source faults (own MariaDB)', () => {
     await s.finish();
   });
 
-  test('MariaDB killed (-9) during the snapshot: a loud failure (coded error, exit 1, snapshot progress kept), and the rerun resumes and converges', async (t) => {
-    const s = await scenario('src_kill_snap', { items: 200_000, chunkSize: 500, parallelism: 2 });
+  test('MariaDB killed (-9) during the snapshot and back after 10 s: Ferry retries the chunk read (or fails loudly and resumes on rerun) and converges', async (t) => {
+    const s = await scenario('src_kill_snap', { items: 400_000, chunkSize: 200, parallelism: 2 });
     s.start();
-    await s.waitPhase('snapshot');
-    await sleep(500);
+    await waitFor('snapshot under way', () => itemsCopied(s.pipe.stateFile) >= 5000, 60_000, 10);
+    const copied = itemsCopied(s.pipe.stateFile);
     await server.kill9();
-    const exit = await exitWithin(s.ferry!, 120_000);
-    t.diagnostic(`ferry during a source crash in the snapshot: exit ${exit.code} ${exit.signal ?? ''} timedOut=${exit.timedOut}`);
-    assert.equal(exit.timedOut, false, `ferry neither recovered nor failed within 120 s\n${s.tail()}`);
-    assert.equal(exit.code, 1, s.tail());
-    assert.match(s.ferry!.output(), /FERRY_SOURCE_UNREACHABLE|FERRY_[A-Z_]+/);
-    const status = await s.status();
-    assert.equal(status.phase, 'snapshot');
-    await server.start();
-    s.start();
+    try {
+      await sleep(10_000);
+    } finally {
+      await server.start();
+    }
+    const exitedEarly = s.ferry?.child.exitCode !== null;
+    t.diagnostic(`ferry during a 10 s source crash in the snapshot: ${exitedEarly ? `exited with ${s.ferry?.child.exitCode}` : 'kept running (retries)'}`);
+    if (exitedEarly) {
+      assert.equal(s.ferry?.child.exitCode, 1, s.tail());
+      assert.match(s.ferry!.output(), /FERRY_[A-Z_]+:/);
+      assert.ok(itemsCopied(s.pipe.stateFile) >= copied, 'snapshot progress was kept');
+      s.start();
+    }
     s.startWorkload(100);
-    await s.waitPhase('stream', 120_000);
+    await s.waitPhase('stream', 180_000);
     await sleep(2000);
     await s.stopWorkload();
-    await s.converge();
+    await s.converge(180_000);
     assert.equal((await s.stopFerry()).code, 0, s.tail());
     await s.finish();
   });
@@ -131,22 +150,41 @@ describe('source faults (own MariaDB)', () => {
     await s.finish();
   });
 
-  test('another binlog client with the same server-id: neither pipeline loses data, and the conflict is reported', async (t) => {
+  test('a second binlog client with the same server-id: one of the two stops loudly (exit 1, message names the server id), nothing is lost, and with a distinct id both converge', async (t) => {
     const a = await streaming('src_sid_a', { serverId: 777 });
     const b = await scenario('src_sid_b', { serverId: 777, items: 100 });
     b.start();
-    await sleep(8000);
+    // MariaDB refuses (errno 4052) or drops one of two dumps with the same server id.
+    await waitFor('one pipeline stops', () => a.ferry?.child.exitCode !== null || b.ferry?.child.exitCode !== null, 90_000, 200);
+    const failed = a.ferry?.child.exitCode !== null ? a : b;
+    const other = failed === a ? b : a;
+    t.diagnostic(`pipeline ${failed.pipe.name} stopped: ${(failed.ferry?.output().match(/FERRY_[A-Z_]+: [^\n]*/) ?? [''])[0].slice(0, 200)}`);
+    assert.equal(failed.ferry?.child.exitCode, 1, failed.tail());
+    assert.match(failed.ferry?.output() ?? '', /server_id|server-id/);
     await a.stopWorkload();
-    await b.converge(120_000).catch((e: unknown) => t.diagnostic(`second pipeline did not converge: ${String(e).slice(0, 300)}`));
-    await a.converge(120_000);
-    const out = a.allOutput() + b.allOutput();
-    const reconnects = (out.match(/source stream lost; reconnecting/g) ?? []).length;
-    t.diagnostic(`reconnects while two clients share server-id 777: ${reconnects}`);
-    assert.match(out, /server.?id/i, 'the log says the server id is shared with another client');
+    await other.converge();
+    // The operator's fix: a distinct server-id for the pipeline that stopped.
+    const { writeFileSync, readFileSync } = await import('node:fs');
+    writeFileSync(failed.pipe.file, readFileSync(failed.pipe.file, 'utf8').replace('server-id: 777', 'server-id: 778'));
+    failed.start();
+    await failed.converge();
     await b.stopFerry();
     await a.stopFerry();
     await a.finish();
-  }, );
+    await b.finish();
+  });
+
+  test('a second binlog client with the same server-id is reported as a configuration problem (FERRY_SOURCE_MISCONFIGURED naming source.server-id)', { todo: 'needs fix: src/connectors/mysql/binlog/reader.ts errorOfDump maps errno 4052 (ER_SLAVE_SAME_ID) to FERRY_BINLOG_PROTOCOL' }, async () => {
+    const a = await streaming('src_sid_c', { serverId: 779 });
+    const b = await scenario('src_sid_d', { serverId: 779, items: 100 });
+    b.start();
+    await waitFor('one pipeline stops', () => a.ferry?.child.exitCode !== null || b.ferry?.child.exitCode !== null, 90_000, 200);
+    const out = a.allOutput() + b.allOutput();
+    await a.stopFerry();
+    await b.stopFerry();
+    assert.match(out, /FERRY_SOURCE_MISCONFIGURED/);
+    assert.match(out, /source\.server-id/);
+  });
 
   test('binlog purged past the checkpoint while Ferry was stopped: FERRY_HISTORY_LOST, exit 1, checkpoint unchanged, no skip', async () => {
     const s = await streaming('src_purge');
@@ -161,7 +199,14 @@ describe('source faults (own MariaDB)', () => {
       await admin.query('FLUSH BINARY LOGS');
       await admin.query('FLUSH BINARY LOGS');
       const [rows] = (await admin.query('SHOW MASTER STATUS')) as unknown as [{ File: string }[]];
-      await admin.query(`PURGE BINARY LOGS TO '${rows[0]?.File}'`);
+      const current = String(rows[0]?.File);
+      // MariaDB keeps a binlog until InnoDB has checkpointed its transactions (binlog checkpoint):
+      // PURGE skips such files silently, so repeat until the checkpoint's file is gone.
+      await waitFor('binlog purged past the checkpoint', async () => {
+        await admin.query(`PURGE BINARY LOGS TO '${current}'`);
+        const [logs] = (await admin.query('SHOW BINARY LOGS')) as unknown as [{ Log_name: string }[]];
+        return !logs.some((l) => l.Log_name === parseStoredPosition(cp ?? '').file);
+      }, 60_000, 500);
     } finally {
       await admin.end();
     }

@@ -42,6 +42,7 @@ async function sourceRows(ep: MySqlEndpoint, db: string, table: string, cols: st
 
 async function pgRows(ep: PgEndpoint, schema: string, table: string, cols: string[]): Promise<Map<string, string>> {
   const c = new pg.Client({ ...ep, types: { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig });
+  c.on('error', () => undefined); // a target going down mid-query must not crash the test process
   await c.connect();
   try {
     const r = await c.query({ text: `SELECT ${cols.map((x) => `"${x}"`).join(', ')} FROM "${schema}"."${table}"`, rowMode: 'array' });
@@ -136,6 +137,7 @@ export class TargetMonitor {
 
   async sample(): Promise<void> {
     const c = new pg.Client({ ...this.dst, connectionTimeoutMillis: 2000 });
+    c.on('error', () => undefined);
     await c.connect();
     try {
       // One snapshot of both tables, so the bank total is read consistently.
@@ -257,6 +259,7 @@ export class CheckpointMonitor {
     }
     if (this.lanes) {
       const c = new pg.Client({ ...this.lanes.dst, connectionTimeoutMillis: 2000 });
+      c.on('error', () => undefined);
       await c.connect();
       try {
         const r = await c.query(`SELECT lane, position FROM "${this.lanes.schema ?? '_ferry'}"._ferry_checkpoint WHERE pipeline = $1`, [this.lanes.pipeline]);

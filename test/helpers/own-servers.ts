@@ -4,7 +4,7 @@
  * a free port ≥ 47000, data under FERRY_TEST_RUN_DIR (or the OS temp dir); stopped by PID.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -144,7 +144,10 @@ function pgBin(): string {
 
 export async function startOwnPostgres(tag: string): Promise<OwnPostgres> {
   const port = await freePort();
-  const dir = path.join(tempDir(`own-postgres-${tag}`), 'postgres');
+  const parent = tempDir(`own-postgres-${tag}`);
+  // PostgreSQL runs as the postgres user: it must be able to reach its data directory.
+  chmodSync(parent, 0o755);
+  const dir = path.join(parent, 'postgres');
   const start = async (): Promise<void> => {
     await run('bash', [SERVERS, 'start-postgres', dir, String(port)]);
   };
@@ -173,6 +176,7 @@ export async function startOwnPostgres(tag: string): Promise<OwnPostgres> {
     },
     async query(sql, database = 'postgres') {
       const c = new pg.Client({ ...options, database });
+      c.on('error', () => undefined);
       await c.connect();
       try {
         return await c.query(sql);

@@ -4,12 +4,25 @@
  * the first start to the end, and the final checks (convergence, monitors, canary).
  */
 import assert from 'node:assert/strict';
+import mysql from 'mysql2/promise';
 import pg from 'pg';
+import { mysqlOptions } from './env.js';
 import { runFerry, tempDir, waitFor, type FerryProcess } from './ferry.js';
 import { runPipelineProcess, writeFaultPipeline, type FaultPipeline, type FaultPipelineOptions } from './fault-pipeline.js';
 import { CheckpointMonitor, TargetMonitor, compareWorkload, findCanary, waitForWorkloadConvergence, type PgEndpoint } from './invariants.js';
-import { CANARY_PASSWORD } from './own-servers.js';
+import { CANARY_PASSWORD, CANARY_USER } from './own-servers.js';
 import { createWorkload, startWorkload, type MySqlEndpoint, type WorkloadStats } from './workload.js';
+
+/** The canary account on the shared MariaDB (idempotent; other runs may use it at the same time). */
+export async function ensureCanaryAccount(): Promise<void> {
+  const c = await mysql.createConnection({ ...mysqlOptions });
+  try {
+    await c.query(`CREATE USER IF NOT EXISTS '${CANARY_USER}'@'127.0.0.1' IDENTIFIED BY '${CANARY_PASSWORD}'`);
+    await c.query(`GRANT SELECT, REPLICATION SLAVE, BINLOG MONITOR, REPLICATION MASTER ADMIN ON *.* TO '${CANARY_USER}'@'127.0.0.1'`);
+  } finally {
+    await c.end();
+  }
+}
 
 export async function freshPgDatabase(admin: Omit<PgEndpoint, 'database'>, name: string): Promise<PgEndpoint> {
   const c = new pg.Client({ ...admin, database: 'postgres' });
@@ -118,7 +131,10 @@ export class Scenario {
   /** The end checks every scenario shares: monitors clean, target equal, canary nowhere. */
   async finish(extraTexts: string[] = []): Promise<void> {
     await this.stopWorkload();
-    const violations = [...(this.monitor ? await this.monitor.stop() : []), ...(await this.checkpoints.stop())];
+    const samples = this.monitor ? (await this.monitor.stop(), this.monitor.samples) : null;
+    const violations = [...(this.monitor?.violations ?? []), ...(await this.checkpoints.stop())];
+    if (samples !== null) assert.ok(samples > 0, 'the target monitor took no sample');
+    assert.ok(this.checkpoints.count > 0, 'the checkpoint monitor saw no checkpoint');
     const d = await compareWorkload(this.src, this.db, this.dst);
     assert.ok(d.equal, `${d.summary}\n${this.tail()}`);
     assert.deepEqual(violations, [], `${violations.join('\n')}\n${this.tail()}`);

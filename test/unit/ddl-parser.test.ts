@@ -231,3 +231,21 @@ describe('parseDdl: DROP, TRUNCATE, RENAME, others', () => {
     assert.equal(parseDdl("CREATE TABLE t (a ENUM('x)", 'd')?.kind, 'unparsed');
   });
 });
+
+it('xaIdOf: the xid of XA statements as the binlog writes them, normalised', async () => {
+  const { xaIdOf } = await import('../../src/connectors/mysql/stream.js');
+  assert.equal(xaIdOf("XA START X'6665727279',X'',1"), "X'6665727279',X'',1");
+  assert.equal(xaIdOf("XA COMMIT X'6665727279', X'', 1"), "X'6665727279',X'',1");
+  assert.equal(xaIdOf("XA COMMIT 'a' ONE PHASE"), "'a'");
+  assert.equal(xaIdOf("XA ROLLBACK 'a'"), "'a'");
+  assert.equal(xaIdOf('COMMIT'), null);
+});
+
+it('sameTimeZone: equal, different and undecidable zone texts (source.server-time-zone check)', async () => {
+  const { sameTimeZone } = await import('../../src/connectors/mysql/check.js');
+  assert.equal(sameTimeZone('UTC', '+00:00'), true);
+  assert.equal(sameTimeZone('SYSTEM', 'system'), true);
+  assert.equal(sameTimeZone('+05:30', '+01:00'), false);
+  assert.equal(sameTimeZone('UTC', 'Europe/Oslo'), false);
+  assert.equal(sameTimeZone('CET', 'Europe/Oslo'), null);
+});

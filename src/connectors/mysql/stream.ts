@@ -5,6 +5,7 @@ import type { TableRef, TableSchema } from '../../core/schema.js';
 import { tableId } from '../../core/schema.js';
 import { openBinlogStream } from './binlog/reader.js';
 import type { BinlogEvent, MariadbGtidEvent, QueryEvent, RowsEvent } from './binlog/types.js';
+import { EventCode } from './binlog/constants.js';
 import { applyAddColumns, parseDdl, tableFromCreate, type CharsetDefaults } from './ddl.js';
 import type { BinlogPosition } from './position.js';
 import { isCapturedTable } from './schema-reader.js';
@@ -52,6 +53,12 @@ function formatMariaGtidList(s: GtidState): string {
 
 const TXN_CONTROL = /^\s*(BEGIN|COMMIT|ROLLBACK|XA\s+(START|END|PREPARE|COMMIT|ROLLBACK|BEGIN)|SAVEPOINT|ROLLBACK\s+TO|RELEASE\s+SAVEPOINT)\b/i;
 
+/** The xid of an `XA START|COMMIT|ROLLBACK|END|PREPARE <xid> [ONE PHASE]` statement, normalised, or null. */
+export function xaIdOf(sql: string): string | null {
+  const m = /^\s*XA\s+(?:START|BEGIN|END|PREPARE|COMMIT|ROLLBACK)\s+(.*?)\s*(?:ONE\s+PHASE|JOIN|RESUME|SUSPEND(?:\s+FOR\s+MIGRATE)?)?\s*;?\s*$/is.exec(sql);
+  return m && m[1] ? m[1].replace(/\s+/g, '') : null;
+}
+
 export async function* streamChanges(o: StreamOptions): AsyncGenerator<ChangeBatch<BinlogPosition>> {
   const splitRows = o.splitRows ?? 20_000;
   const schemas = new Map<string, TableSchema>(o.schemas.map((t) => [tableId(t), t]));
@@ -86,10 +93,22 @@ export async function* streamChanges(o: StreamOptions): AsyncGenerator<ChangeBat
     signal: o.signal,
   });
 
+  /**
+   * XA transactions between XA PREPARE and XA COMMIT/ROLLBACK, by xid text: their rows are held
+   * until the outcome is known (a rolled-back XA transaction is never visible). While one is held
+   * the resume position stays before its PREPARE, so a restart reads its rows again; transactions
+   * committed meanwhile are handed on at that position too (replays are idempotent).
+   */
+  const heldXa = new Map<string, { changes: RowChange[]; boundary: BinlogPosition }>();
+  let currentXa: string | null = null;
+
   const commit = (nextPos: number, timestampS: number): void => {
     if (pendingGtid && !mysqlGtid) gtids.domains.set(pendingGtid.domainId, `${pendingGtid.domainId}-${pendingGtid.serverId}-${pendingGtid.seqNo}`);
     pendingGtid = null;
-    boundary = { file, pos: nextPos, gtid: mysqlGtid ? o.from.gtid : formatMariaGtidList(gtids) };
+    const next = { file, pos: nextPos, gtid: mysqlGtid ? o.from.gtid : formatMariaGtidList(gtids) };
+    let oldest: BinlogPosition | null = null;
+    for (const h of heldXa.values()) if (oldest === null) oldest = h.boundary;
+    boundary = oldest ?? next;
     if (txnChanges.length > 0) {
       if (done.length === 0) done = txnChanges;
       else for (const c of txnChanges) done.push(c);
@@ -218,10 +237,24 @@ export async function* streamChanges(o: StreamOptions): AsyncGenerator<ChangeBat
           case 'query': {
             const m = TXN_CONTROL.exec(ev.sql);
             if (m) {
-              const word = (m[1] ?? '').toUpperCase();
-              if (word === 'BEGIN' || word.startsWith('XA START') || word.startsWith('XA BEGIN')) inTxn = true;
-              else if (word === 'COMMIT' || word.startsWith('XA COMMIT')) commit(ev.nextPos, ev.timestamp);
-              else if (word === 'ROLLBACK' || word.startsWith('XA ROLLBACK')) {
+              const word = (m[1] ?? '').toUpperCase().replace(/\s+/g, ' ');
+              const xid = xaIdOf(ev.sql);
+              if (word === 'BEGIN' || word.startsWith('XA START') || word.startsWith('XA BEGIN')) {
+                inTxn = true;
+                currentXa = word.startsWith('XA') ? xid : null;
+              } else if (word.startsWith('XA END')) {
+                // MariaDB carries XA START in the GTID event; XA END names the xid that the
+                // XA_PREPARE event (or a one-phase XA COMMIT) right after it concludes.
+                currentXa = xid;
+              } else if (word === 'COMMIT' || word.startsWith('XA COMMIT')) {
+                const held = xid === null ? undefined : heldXa.get(xid);
+                if (held && xid !== null) {
+                  heldXa.delete(xid);
+                  txnChanges = held.changes.concat(txnChanges);
+                }
+                commit(ev.nextPos, ev.timestamp);
+              } else if (word === 'ROLLBACK' || word.startsWith('XA ROLLBACK')) {
+                if (xid !== null) heldXa.delete(xid);
                 txnChanges = [];
                 commit(ev.nextPos, ev.timestamp);
               }
@@ -252,7 +285,15 @@ export async function* streamChanges(o: StreamOptions): AsyncGenerator<ChangeBat
             } else {
               const before = images.before ?? [];
               const after = images.after ?? [];
-              for (let i = 0; i < after.length; i++) txnChanges.push({ op: 'update', table, before: before[i] ?? null, after: after[i] ?? null });
+              const pk = table.primaryKey;
+              for (let i = 0; i < after.length; i++) {
+                const b = before[i] ?? null;
+                const a = after[i] ?? null;
+                // binlog_row_image=MINIMAL leaves unchanged columns, the key included, out of the
+                // after image: a key column absent there kept its before-image value.
+                if (a !== null && b !== null) for (const k of pk) if (a[k] === undefined) a[k] = b[k];
+                txnChanges.push({ op: 'update', table, before: b, after: a });
+              }
             }
             if (txnChanges.length + done.length >= splitRows) {
               // A huge transaction: hand on what we have, at the boundary before it.
@@ -263,6 +304,15 @@ export async function* streamChanges(o: StreamOptions): AsyncGenerator<ChangeBat
             }
             break;
           }
+          case 'other':
+            if (ev.code === EventCode.XA_PREPARE && currentXa !== null) {
+              // The XA transaction is prepared, not committed: hold its rows until XA COMMIT.
+              heldXa.set(currentXa, { changes: txnChanges, boundary });
+              txnChanges = [];
+              currentXa = null;
+              commit(ev.nextPos, ev.timestamp);
+            }
+            break;
           case 'heartbeat':
             if (!inTxn && txnChanges.length === 0) {
               // Idle and between transactions: everything up to where the server is has been read.
