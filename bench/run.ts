@@ -28,7 +28,6 @@ import {
 } from './dataset.js';
 import {
   compareCoord,
-  coordBytes,
   sh,
   sleep,
   summarize,
@@ -110,6 +109,20 @@ async function masterStatus(c: Connection): Promise<BinlogCoord> {
   const r = (await q<{ File: string; Position: string | number }>(c, 'SHOW MASTER STATUS'))[0];
   if (!r) throw new Error('source has no binlog');
   return { file: r.File, pos: Number(r.Position) };
+}
+
+/** Binlog bytes between two coordinates of the source, across file rotations (SHOW BINARY LOGS). */
+async function binlogBytes(c: Connection, from: BinlogCoord, to: BinlogCoord): Promise<number> {
+  if (from.file === to.file) return to.pos - from.pos;
+  const logs = await q<{ Log_name: string; File_size: string | number }>(c, 'SHOW BINARY LOGS');
+  let total = 0;
+  for (const l of logs) {
+    const size = Number(l.File_size);
+    if (l.Log_name === from.file) total += size - from.pos;
+    else if (l.Log_name === to.file) total += to.pos;
+    else if (compareCoord({ file: l.Log_name, pos: 0 }, from) > 0 && compareCoord({ file: l.Log_name, pos: 0 }, to) < 0) total += size;
+  }
+  return total;
 }
 
 interface SlaveStatus {
@@ -478,7 +491,7 @@ async function streaming(ctx: Ctx): Promise<void> {
     await q(ctx.repB, 'STOP SLAVE SQL_THREAD');
     const w = await runWorkload(ctx, state, rep);
     ctx.workloads.push(w);
-    const bytes = coordBytes(w.start, w.end);
+    const bytes = await binlogBytes(ctx.src, w.start, w.end);
     log(`workload ${rep}: ${w.changes} changes in ${w.seconds.toFixed(1)} s on the source, binlog ${w.start.file}:${w.start.pos} → ${w.end.file}:${w.end.pos}`);
     await waitReplica(ctx.repA, w.end, 'read', 600);
     await waitReplica(ctx.repB, w.end, 'read', 600);
@@ -513,7 +526,7 @@ async function streaming(ctx: Ctx): Promise<void> {
 async function decoding(ctx: Ctx): Promise<void> {
   const w = ctx.workloads[0];
   if (!w) throw new Error('decoding needs a recorded workload range (do not skip streaming)');
-  const bytes = coordBytes(w.start, w.end);
+  const bytes = await binlogBytes(ctx.src, w.start, w.end);
   for (let rep = 1; rep <= ctx.o.reps; rep++) {
     for (const mode of ['ferry', 'zongji'] as const) {
       const out = await sh(`node ${join(BUILD, 'dist/bench/decode.js')} ${mode} ${PORT.source} ${w.start.file} ${w.start.pos} ${w.end.file} ${w.end.pos}`);
@@ -528,9 +541,8 @@ async function bigTransaction(ctx: Ctx): Promise<void> {
   const start = await masterStatus(ctx.src);
   const t = await timed(() => q(ctx.src, bigTransactionInsert(ctx.o.txRows)));
   const end = await masterStatus(ctx.src);
-  const bytes = coordBytes(start, end);
-  const size = Number.isNaN(bytes) ? `binlog ${start.file}:${start.pos} → ${end.file}:${end.pos}` : `${(bytes / 1e6).toFixed(0)} MB of binlog`;
-  log(`big transaction: ${ctx.o.txRows} rows in one transaction (${t.seconds.toFixed(1)} s on the source, ${size})`);
+  const bytes = await binlogBytes(ctx.src, start, end);
+  log(`big transaction: ${ctx.o.txRows} rows in one transaction (${t.seconds.toFixed(1)} s on the source, ${(bytes / 1e6).toFixed(0)} MB of binlog)`);
   const pm = writePipeline({ name: 'bigtx-maria', tables: 'benchtx\\..*', mode: start, sink: 'mariadb', targetSchema: 'ftx' });
   await q(ctx.repA, 'DROP DATABASE IF EXISTS ftx');
   const rm = await runFerry(ctx, pm, 'mariadb', end);

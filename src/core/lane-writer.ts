@@ -12,14 +12,26 @@ export interface LaneWriterOptions {
   maxRows: number;
   /** Flush pending steps at the latest after this long. */
   flushIntervalMs: number;
-  /** Attempts for a write that failed because the sink was unreachable. */
+  /**
+   * Attempts for a write that failed because the sink was unreachable. Retries go on past this
+   * count until the sink has been unreachable for `outageLimitMs`: a restart or a fail-over of
+   * the target takes about a minute, longer than 12 attempts with backoff ≤ 10 s (≈ 66 s).
+   */
   maxAttempts: number;
+  /**
+   * How long a lane keeps retrying an unreachable sink before the pipeline stops (default:
+   * FERRY_SINK_OUTAGE_LIMIT_MS, else 10 minutes, the same as a lost source).
+   */
+  outageLimitMs?: number;
   /** Called after a lane transaction committed: everything up to `checkpoint` is durable. */
   markDurable: (lane: number, checkpoint: string, actions: KeyAction[]) => void;
   /** Called when the lane cannot go on (the pipeline must stop). */
   fail: (error: FerryError) => void;
   log: (msg: string, details?: Record<string, unknown>) => void;
 }
+
+/** How long a lane retries an unreachable sink by default (FERRY_SINK_OUTAGE_LIMIT_MS overrides). */
+const SINK_OUTAGE_LIMIT_MS = Number(process.env.FERRY_SINK_OUTAGE_LIMIT_MS ?? 10 * 60_000);
 
 /** Errors worth retrying with a new connection: the sink went away, not the data is bad. */
 export function isTransientSinkError(e: unknown): boolean {
@@ -37,7 +49,8 @@ export function isTransientSinkError(e: unknown): boolean {
   ]);
   if (typeof code === 'string' && transient.has(code)) return true;
   const msg = e instanceof Error ? e.message : '';
-  if (/Connection terminated|connection is in closed state|Can't add new command when connection is in closed state|read ECONNRESET|socket hang up/i.test(msg)) return true;
+  // pg reports a client whose socket failed with these messages (no SQLSTATE, no errno).
+  if (/Connection terminated|connection is in closed state|Can't add new command when connection is in closed state|read ECONNRESET|socket hang up|Client has encountered a connection error and is not queryable|Client was closed and is not queryable/i.test(msg)) return true;
   const cause = (e as { cause?: unknown }).cause;
   return cause !== undefined && cause !== e && isTransientSinkError(cause);
 }
@@ -184,6 +197,8 @@ export class LaneWriter {
 
   async #writeWithRetry(actions: KeyAction[], checkpoint: string, signal: AbortSignal): Promise<void> {
     let delay = 250;
+    const outageLimitMs = this.#o.outageLimitMs ?? SINK_OUTAGE_LIMIT_MS;
+    let firstFailure = 0;
     for (let attempt = 1; ; attempt++) {
       if (signal.aborted) throw new FerryError('FERRY_ABORTED', 'lane write aborted');
       try {
@@ -196,8 +211,15 @@ export class LaneWriter {
         const l = this.#sinkLane;
         this.#sinkLane = null;
         if (l) await l.close().catch(() => undefined);
-        if (!isTransientSinkError(e) || attempt >= this.#o.maxAttempts) throw e;
-        this.#o.log('sink write failed, retrying', { lane: this.lane, attempt, error: e instanceof Error ? e.message : String(e) });
+        firstFailure ||= Date.now();
+        if (!isTransientSinkError(e)) throw e;
+        if (attempt >= this.#o.maxAttempts && Date.now() - firstFailure >= outageLimitMs) {
+          throw new FerryError('FERRY_SINK_UNREACHABLE', `lane ${this.lane}: the sink stayed unreachable for ${Math.round((Date.now() - firstFailure) / 1000)} s (${attempt} attempts): ${e instanceof Error ? e.message : String(e)}`, {
+            cause: e,
+            fix: 'Bring the sink back (or fix the network) and run the pipeline again: it resumes from its checkpoint.',
+          });
+        }
+        this.#o.log('sink write failed, retrying', { lane: this.lane, attempt, retryInMs: delay, error: e instanceof Error ? e.message : String(e) });
         await sleep(delay, signal);
         delay = Math.min(delay * 2, 10_000);
       }

@@ -115,6 +115,10 @@ export class SnapshotScheduler<P> {
       done: false,
     };
     if (!p) this.#d.state.setSnapshotEstimate(tableId, 0);
+    if (t.afterKey !== null) {
+      this.#d.log.info({ table: tableId, resumeFrom: 'key', rowsCopied: t.rowsCopied }, 'snapshot of table resumed after its last recorded chunk');
+      this.#d.observer.snapshotTableStarted?.(tableId, t.estimate, t.rowsCopied);
+    }
     this.#tables.set(tableId, t);
     this.#wakeUp.notify();
   }
