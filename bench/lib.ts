@@ -77,6 +77,8 @@ export interface TrackedRun {
   seconds: number;
   peakRssKb: number;
   code: number | null;
+  /** Wall-clock time (ms since the epoch) of the start. */
+  startedAtMs: number;
 }
 
 /**
@@ -90,6 +92,7 @@ export async function trackNode(
   opts: { until?: () => boolean | Promise<boolean>; timeoutS: number; env?: NodeJS.ProcessEnv },
 ): Promise<TrackedRun> {
   const fd = openSync(logFile, 'a');
+  const startedAtMs = Date.now();
   const started = process.hrtime.bigint();
   const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', fd, fd], env: { ...process.env, ...(opts.env ?? {}) } });
   closeSync(fd);
@@ -123,7 +126,7 @@ export async function trackNode(
   const end = doneAt ?? process.hrtime.bigint();
   const code = (exited as { code: number | null } | null)?.code ?? null;
   if (opts.until === undefined && code !== 0) throw new Error(`node ${args.join(' ')} exited with ${code} (log: ${logFile})`);
-  return { seconds: Number(end - started) / 1e9, peakRssKb: peak, code };
+  return { seconds: Number(end - started) / 1e9, peakRssKb: peak, code, startedAtMs };
 }
 
 export function sleep(ms: number): Promise<void> {
@@ -143,6 +146,8 @@ export interface Sample {
   bytes: number;
   /** Peak RSS of the Ferry process (KiB); undefined for native tools. */
   peakRssKb?: number;
+  /** Ferry: seconds from process start to its "streaming" log line (startup, not apply). */
+  startupS?: number;
 }
 
 export interface Summary {

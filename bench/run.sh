@@ -21,7 +21,8 @@ export BENCH_RUN_DIR="$RUN" BENCH_SOURCE_PORT="$SRC_PORT" BENCH_REPLICA_PORT="$R
 
 echo "[bench] building" >&2
 # Other work in progress may break the type check of unrelated files; tsc still emits the JS.
-npx tsc -p tsconfig.json || echo "[bench] WARNING: tsc reported type errors (above); running with the emitted JS" >&2
+export BENCH_TSC_ERRORS=0
+npx tsc -p tsconfig.json || { BENCH_TSC_ERRORS=1; echo "[bench] WARNING: tsc reported type errors (above); running with the emitted JS" >&2; }
 [ -f dist/bench/run.js ] || { echo "[bench] dist/bench/run.js missing: the build failed" >&2; exit 1; }
 
 stop_all() {

@@ -28,6 +28,7 @@ import {
 } from './dataset.js';
 import {
   compareCoord,
+  median,
   sh,
   sleep,
   summarize,
@@ -260,6 +261,17 @@ function caughtUp(p: FerryPipeline, sink: 'mariadb' | 'postgres', end: BinlogCoo
   };
 }
 
+/** Seconds from the process start to Ferry's "streaming" log line (JSON logs on stderr). */
+function startupSeconds(logFile: string, startedAtMs: number): number | undefined {
+  for (const line of readFileSync(logFile, 'utf8').split('\n')) {
+    if (!line.includes('"msg":"streaming"')) continue;
+    const t = (JSON.parse(line) as { time?: unknown }).time;
+    const ms = typeof t === 'string' ? Date.parse(t) : typeof t === 'number' ? t : Number.NaN;
+    return Number.isFinite(ms) ? (ms - startedAtMs) / 1000 : undefined;
+  }
+  return undefined;
+}
+
 /** Runs `ferry run`: until it exits (snapshot mode) or until it has applied everything up to `until`. */
 async function runFerry(
   ctx: Ctx,
@@ -267,15 +279,17 @@ async function runFerry(
   sink: 'mariadb' | 'postgres',
   until: BinlogCoord | null,
   profileDir?: string,
-): Promise<{ seconds: number; peakRssKb: number }> {
+): Promise<{ seconds: number; peakRssKb: number; startupS?: number }> {
   const args = [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), FERRY, 'run', p.file];
   const logFile = join(LOGS, `${p.name}.${++runSeq}.log`);
-  if (until === null) return trackNode(args, logFile, { timeoutS: 3600 });
+  // BENCH_FERRY_NODE_OPTIONS: extra node options for the Ferry processes only (e.g. a heap cap).
+  const env = process.env.BENCH_FERRY_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_FERRY_NODE_OPTIONS } : undefined;
+  if (until === null) return trackNode(args, logFile, { timeoutS: 3600, ...(env ? { env } : {}) });
   const cu = caughtUp(p, sink, until, ctx);
   try {
-    const r = await trackNode(args, logFile, { timeoutS: 3600, until: cu.check });
+    const r = await trackNode(args, logFile, { timeoutS: 3600, until: cu.check, ...(env ? { env } : {}) });
     if (r.code !== 0 && r.code !== null) throw new Error(`ferry exited with ${r.code} (log: ${logFile})`);
-    return r;
+    return { ...r, startupS: startupSeconds(logFile, r.startedAtMs) };
   } finally {
     cu.close();
   }
@@ -375,7 +389,13 @@ async function setup(o: Options): Promise<Ctx> {
     bytes,
     perTable,
     results: new Map(),
-    notes: [`dataset generated server-side in ${gen.seconds.toFixed(1)} s`],
+    notes: [
+      `dataset generated server-side in ${gen.seconds.toFixed(1)} s`,
+      ...(process.env.BENCH_FERRY_NODE_OPTIONS ? [`Ferry processes ran with NODE_OPTIONS=${process.env.BENCH_FERRY_NODE_OPTIONS}`] : []),
+      ...(process.env.BENCH_TSC_ERRORS === '1'
+        ? ['the build had type errors in files other engineers were editing (tsc still emitted the JS); the measured build is the frozen copy made at the start of the run']
+        : []),
+    ],
     workloads: [],
     lastFerryMaria: null,
     lastFerryPg: null,
@@ -509,11 +529,11 @@ async function streaming(ctx: Ctx): Promise<void> {
 
     const pm = writePipeline({ name: `stream-maria-${rep}`, tables: `${SCHEMA}\\..*`, mode: w.start, sink: 'mariadb', targetSchema: ctx.lastFerryMaria });
     const rm = await runFerry(ctx, pm, 'mariadb', w.end);
-    record(ctx, 'streaming-mariadb/ferry', { seconds: rm.seconds, rows: w.changes, bytes, peakRssKb: rm.peakRssKb });
+    record(ctx, 'streaming-mariadb/ferry', { seconds: rm.seconds, rows: w.changes, bytes, peakRssKb: rm.peakRssKb, ...(rm.startupS !== undefined ? { startupS: rm.startupS } : {}) });
 
     const pp = writePipeline({ name: `stream-pg-${rep}`, tables: `${SCHEMA}\\..*`, mode: w.start, sink: 'postgres', targetSchema: ctx.lastFerryPg });
     const rp = await runFerry(ctx, pp, 'postgres', w.end);
-    record(ctx, 'streaming-postgres/ferry', { seconds: rp.seconds, rows: w.changes, bytes, peakRssKb: rp.peakRssKb });
+    record(ctx, 'streaming-postgres/ferry', { seconds: rp.seconds, rows: w.changes, bytes, peakRssKb: rp.peakRssKb, ...(rp.startupS !== undefined ? { startupS: rp.startupS } : {}) });
 
     const expected = await mariaCounts(ctx.src, SCHEMA);
     expectSame('replica (serial)', expected, await mariaCounts(ctx.repA, SCHEMA));
@@ -677,11 +697,16 @@ function report(ctx: Ctx, env: string, command: string, profileText: string, wal
       `| ${path} | ${cell(LABELS[k] ?? k)} | ${s.n} | ${fmt(s.min, 2)} | ${fmt(s.median, 2)} | ${fmt(s.max, 2)} | ${fmt(s.rowsPerS)} | ${fmt(s.mbPerS, 1)} | ${s.peakRssMb === null ? '' : fmt(s.peakRssMb)} |`,
     );
   }
+  const startups = [...ctx.results.entries()].flatMap(([k, v]) => {
+    const xs = v.flatMap((x) => (x.startupS !== undefined ? [x.startupS] : []));
+    return xs.length > 0 ? [`${LABELS[k] ?? k} (${k.split('/')[0]}): median ${fmt(median(xs), 2)} s of each run was process start until the "streaming" log line`] : [];
+  });
+  if (startups.length > 0) lines.push('', 'Ferry startup included in the streaming times above:', '', ...startups.map((x) => `- ${x}`));
   lines.push('', '## How each path is measured', '');
   lines.push(
     `- Dataset: 8 tables × ${fmt(ctx.perTable)} rows = ${fmt(ctx.rows)} rows, ${fmt(ctx.bytes / 1e6, 1)} MB of values (BIGINT key, INT, VARCHAR with non-ASCII, TEXT with NULLs/tabs/newlines/backslashes, DECIMAL(12,2), DATETIME(6), JSON, ENUM, BLOB); MB/s of snapshots are over these value bytes, MB/s of streaming and decoding over the binlog bytes of the range.`,
     `- Snapshot: Ferry \`scan.startup.mode: snapshot\` (default parallelism 4, chunk size 8096, batch.max-rows 5000) into a fresh database/schema, timed from process start to exit; the native tools are timed from start to end of the pipeline. MariaDB targets are the serial replica's server (no binlog there), PostgreSQL targets have the tables Ferry created (COPY targets are \`LIKE ... INCLUDING ALL\` of them).`,
-    `- Streaming: ${fmt(Math.round(500_000 * ctx.o.scale))} changes per workload (35% inserts, 45% updates, 20% deletes, 10 per transaction), a new workload per repetition; the replicas' SQL threads are stopped while it runs and the IO threads have fetched it all before timing starts. Replica: \`START SLAVE SQL_THREAD\` until Exec_Master_Log_Pos reaches the end. Ferry: \`ferry run\` with \`specific-offset\` at the workload start until the pipeline checkpoint in its state file reaches the end (includes process start, about 0.3–0.5 s). Targets hold the pre-workload data (Ferry: its own last snapshot).`,
+    `- Streaming: ${fmt(Math.round(500_000 * ctx.o.scale))} changes per workload (35% inserts, 45% updates, 20% deletes, 10 per transaction), a new workload per repetition; the replicas' SQL threads are stopped while it runs and the IO threads have fetched it all before timing starts. Replica: \`START SLAVE SQL_THREAD\` until Exec_Master_Log_Pos reaches the end. Ferry: \`ferry run\` with \`specific-offset\` at the workload start until every lane's checkpoint row in the target (or the pipeline checkpoint in its state file) reaches the end; the time includes process start (see above). Targets hold the pre-workload data (Ferry: its own last snapshot).`,
     `- Decoding: the first workload's binlog range, every row of every rows event decoded with all values (Ferry: \`decodeRows\` with the table schemas from information_schema; zongji: its row objects), each in its own process.`,
     `- Big transaction: ${fmt(ctx.o.txRows)} rows inserted by one statement in one transaction, streamed by Ferry from the position before it.`,
     '- Every target is checked against the source (row count and SUM(qty) per table) after each run.',

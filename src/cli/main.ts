@@ -147,7 +147,7 @@ function statusCommand(file: string, opts: { json?: boolean }): void {
       rowsPerSecond: running !== null ? (status.rowsPerSecond ?? null) : null,
       statusUpdatedAt: status.updatedAt ?? null,
       tables: progress.map((p) => {
-        const live = running !== null ? (status.snapshot as Record<string, { rowsPerSecond: number; etaSeconds: number | null }> | undefined)?.[p.tableId] : undefined;
+        const live = running !== null ? (status.snapshot as Record<string, { rowsPerSecond: number; etaSeconds: number | null; chunksDone: number; chunksInFlight: number; chunkRows: number }> | undefined)?.[p.tableId] : undefined;
         return {
           table: p.tableId,
           state: p.done ? 'done' : p.rowsCopied > 0 ? 'copying' : 'pending',
@@ -155,6 +155,9 @@ function statusCommand(file: string, opts: { json?: boolean }): void {
           rowsEstimated: p.estimatedRows,
           rowsPerSecond: live?.rowsPerSecond ?? null,
           etaSeconds: live?.etaSeconds ?? null,
+          chunksDone: live?.chunksDone ?? null,
+          chunksInFlight: live?.chunksInFlight ?? null,
+          chunkRows: live?.chunkRows ?? null,
         };
       }),
     };
@@ -172,7 +175,8 @@ function statusCommand(file: string, opts: { json?: boolean }): void {
       ...out.tables.map(
         (t) =>
           `  ${t.table.padEnd(40)} ${t.state.padEnd(8)} ${t.rowsCopied}${t.rowsEstimated ? ` / ~${t.rowsEstimated}` : ''} rows` +
-          (t.state !== 'done' && t.rowsPerSecond ? `  ${t.rowsPerSecond} rows/s${t.etaSeconds !== null ? `, ETA ${t.etaSeconds}s` : ''}` : ''),
+          (t.state !== 'done' && t.chunksDone !== null ? `  chunks ${t.chunksDone} done, ${t.chunksInFlight} in flight (${t.chunkRows} rows each)` : '') +
+          (t.state !== 'done' && t.rowsPerSecond ? `, ${t.rowsPerSecond} rows/s${t.etaSeconds !== null ? `, ETA ${t.etaSeconds}s` : ''}` : ''),
       ),
     ];
     process.stdout.write(`${lines.join('\n')}\n`);

@@ -15,6 +15,12 @@ import { tableId } from './schema.js';
 
 /** Primary-key values of a row image. Throws when the table has no key or the image lacks it. */
 export function keyOf(table: TableSchema, row: Row): Value[] {
+  if (table.primaryKey.length === 0) {
+    // Without a key every row would merge into one: refuse loudly instead.
+    throw new FerryError('FERRY_NO_PRIMARY_KEY', `table ${tableId(table)} has no primary key (nor a unique index over NOT NULL columns); Ferry applies changes by key`, {
+      fix: `Add a primary key to ${tableId(table)} on the source (ALTER TABLE ... ADD PRIMARY KEY (...)), or exclude it from \`source.tables\`.`,
+    });
+  }
   const key: Value[] = new Array<Value>(table.primaryKey.length);
   for (let i = 0; i < table.primaryKey.length; i++) {
     const v = row[table.primaryKey[i] as number];

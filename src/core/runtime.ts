@@ -469,7 +469,8 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
       observer.phase?.('stream');
     }
     // Snapshot progress with a smoothed copy rate and ETA per table still being copied.
-    const snapshot: Record<string, { rowsPerSecond: number; etaSeconds: number | null }> = {};
+    const snapshot: Record<string, { rowsPerSecond: number; etaSeconds: number | null; chunksDone: number; chunksInFlight: number; chunkRows: number }> = {};
+    const chunks = scheduler.chunkProgress();
     for (const p of state.listSnapshotProgress()) {
       const prev = copyRates.get(p.tableId) ?? { rows: p.rowsCopied, rate: 0 };
       const instant = (p.rowsCopied - prev.rows) * (1000 / Math.max(1, now - lastTickForRates));
@@ -477,7 +478,8 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
       copyRates.set(p.tableId, { rows: p.rowsCopied, rate: smoothed });
       if (p.done) continue;
       const left = Math.max(0, (p.estimatedRows ?? 0) - p.rowsCopied);
-      snapshot[p.tableId] = { rowsPerSecond: Math.round(smoothed), etaSeconds: smoothed > 0 ? Math.round(left / smoothed) : null };
+      const c = chunks.get(p.tableId);
+      snapshot[p.tableId] = { rowsPerSecond: Math.round(smoothed), etaSeconds: smoothed > 0 ? Math.round(left / smoothed) : null, chunksDone: c?.chunksDone ?? 0, chunksInFlight: c?.chunksInFlight ?? 0, chunkRows: c?.chunkRows ?? 0 };
     }
     lastTickForRates = now;
     writeStatus(state, { phase: 'stream', position: codec.encode(committed), positionText: codec.format(committed), lagSeconds: lag, rowsPerSecond: Math.round(rate), snapshot });
@@ -491,14 +493,22 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
   const steps: KeyedStep[][] = Array.from({ length: lanes }, () => []);
 
   /**
-   * Applies one schema-change batch. Every lane is flushed first, then the change is applied to
-   * the sink once, then recorded in the schema history at its position.
+   * Applies one schema-change batch (one source DDL statement). Every lane is flushed first, then
+   * the change is applied to the sink once (sinks skip steps the target already shows, so a replay
+   * after a crash sends no DDL), then recorded in the schema history at its position.
+   *
+   * pipeline.schema-change (config-types.ts, SchemaChangePolicy): `fail` stops before anything;
+   * `ignore` applies nothing to existing target tables; `lenient` keeps what the target holds
+   * (dropped columns and tables kept, renamed columns added under the new name, type changes only
+   * when widening, TRUNCATE not applied); `evolve` applies everything but DROP TABLE (the target
+   * table is kept under every policy). The schema history is recorded under every policy but
+   * `fail`, so later rows are decoded with the schema in force. A table whose rows never went
+   * through the stream (renamed in, swapped by gh-ost/pt-osc, primary key added back) is copied
+   * again by the snapshot scheduler while the others stream.
    */
   const applySchemaBatch = async (batch: Extract<ChangeBatch<P>, { kind: 'schema' }>, posText: string): Promise<void> => {
     await flushAll();
     const change = batch.change;
-    // pipeline.schema-change (config-types.ts, SchemaChangePolicy). The schema history is recorded
-    // under every policy but `fail`, so later rows are decoded with the schema in force.
     const policy = config.pipeline.schemaChange ?? 'evolve';
     const changedId = change.kind === 'drop-table' ? `${change.schema}.${change.name}` : tableId(change.table);
     if (policy === 'fail') {
@@ -507,31 +517,101 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
         details: { kind: change.kind, table: changedId, position: codec.format(batch.position) },
       });
     }
-    const skip = policy === 'ignore' || (policy === 'lenient' && change.kind === 'truncate-table');
-    if (skip) {
-      log.warn({ kind: change.kind, table: changedId, policy, ddl: change.ddl }, 'schema change not applied to the target (pipeline.schema-change)');
-      if (change.kind === 'drop-table') state.appendSchemaHistory(posText, [{ tableId: changedId, schemaJson: null }]);
-      else {
-        // A created table is still prepared: its rows need somewhere to land.
-        if (change.kind === 'create-table') await sink.prepare([targetOf(change.table)], sourceSignal);
-        state.appendSchemaHistory(posText, [{ tableId: changedId, schemaJson: JSON.stringify(change.table) }]);
-        schemaSeen.set(changedId, change.table);
+    const history: { tableId: string; schemaJson: string | null }[] = [];
+    const record = (t: TableSchema): void => {
+      history.push({ tableId: tableId(t), schemaJson: JSON.stringify(t) });
+      schemaSeen.set(tableId(t), t);
+    };
+    const forget = (t: TableRef): void => {
+      history.push({ tableId: tableId(t), schemaJson: null });
+      schemaSeen.delete(tableId(t));
+      scheduler.dropped(tableId(t));
+    };
+    const copyAgain: string[] = [];
+    const truncateTarget = (t: TableSchema): Promise<void> => sink.applySchemaChange({ kind: 'truncate-table', table: t, ddl: change.ddl }, targetOf(t), sourceSignal);
+    type AlterColumns = Extract<typeof change, { kind: 'alter-columns' }>;
+    /** Column changes as the policy applies them (the sink keeps what `lenient` says to keep). */
+    const alterTarget = (c: AlterColumns): Promise<void> => sink.applySchemaChange(policy === 'lenient' ? { ...c, lenient: true } : c, targetOf(c.table), sourceSignal);
+    const apply = policy !== 'ignore';
+    if (!apply) log.warn({ kind: change.kind, table: changedId, policy, ddl: change.ddl }, 'schema change not applied to the target (pipeline.schema-change)');
+    switch (change.kind) {
+      case 'drop-table':
+        for (const t of change.tables ?? [{ schema: change.schema, name: change.name }]) {
+          log.warn({ table: tableId(t), ddl: change.ddl }, 'source table dropped; the target table is kept');
+          forget(t);
+        }
+        break;
+      case 'create-table':
+        // Under every policy: its rows need somewhere to land.
+        await sink.prepare([targetOf(change.table)], sourceSignal);
+        record(change.table);
+        break;
+      case 'truncate-table':
+        if (policy === 'evolve') await truncateTarget(change.table);
+        else if (policy === 'lenient') log.warn({ table: changedId }, 'TRUNCATE not applied to the target (pipeline.schema-change: lenient)');
+        record(change.table);
+        break;
+      case 'add-column':
+      case 'alter-table':
+      case 'rename-table':
+        if (apply) await sink.applySchemaChange(change, targetOf(change.table), sourceSignal);
+        record(change.table);
+        break;
+      case 'alter-columns': {
+        if (apply) await alterTarget(change);
+        record(change.table);
+        if (change.table.primaryKey.length === 0 && change.before.primaryKey.length > 0) {
+          log.warn({ table: changedId, code: 'FERRY_NO_PRIMARY_KEY' }, 'table lost its primary key: its row changes are not delivered until a primary key is added back (it is then copied again)');
+        }
+        if (change.before.primaryKey.length === 0 && change.table.primaryKey.length > 0) {
+          // Rows changed while the table had no key were not delivered: copy it again (emptied
+          // first under evolve, so rows deleted meanwhile do not linger).
+          if (policy === 'evolve') await truncateTarget(change.table);
+          copyAgain.push(changedId);
+        }
+        break;
       }
-      metrics.schemaChanges.inc({ pipeline: name, kind: change.kind });
-      return;
+      case 'rename-tables':
+        for (const m of change.moves) {
+          if (m.step === 'rename') {
+            const fromId = tableId(m.from);
+            const unfinished = state.getSnapshotProgress(fromId)?.done === false;
+            if (apply) {
+              const from = targetOf(m.from);
+              await sink.applySchemaChange({ kind: 'rename-table', from: { schema: from.schema, name: from.name }, table: m.table, ddl: change.ddl }, targetOf(m.table), sourceSignal);
+            } else {
+              await sink.prepare([targetOf(m.table)], sourceSignal);
+            }
+            forget(m.from);
+            record(m.table);
+            if (unfinished || !apply) copyAgain.push(tableId(m.table));
+          } else if (m.step === 'leave') {
+            log.warn({ table: tableId(m.from), ddl: change.ddl }, 'source table renamed out of the captured tables; the target table is kept');
+            forget(m.from);
+          } else if (m.step === 'enter') {
+            await sink.prepare([targetOf(m.table)], sourceSignal);
+            record(m.table);
+            copyAgain.push(tableId(m.table));
+          } else {
+            // Online schema change swap (gh-ost, pt-osc) or another table moved onto this name.
+            if (apply) {
+              await alterTarget({ kind: 'alter-columns', before: m.before, table: m.table, changes: m.changes, ddl: change.ddl });
+              if (m.truncate && policy === 'evolve') await truncateTarget(m.table);
+            }
+            record(m.table);
+            copyAgain.push(tableId(m.table));
+          }
+        }
+        break;
     }
-    if (change.kind === 'drop-table') {
-      log.warn({ table: `${change.schema}.${change.name}`, ddl: change.ddl }, 'source table dropped; the target table is kept');
-      state.appendSchemaHistory(posText, [{ tableId: `${change.schema}.${change.name}`, schemaJson: null }]);
-    } else {
-      const target = targetOf(change.table);
-      if (change.kind === 'create-table') await sink.prepare([target], sourceSignal);
-      else await sink.applySchemaChange(change, target, sourceSignal);
-      state.appendSchemaHistory(posText, [{ tableId: tableId(change.table), schemaJson: JSON.stringify(change.table) }]);
-      schemaSeen.set(tableId(change.table), change.table);
+    state.appendSchemaHistory(posText, history);
+    for (const id of copyAgain) {
+      log.info({ table: id }, 'table copied again: its rows did not all go through the stream');
+      scheduler.restart(id);
+      snapshotAnnounced = false;
     }
     metrics.schemaChanges.inc({ pipeline: name, kind: change.kind });
-    log.info({ kind: change.kind, position: codec.format(batch.position) }, 'schema change applied');
+    log.info({ kind: change.kind, table: changedId, policy, position: codec.format(batch.position) }, 'schema change applied');
   };
 
   const handleBatch = async (batch: ChangeBatch<P>): Promise<void> => {
@@ -614,14 +694,15 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
       }
     }
   } catch (e) {
-    if (fatal) throw fatal;
-    if (!(isFerryError(e, 'FERRY_ABORTED') && signal.aborted)) {
-      stopOnError.abort(e);
+    if (fatal || !(isFerryError(e, 'FERRY_ABORTED') && signal.aborted)) {
+      // Failure: stop everything; nothing more is written and the checkpoint stays where it is.
+      clearInterval(statusTimer);
+      stopOnError.abort(fatal ?? e);
       laneCtl.abort();
       await scheduler.stop();
       await Promise.all(writers.map((w) => w.stop()));
-      clearInterval(statusTimer);
-      throw e;
+      writeStatus(state, { phase: 'failed', position: codec.encode(committed), positionText: codec.format(committed) });
+      throw fatal ?? e;
     }
   }
   try {

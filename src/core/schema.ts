@@ -50,6 +50,11 @@ export interface TableSchema extends TableRef {
   columns: ColumnSchema[];
   /** Indexes into `columns` of the primary key, in key order. Empty when the table has none. */
   primaryKey: number[];
+  /**
+   * Source index that `primaryKey` stands for, when it is not the PRIMARY KEY (a unique index
+   * over NOT NULL columns of a table without one). Absent: the primary key.
+   */
+  keyIndex?: string;
 }
 
 export function tableId(t: TableRef): string {

@@ -58,6 +58,8 @@ interface TableTask {
   starts: Map<OpenChunk<unknown>, Value[] | null>;
   estimate: number;
   done: boolean;
+  /** Chunks recorded as copied in this run. */
+  chunksDone: number;
 }
 
 export interface EmittedChunk {
@@ -94,6 +96,15 @@ export class SnapshotScheduler<P> {
     return n;
   }
 
+  /** Per table being copied: chunks copied in this run, chunks read or waiting for their watermark, rows per chunk now. */
+  chunkProgress(): Map<string, { chunksDone: number; chunksInFlight: number; chunkRows: number }> {
+    const out = new Map<string, { chunksDone: number; chunksInFlight: number; chunkRows: number }>();
+    for (const t of this.#tables.values()) {
+      out.set(t.id, { chunksDone: t.chunksDone, chunksInFlight: this.#d.merger.pendingOf(t.id) + t.emitted.length, chunkRows: t.chunkRows });
+    }
+    return out;
+  }
+
   /** Adds a table to copy, resuming from its recorded progress (or from the start). */
   add(tableId: string): void {
     const existing = this.#tables.get(tableId);
@@ -113,6 +124,7 @@ export class SnapshotScheduler<P> {
       starts: new Map(),
       estimate: p?.estimatedRows ?? 0,
       done: false,
+      chunksDone: 0,
     };
     if (!p) this.#d.state.setSnapshotEstimate(tableId, 0);
     if (t.afterKey !== null) {
@@ -294,6 +306,7 @@ export class SnapshotScheduler<P> {
         if (!c.seqs.every((s, lane) => durableSeq(lane) >= s)) break;
         t.emitted.shift();
         t.rowsCopied += c.rows;
+        t.chunksDone++;
         if (c.lastKey !== null && c.rows > 0) this.#d.state.recordChunkDone(t.id, encodeValues(c.lastKey), t.rowsCopied);
         crashPoint('snapshot.after-chunk-record');
         this.#d.metrics.snapshotRows.inc({ pipeline: name, table: t.id }, c.rows);

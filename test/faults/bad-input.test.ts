@@ -89,7 +89,7 @@ describe('bad pipeline files through the CLI: exit 2, key and fix named, no serv
         const started = Date.now();
         const r = await runFerry([command, file], {}, 30_000);
         assert.equal(r.code, 2, `exit code\n${r.output}`);
-        assert.ok(Date.now() - started < 10_000, 'refused quickly');
+        assert.ok(Date.now() - started < 20_000, 'refused quickly (no connect attempt, no timeout)');
         for (const re of c.expect) assert.match(r.output, re);
         assert.match(r.output, /FERRY_CONFIG_[A-Z_]+/);
         assert.ok(!r.output.includes(CANARY_PASSWORD), `the password was echoed:\n${r.output}`);

@@ -232,8 +232,10 @@ export async function readSourceRows(db: string, table: string, like?: { cols: C
     const pkIdx = pk.map((p) => cols.findIndex((c) => c.name === p));
     const canon = forPg ? canonSourceForPg : canonSource;
     for (const r of rows) {
-      const key = pkIdx.map((i) => canon(r[i], cols[i] as ColumnInfo)).join('|');
-      out.set(key, r.map((v, i) => canon(v, cols[i] as ColumnInfo)).join('\u0001'));
+      const whole = r.map((v, i) => canon(v, cols[i] as ColumnInfo)).join('\u0001');
+      // No primary key: the whole row is the key (rows compared as a set).
+      const key = pkIdx.length > 0 ? pkIdx.map((i) => canon(r[i], cols[i] as ColumnInfo)).join('|') : whole;
+      out.set(key, whole);
     }
     return { rows: out, cols, pk };
   } finally {
@@ -250,8 +252,9 @@ export async function readPgRows(database: string, schema: string, table: string
     const out = new Map<string, string>();
     const pkIdx = pk.map((p) => cols.findIndex((c) => c.name === p));
     for (const r of res.rows as unknown[][]) {
-      const key = pkIdx.map((i) => canonTargetPg(r[i], cols[i] as ColumnInfo)).join('|');
-      out.set(key, r.map((v, i) => canonTargetPg(v, cols[i] as ColumnInfo)).join('\u0001'));
+      const whole = r.map((v, i) => canonTargetPg(v, cols[i] as ColumnInfo)).join('\u0001');
+      const key = pkIdx.length > 0 ? pkIdx.map((i) => canonTargetPg(r[i], cols[i] as ColumnInfo)).join('|') : whole;
+      out.set(key, whole);
     }
     return out;
   } finally {

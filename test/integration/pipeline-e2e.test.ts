@@ -153,3 +153,27 @@ describe('snapshot-only mode', () => {
 });
 
 after(() => undefined);
+
+describe('tables keyed by a unique index instead of a primary key', () => {
+  test('a table whose only key is UNIQUE over NOT NULL columns is copied and streamed by that key', async () => {
+    const db = `e2e_ukey_${process.pid}`;
+    const c = await mysql.createConnection(mysqlOptions);
+    await c.query(`DROP DATABASE IF EXISTS \`${db}\``);
+    await c.query(`CREATE DATABASE \`${db}\``);
+    await c.query(`CREATE TABLE \`${db}\`.people (email VARCHAR(100) NOT NULL, nick VARCHAR(20) NULL, age INT NULL, UNIQUE KEY by_nick (nick), UNIQUE KEY by_email (email))`);
+    await c.query(`INSERT INTO \`${db}\`.people VALUES ('a@x', 'a', 1), ('b@x', NULL, 2), ('c@x', 'c', 3)`);
+    await pgDatabase(db);
+    const dir = tempDir('e2e-ukey');
+    const file = writePipelineFile(dir, { name: 'e2e-ukey', tables: `${db}\\.people`, sink: 'postgres', pgDatabase: db });
+    const ferry = startFerry(['run', file]);
+    await waitFor('copied', async () => isEqual(await compareToPostgres(db, 'people', db)), 60_000, 300);
+    await c.query(`UPDATE \`${db}\`.people SET age = age + 10 WHERE email = 'b@x'`);
+    await c.query(`UPDATE \`${db}\`.people SET email = 'a2@x' WHERE email = 'a@x'`);
+    await c.query(`DELETE FROM \`${db}\`.people WHERE email = 'c@x'`);
+    await c.query(`INSERT INTO \`${db}\`.people VALUES ('d@x', NULL, 4)`);
+    await c.end();
+    await waitConverged('streamed by the unique key', async () => [await compareToPostgres(db, 'people', db)]);
+    ferry.child.kill('SIGTERM');
+    assert.equal((await ferry.exited).code, 0, ferry.output());
+  });
+});

@@ -10,6 +10,7 @@
  * Types are mapped with `logicalTypeFromColumnType`, the same function schema-reader uses.
  */
 import { FerryError } from '../../core/errors.js';
+import type { ColumnChange } from '../../core/change.js';
 import type { ColumnSchema, TableRef, TableSchema } from '../../core/schema.js';
 import { logicalTypeFromColumnType, unescapeSqlString } from './schema-reader.js';
 
@@ -183,6 +184,18 @@ export interface ColumnDef {
 
 export type ColumnPosition = { kind: 'last' } | { kind: 'first' } | { kind: 'after'; column: string };
 
+/** One column- or key-changing spec of an ALTER TABLE. */
+export type AlterSpec =
+  | { spec: 'add'; column: ColumnDef; position: ColumnPosition; ifNotExists: boolean }
+  | { spec: 'drop'; column: string; ifExists: boolean }
+  /** CHANGE old new-def (MODIFY: `from` is the column's own name); `position` null when not given. */
+  | { spec: 'change'; from: string; column: ColumnDef; position: ColumnPosition | null; ifExists: boolean }
+  | { spec: 'rename-column'; from: string; to: string; ifExists: boolean }
+  /** ALTER COLUMN x SET DEFAULT v (`value` as SQL text) / DROP DEFAULT (`value` null). */
+  | { spec: 'default'; column: string; value: string | null }
+  | { spec: 'add-primary-key'; columns: string[] }
+  | { spec: 'drop-primary-key' };
+
 export interface TableOptions {
   charset: string | null;
   collation: string | null;
@@ -207,7 +220,11 @@ export type DdlStatement =
   | { kind: 'drop-table'; tables: TableRef[]; ifExists: boolean; temporary: boolean }
   | { kind: 'truncate-table'; table: TableRef }
   | { kind: 'rename-table'; renames: { from: TableRef; to: TableRef }[] }
-  /** An ALTER TABLE that is not only ADD COLUMN (and index/constraint additions). */
+  /** An ALTER TABLE that changes columns or the primary key (beyond ADD COLUMN), specs in statement order. */
+  | { kind: 'alter-columns'; table: TableRef; specs: AlterSpec[] }
+  /** An ALTER TABLE that changes no column and no key: indexes, constraints, table options, ALGORITHM/LOCK. */
+  | { kind: 'alter-no-columns'; table: TableRef }
+  /** An ALTER TABLE Ferry cannot follow exactly (CONVERT TO CHARACTER SET, RENAME TO mixed with other specs, ...). */
   | { kind: 'other-alter'; table: TableRef }
   /** A table DDL Ferry could not read completely. */
   | { kind: 'unparsed'; reason: string };
@@ -600,9 +617,33 @@ function isHarmlessAlterSpec(p: Parser): boolean {
       for (let j = k + 1; j <= k + 2; j++) if (p.isWord('PRIMARY', j)) return false;
       return true;
     }
-    return ['INDEX', 'KEY', 'UNIQUE', 'FULLTEXT', 'SPATIAL', 'FOREIGN', 'CHECK', 'PARTITION', 'PERIOD'].some((w) => p.isWord(w, k));
+    return ['INDEX', 'KEY', 'UNIQUE', 'FULLTEXT', 'SPATIAL', 'FOREIGN', 'CHECK', 'PARTITION', 'PERIOD', 'SYSTEM'].some((w) => p.isWord(w, k));
   }
-  return p.isWord('ALGORITHM') || p.isWord('LOCK') || p.isWord('FORCE');
+  if (p.isWord('DROP')) {
+    if (p.isWord('PRIMARY', 1)) return false;
+    return ['INDEX', 'KEY', 'FOREIGN', 'CONSTRAINT', 'CHECK', 'PARTITION', 'PERIOD', 'SYSTEM'].some((w) => p.isWord(w, 1));
+  }
+  if (p.isWord('RENAME')) return p.isWord('INDEX', 1) || p.isWord('KEY', 1);
+  if (p.isWord('ALTER')) return p.isWord('INDEX', 1) || p.isWord('KEY', 1) || p.isWord('CONSTRAINT', 1) || p.isWord('CHECK', 1);
+  if (p.isWord('ENABLE') || p.isWord('DISABLE')) return p.isWord('KEYS', 1);
+  if (p.isWord('ORDER') && p.isWord('BY', 1)) return true;
+  if (p.isWord('CONVERT')) return false;
+  // Table options: ENGINE=, COMMENT=, AUTO_INCREMENT=, ROW_FORMAT=, [DEFAULT] CHARSET= (the default for
+  // columns added later, not a change of existing ones), ALGORITHM=, LOCK=, FORCE, ...
+  return (
+    p.isWord('ALGORITHM') || p.isWord('LOCK') || p.isWord('FORCE') || p.isWord('ENGINE') || p.isWord('COMMENT') || p.isWord('AUTO_INCREMENT') ||
+    p.isWord('ROW_FORMAT') || p.isWord('KEY_BLOCK_SIZE') || p.isWord('STATS_PERSISTENT') || p.isWord('STATS_AUTO_RECALC') ||
+    p.isWord('STATS_SAMPLE_PAGES') || p.isWord('PACK_KEYS') || p.isWord('CHECKSUM') || p.isWord('DELAY_KEY_WRITE') || p.isWord('AVG_ROW_LENGTH') ||
+    p.isWord('MAX_ROWS') || p.isWord('MIN_ROWS') || p.isWord('PAGE_CHECKSUM') || p.isWord('TRANSACTIONAL') || p.isWord('ENCRYPTED') ||
+    p.isWord('ENCRYPTION_KEY_ID') || p.isWord('PAGE_COMPRESSED') || p.isWord('PAGE_COMPRESSION_LEVEL') || p.isWord('CHARSET') || p.isWord('COLLATE') ||
+    (p.isWord('CHARACTER') && p.isWord('SET', 1)) || (p.isWord('DEFAULT') && (p.isWord('CHARSET', 1) || p.isWord('CHARACTER', 1) || p.isWord('COLLATE', 1)))
+  );
+}
+
+function columnPosition(p: Parser): ColumnPosition | null {
+  if (p.accept('FIRST')) return { kind: 'first' };
+  if (p.accept('AFTER')) return { kind: 'after', column: p.name() };
+  return null;
 }
 
 function parseAlter(p: Parser): DdlStatement | null {
@@ -611,11 +652,12 @@ function parseAlter(p: Parser): DdlStatement | null {
   if (!p.accept('TABLE')) return null;
   p.accept('IF', 'EXISTS');
   const table = p.tableRef();
-  const added: { column: ColumnDef; position: ColumnPosition; ifNotExists: boolean }[] = [];
+  const specs: AlterSpec[] = [];
   // `WAIT n` / `NOWAIT` (MariaDB) come before the specs.
   if (p.accept('WAIT')) p.next();
   p.accept('NOWAIT');
   let other = false;
+  let renameTo: TableRef | null = null;
   while (p.peek() && !p.isPunct(';')) {
     if (isHarmlessAlterSpec(p)) {
       p.skipItem();
@@ -627,19 +669,61 @@ function parseAlter(p: Parser): DdlStatement | null {
         // ADD COLUMN (a int, b int): no positions inside the list.
         for (;;) {
           if (startsTableConstraint(p)) {
-            if (parseTableConstraint(p)) other = true;
+            const pk = parseTableConstraint(p);
+            if (pk) specs.push({ spec: 'add-primary-key', columns: pk });
           } else {
-            added.push({ column: parseColumnDef(p), position: { kind: 'last' }, ifNotExists });
+            specs.push({ spec: 'add', column: parseColumnDef(p), position: { kind: 'last' }, ifNotExists });
           }
           if (p.acceptPunct(')')) break;
           p.expectPunct(',');
         }
       } else {
         const column = parseColumnDef(p);
-        let position: ColumnPosition = { kind: 'last' };
-        if (p.accept('FIRST')) position = { kind: 'first' };
-        else if (p.accept('AFTER')) position = { kind: 'after', column: p.name() };
-        added.push({ column, position, ifNotExists });
+        specs.push({ spec: 'add', column, position: columnPosition(p) ?? { kind: 'last' }, ifNotExists });
+      }
+    } else if (p.isWord('ADD')) {
+      // ADD PRIMARY KEY (...) / ADD CONSTRAINT [name] PRIMARY KEY (...)
+      p.expect('ADD');
+      const pk = parseTableConstraint(p);
+      if (pk) specs.push({ spec: 'add-primary-key', columns: pk });
+    } else if (p.accept('DROP', 'PRIMARY', 'KEY')) {
+      specs.push({ spec: 'drop-primary-key' });
+    } else if (p.isWord('DROP')) {
+      p.expect('DROP');
+      p.accept('COLUMN');
+      const ifExists = p.accept('IF', 'EXISTS');
+      specs.push({ spec: 'drop', column: p.name(), ifExists });
+      p.accept('RESTRICT');
+      p.accept('CASCADE');
+    } else if (p.isWord('CHANGE') || p.isWord('MODIFY')) {
+      const modify = p.next().value.toUpperCase() === 'MODIFY';
+      p.accept('COLUMN');
+      const ifExists = p.accept('IF', 'EXISTS');
+      const from = modify ? (p.peek()?.value ?? '') : p.name();
+      const column = parseColumnDef(p);
+      specs.push({ spec: 'change', from, column, position: columnPosition(p), ifExists });
+    } else if (p.isWord('RENAME') && p.isWord('COLUMN', 1)) {
+      p.expect('RENAME', 'COLUMN');
+      const ifExists = p.accept('IF', 'EXISTS');
+      const from = p.name();
+      p.expect('TO');
+      specs.push({ spec: 'rename-column', from, to: p.name(), ifExists });
+    } else if (p.isWord('RENAME')) {
+      p.expect('RENAME');
+      if (!p.accept('TO')) p.accept('AS');
+      renameTo = p.tableRef();
+    } else if (p.isWord('ALTER')) {
+      p.expect('ALTER');
+      p.accept('COLUMN');
+      p.accept('IF', 'EXISTS');
+      const column = p.name();
+      if (p.accept('SET', 'DEFAULT')) specs.push({ spec: 'default', column, value: parseDefault(p) });
+      else if (p.accept('DROP', 'DEFAULT')) specs.push({ spec: 'default', column, value: null });
+      else if (p.accept('SET', 'VISIBLE') || p.accept('SET', 'INVISIBLE')) {
+        // Invisible columns are still in every row image: nothing Ferry models changes.
+      } else {
+        other = true;
+        p.skipItem();
       }
     } else {
       other = true;
@@ -648,8 +732,16 @@ function parseAlter(p: Parser): DdlStatement | null {
     if (!p.acceptPunct(',')) break;
   }
   if (p.peek() && !p.isPunct(';')) other = true; // PARTITION BY ... and other trailing clauses
-  if (other || added.length === 0 || added.some((a) => a.column.primaryKey)) return { kind: 'other-alter', table };
-  return { kind: 'add-columns', table, columns: added };
+  if (renameTo) {
+    if (other || specs.length > 0) return { kind: 'other-alter', table };
+    return { kind: 'rename-table', renames: [{ from: table, to: renameTo }] };
+  }
+  if (other) return { kind: 'other-alter', table };
+  if (specs.length === 0) return { kind: 'alter-no-columns', table };
+  if (specs.every((s) => s.spec === 'add' && !s.column.primaryKey)) {
+    return { kind: 'add-columns', table, columns: specs.map((s) => s as Extract<AlterSpec, { spec: 'add' }>) };
+  }
+  return { kind: 'alter-columns', table, specs };
 }
 
 function parseDrop(p: Parser): DdlStatement | null {
@@ -815,4 +907,153 @@ export function applyAddColumns(
     } else columns.push(col);
   }
   return { schema: schema.schema, name: schema.name, columns, primaryKey: pkNames.map((n) => find(n)) };
+}
+
+/**
+ * The schema after an ALTER TABLE that changes columns or the key, and the column-level changes
+ * it made, in statement order. Specs apply one after the other, as the server applies them.
+ * Returns a new TableSchema (the input is not changed). A spec that names a column the held
+ * schema lacks is an error (the held schema does not match the server's) unless it said IF EXISTS.
+ *
+ * CHANGE/MODIFY replace the whole definition, as on the server: an omitted NULL/NOT NULL means
+ * NULL, an omitted DEFAULT means none (key columns stay NOT NULL).
+ */
+export function applyAlterSpecs(schema: TableSchema, specs: AlterSpec[], defaults: CharsetDefaults): { table: TableSchema; changes: ColumnChange[] } {
+  const columns = schema.columns.slice();
+  let pkNames = schema.primaryKey.map((i) => (schema.columns[i] as ColumnSchema).name);
+  const changes: ColumnChange[] = [];
+  const where = `${schema.schema}.${schema.name}`;
+  const find = (name: string): number => columns.findIndex((c) => c.name.toLowerCase() === name.toLowerCase());
+  const mustFind = (name: string, what: string): number => {
+    const i = find(name);
+    if (i < 0) throw new FerryError('FERRY_SCHEMA_MISMATCH', `${what}: no column ${name} in ${where}`);
+    return i;
+  };
+  const place = (col: ColumnSchema, position: ColumnPosition): void => {
+    if (position.kind === 'first') columns.unshift(col);
+    else if (position.kind === 'after') columns.splice(mustFind(position.column, `AFTER ${position.column}`) + 1, 0, col);
+    else columns.push(col);
+  };
+  const renameInKey = (from: string, to: string): void => {
+    pkNames = pkNames.map((n) => (n.toLowerCase() === from.toLowerCase() ? to : n));
+  };
+  for (const sp of specs) {
+    switch (sp.spec) {
+      case 'add': {
+        if (find(sp.column.name) >= 0) {
+          if (sp.ifNotExists) break;
+          throw new FerryError('FERRY_SCHEMA_MISMATCH', `column ${sp.column.name} already exists in ${where}`);
+        }
+        place(columnFromDef(sp.column, null, defaults), sp.position);
+        changes.push({ op: 'add', column: sp.column.name });
+        if (sp.column.primaryKey) {
+          pkNames = [sp.column.name];
+          changes.push({ op: 'primary-key' });
+        }
+        break;
+      }
+      case 'drop': {
+        const i = find(sp.column);
+        if (i < 0) {
+          if (sp.ifExists) break;
+          mustFind(sp.column, 'DROP COLUMN');
+        }
+        const name = (columns[i] as ColumnSchema).name;
+        columns.splice(i, 1);
+        changes.push({ op: 'drop', column: name });
+        // The server removes a dropped column from its indexes; a key left without columns is gone.
+        const before = pkNames.length;
+        pkNames = pkNames.filter((n) => n.toLowerCase() !== name.toLowerCase());
+        if (pkNames.length !== before) changes.push({ op: 'primary-key' });
+        break;
+      }
+      case 'change': {
+        const i = find(sp.from);
+        if (i < 0) {
+          if (sp.ifExists) break;
+          mustFind(sp.from, sp.from === sp.column.name ? 'MODIFY' : 'CHANGE');
+        }
+        const old = columns[i] as ColumnSchema;
+        const col = columnFromDef(sp.column, null, defaults);
+        const inKey = pkNames.some((n) => n.toLowerCase() === old.name.toLowerCase());
+        if (inKey) col.nullable = false;
+        if (inKey && col.defaultValue === 'NULL') col.defaultValue = null;
+        if (old.name !== col.name) {
+          changes.push({ op: 'rename', from: old.name, to: col.name });
+          renameInKey(old.name, col.name);
+        }
+        if (JSON.stringify({ ...old, name: col.name }) !== JSON.stringify(col)) changes.push({ op: 'modify', column: col.name });
+        if (sp.position) {
+          columns.splice(i, 1);
+          place(col, sp.position);
+          if (find(col.name) !== i) changes.push({ op: 'move', column: col.name });
+        } else columns[i] = col;
+        break;
+      }
+      case 'rename-column': {
+        const i = find(sp.from);
+        if (i < 0) {
+          if (sp.ifExists) break;
+          mustFind(sp.from, 'RENAME COLUMN');
+        }
+        const old = columns[i] as ColumnSchema;
+        columns[i] = { ...old, name: sp.to };
+        changes.push({ op: 'rename', from: old.name, to: sp.to });
+        renameInKey(old.name, sp.to);
+        break;
+      }
+      case 'default': {
+        const i = mustFind(sp.column, 'ALTER COLUMN');
+        const old = columns[i] as ColumnSchema;
+        columns[i] = { ...old, defaultValue: sp.value ?? (old.nullable && !old.generated ? 'NULL' : null) };
+        changes.push({ op: 'modify', column: old.name });
+        break;
+      }
+      case 'add-primary-key': {
+        for (const n of sp.columns) mustFind(n, 'ADD PRIMARY KEY');
+        pkNames = sp.columns.map((n) => (columns[find(n)] as ColumnSchema).name);
+        // Key columns are NOT NULL (the server makes them so).
+        for (const n of pkNames) {
+          const i = find(n);
+          const c = columns[i] as ColumnSchema;
+          if (c.nullable) {
+            columns[i] = { ...c, nullable: false, defaultValue: c.defaultValue === 'NULL' ? null : c.defaultValue };
+            changes.push({ op: 'modify', column: c.name });
+          }
+        }
+        changes.push({ op: 'primary-key' });
+        break;
+      }
+      case 'drop-primary-key':
+        pkNames = [];
+        changes.push({ op: 'primary-key' });
+        break;
+    }
+  }
+  return { table: { schema: schema.schema, name: schema.name, columns, primaryKey: pkNames.map((n) => find(n)) }, changes };
+}
+
+/**
+ * The column-level changes that turn `before` into `after` (two tables with the same name, e.g.
+ * the original and the gh-ost ghost table at the swap), matched by column name: a renamed column
+ * shows as a drop and an add.
+ */
+export function diffTables(before: TableSchema, after: TableSchema): ColumnChange[] {
+  const out: ColumnChange[] = [];
+  const byName = new Map(before.columns.map((c) => [c.name.toLowerCase(), c]));
+  const afterNames = new Set(after.columns.map((c) => c.name.toLowerCase()));
+  for (const c of before.columns) if (!afterNames.has(c.name.toLowerCase())) out.push({ op: 'drop', column: c.name });
+  const kept = after.columns.filter((c) => byName.has(c.name.toLowerCase())).map((c) => c.name.toLowerCase());
+  const keptBefore = before.columns.filter((c) => afterNames.has(c.name.toLowerCase())).map((c) => c.name.toLowerCase());
+  for (const c of after.columns) {
+    const old = byName.get(c.name.toLowerCase());
+    if (!old) out.push({ op: 'add', column: c.name });
+    else {
+      if (JSON.stringify(old) !== JSON.stringify(c)) out.push({ op: 'modify', column: c.name });
+      if (kept.indexOf(c.name.toLowerCase()) !== keptBefore.indexOf(c.name.toLowerCase())) out.push({ op: 'move', column: c.name });
+    }
+  }
+  const pk = (t: TableSchema): string => t.primaryKey.map((i) => t.columns[i]?.name.toLowerCase()).join(',');
+  if (pk(before) !== pk(after)) out.push({ op: 'primary-key' });
+  return out;
 }

@@ -351,9 +351,18 @@ export async function readTableSchemas(conn: Connection, patterns: readonly RegE
     rowsAsArray: true,
     values: [dbs],
   });
+  // Unique indexes over whole NOT NULL columns: a table without a primary key is keyed by one.
+  const [uniqueRows] = await conn.query<RowDataPacket[]>({
+    sql:
+      "SELECT s.TABLE_SCHEMA, s.TABLE_NAME, s.INDEX_NAME, s.COLUMN_NAME, s.SUB_PART, c.IS_NULLABLE FROM information_schema.STATISTICS s " +
+      'JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = s.TABLE_SCHEMA AND c.TABLE_NAME = s.TABLE_NAME AND c.COLUMN_NAME = s.COLUMN_NAME ' +
+      "WHERE s.TABLE_SCHEMA IN (?) AND s.NON_UNIQUE = 0 AND s.INDEX_NAME <> 'PRIMARY' ORDER BY s.TABLE_SCHEMA, s.TABLE_NAME, s.INDEX_NAME, s.SEQ_IN_INDEX",
+    rowsAsArray: true,
+    values: [dbs],
+  });
   const jsonColumns = await readMariaDbJsonColumns(conn, dbs);
 
-  const byTable = new Map<string, TableSchema>();
+  const byTable = new Map<string, TableSchema & { uniqueKeyUsed?: boolean }>();
   for (const t of tables) byTable.set(`${t.schema}\u0000${t.name}`, { schema: t.schema, name: t.name, columns: [], primaryKey: [] });
 
   for (const r of colRows as unknown as unknown[][]) {
@@ -390,6 +399,30 @@ export async function readTableSchemas(conn: Connection, patterns: readonly RegE
     if (idx < 0) throw new FerryError('FERRY_INTERNAL', `primary key column ${col} of ${table.schema}.${table.name} not among its columns`);
     table.primaryKey.push(idx);
   }
+  // No primary key: the unique index with the fewest columns, all NOT NULL and not prefixes,
+  // identifies rows just as well (the target table gets it as its primary key).
+  const uniques = new Map<string, { columns: string[]; usable: boolean }>();
+  for (const r of uniqueRows as unknown as unknown[][]) {
+    const key = `${str(r[0])}\u0000${str(r[1])}\u0000${str(r[2])}`;
+    const u = uniques.get(key) ?? { columns: [], usable: true };
+    u.columns.push(str(r[3]) ?? '');
+    if (r[4] !== null && r[4] !== undefined) u.usable = false;
+    if (str(r[5]) !== 'NO') u.usable = false;
+    uniques.set(key, u);
+  }
+  for (const [key, u] of uniques) {
+    if (!u.usable) continue;
+    const [schema, name] = key.split('\u0000');
+    const table = byTable.get(`${schema}\u0000${name}`);
+    if (!table || (table.primaryKey.length > 0 && !table.uniqueKeyUsed)) continue;
+    if (table.uniqueKeyUsed && table.primaryKey.length <= u.columns.length) continue;
+    const idx = u.columns.map((c) => table.columns.findIndex((col) => col.name === c));
+    if (idx.some((i) => i < 0)) continue;
+    table.primaryKey = idx;
+    table.uniqueKeyUsed = true;
+    table.keyIndex = key.split('\u0000')[2] ?? '';
+  }
+  for (const t of byTable.values()) delete t.uniqueKeyUsed;
   // A table dropped between the two queries has no columns: leave it out.
   return [...byTable.values()].filter((t) => t.columns.length > 0);
 }

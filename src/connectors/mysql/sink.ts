@@ -9,12 +9,14 @@
  */
 import mysql from 'mysql2/promise';
 import type { Row, SchemaChange, Value } from '../../core/change.js';
+import { lenientColumnChanges } from '../../core/change.js';
 import type { SinkConfig } from '../../core/config-types.js';
 import type { KeyAction, LaneBatch, LaneCheckpoint, Sink, SinkLane, TargetTable } from '../../core/contracts.js';
 import { FerryError, abortError, asFerryError, isFerryError, throwIfAborted } from '../../core/errors.js';
 import type { ColumnSchema, TableSchema } from '../../core/schema.js';
 import { SINK_SESSION_SQL, mysqlLiteral, mysqlStringLiteral, quoteMySqlIdent, quoteMySqlTable } from './quote.js';
-import { mysqlColumnDefinition, mysqlCreateTableSql, requirePrimaryKey } from './sink-types.js';
+import { mysqlColumnDefinition, mysqlColumnType, mysqlCreateTableSql, requirePrimaryKey } from './sink-types.js';
+import { parseDefault } from '../../core/default-value.js';
 
 export const CHECKPOINT_TABLE = '_ferry_checkpoint';
 
@@ -442,8 +444,18 @@ export function createMySqlSink(config: SinkConfig, pipelineName: string): Sink 
             throw asFerryError(e, 'FERRY_SINK_WRITE', `truncating ${where} failed`);
           });
           return;
+        case 'alter-columns':
+          await withPooled((conn) => alterColumns(conn, change, target, signal)).catch((e: unknown) => {
+            throw asFerryError(e, 'FERRY_SINK_WRITE', `changing columns of ${where} failed (${change.ddl})`, 'Apply the change to the target table by hand, then restart the pipeline.');
+          });
+          return;
+        case 'rename-table':
+          await withPooled((conn) => renameTable(conn, change.from, target)).catch((e: unknown) => {
+            throw asFerryError(e, 'FERRY_SINK_WRITE', `renaming ${change.from.schema}.${change.from.name} to ${where} failed`, 'Rename the target table by hand (or drop a stale table of the new name), then restart the pipeline.');
+          });
+          return;
         default:
-          throw new FerryError('FERRY_DDL_UNSUPPORTED', `the MySQL sink cannot apply a ${change.kind} change to ${where} yet: ${change.ddl}`, {
+          throw new FerryError('FERRY_DDL_UNSUPPORTED', `the MySQL sink cannot apply a ${change.kind} change to ${where}: ${change.ddl}`, {
             fix: `Apply the change to the target by hand (it was: ${change.ddl}), then restart the pipeline; or exclude the table.`,
             details: { kind: change.kind, table: where },
           });
@@ -555,4 +567,192 @@ export function createMySqlSink(config: SinkConfig, pipelineName: string): Sink 
     },
   };
   return sink;
+}
+
+/** A column of a target table as information_schema reports it. */
+interface TargetColumn {
+  name: string;
+  columnType: string;
+  nullable: boolean;
+  charset: string | null;
+  collation: string | null;
+  /** COLUMN_DEFAULT: SQL text (MariaDB ≥ 10.2.7), `NULL`, or null for none. */
+  defaultText: string | null;
+}
+
+async function targetColumns(conn: Conn, schema: string, name: string): Promise<TargetColumn[]> {
+  const [rows] = await conn.query(
+    'SELECT COLUMN_NAME AS n, COLUMN_TYPE AS t, IS_NULLABLE AS nl, CHARACTER_SET_NAME AS cs, COLLATION_NAME AS co, COLUMN_DEFAULT AS d ' +
+      `FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ${mysqlStringLiteral(schema)} AND TABLE_NAME = ${mysqlStringLiteral(name)} ORDER BY ORDINAL_POSITION`,
+  );
+  return (rows as { n: string; t: string; nl: string; cs: string | null; co: string | null; d: string | null }[]).map((r) => ({
+    name: String(r.n),
+    columnType: String(r.t),
+    nullable: r.nl === 'YES',
+    charset: r.cs,
+    collation: r.co,
+    defaultText: r.d,
+  }));
+}
+
+async function targetKey(conn: Conn, schema: string, name: string): Promise<string[]> {
+  const [rows] = await conn.query(
+    'SELECT COLUMN_NAME AS n FROM information_schema.STATISTICS WHERE INDEX_NAME = \'PRIMARY\' AND ' +
+      `TABLE_SCHEMA = ${mysqlStringLiteral(schema)} AND TABLE_NAME = ${mysqlStringLiteral(name)} ORDER BY SEQ_IN_INDEX`,
+  );
+  return (rows as { n: string }[]).map((r) => String(r.n));
+}
+
+async function tableExists(conn: Conn, schema: string, name: string): Promise<boolean> {
+  const [rows] = await conn.query(
+    `SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ${mysqlStringLiteral(schema)} AND TABLE_NAME = ${mysqlStringLiteral(name)}`,
+  );
+  return Number((rows as { n: string | number }[])[0]?.n ?? 0) > 0;
+}
+
+/** Type text comparable between `mysqlColumnType` and COLUMN_TYPE: no integer display widths, no `(0)` fsp. */
+function normalType(t: string): string {
+  return t
+    .toLowerCase()
+    .replace(/\s+/g, ' ')
+    .replace(/^(tinyint|smallint|mediumint|int|integer|bigint)\(\d+\)/, '$1')
+    .replace(/^integer\b/, 'int')
+    .replace(/^(datetime|timestamp|time)\(0\)/, '$1')
+    .replace(/^json$/, 'longtext')
+    .trim();
+}
+
+/** Default text comparable between the schema model and COLUMN_DEFAULT. */
+function normalDefault(d: string | null): string {
+  if (d === null) return 'none';
+  const p = parseDefault(d);
+  if (p.kind === 'literal') return `'${p.value}'`;
+  if (p.kind === 'now') return 'now';
+  return p.kind === 'expression' ? p.text.toLowerCase() : p.kind;
+}
+
+/** Whether the target column already has the definition the schema model asks for. */
+function sameDefinition(t: TargetColumn, col: ColumnSchema): boolean {
+  if (normalType(t.columnType) !== normalType(mysqlColumnType(col))) return false;
+  if (t.nullable !== col.nullable) return false;
+  if (col.type.kind === 'string' && col.type.charset !== 'binary' && t.charset !== null && t.charset !== col.type.charset) return false;
+  const want = normalDefault(col.defaultValue);
+  const have = normalDefault(t.defaultText);
+  return want === have || (want === 'none' && have === 'null') || (want === 'null' && have === 'none');
+}
+
+/** `name type [CHARACTER SET c COLLATE x] NULL|NOT NULL [DEFAULT d]` of a column as the target has it. */
+function definitionOfTarget(t: TargetColumn, nullable = t.nullable): string {
+  let sql = `${quoteMySqlIdent(t.name)} ${t.columnType}`;
+  if (t.charset) sql += ` CHARACTER SET ${quoteMySqlIdent(t.charset)}`;
+  if (t.collation) sql += ` COLLATE ${quoteMySqlIdent(t.collation)}`;
+  sql += nullable ? ' NULL' : ' NOT NULL';
+  if (t.defaultText !== null && !(t.defaultText === 'NULL' && !nullable)) sql += ` DEFAULT ${t.defaultText}`;
+  return sql;
+}
+
+/**
+ * ` AFTER x` / ` FIRST`: the place of `column` in `table` among the columns the target has (a
+ * target kept under `lenient` may hold more columns than the source).
+ */
+function placement(table: TableSchema, column: string, present: Set<string>): string {
+  const at = table.columns.findIndex((c) => c.name.toLowerCase() === column.toLowerCase());
+  for (let i = at - 1; i >= 0; i--) {
+    const prev = table.columns[i] as ColumnSchema;
+    if (present.has(prev.name.toLowerCase())) return ` AFTER ${quoteMySqlIdent(prev.name)}`;
+  }
+  return ' FIRST';
+}
+
+/**
+ * Applies the column changes of one ALTER to a MariaDB/MySQL target, step by step. Before each
+ * step it reads the target's information_schema and skips the step when the target already is
+ * as the step would leave it, so a replay after a crash changes nothing (and sends no DDL).
+ */
+async function alterColumns(conn: Conn, change: Extract<SchemaChange, { kind: 'alter-columns' }>, target: TargetTable, signal: AbortSignal): Promise<void> {
+  const qualified = quoteMySqlTable(target.schema, target.name);
+  const src = change.table;
+  const colOf = (t: TableSchema, name: string): ColumnSchema | undefined => t.columns.find((c) => c.name.toLowerCase() === name.toLowerCase());
+  for (const ch of change.lenient ? lenientColumnChanges(change.before, change.table, change.changes) : change.changes) {
+    throwIfAborted(signal);
+    const cols = await targetColumns(conn, target.schema, target.name);
+    if (cols.length === 0) throw new FerryError('FERRY_SCHEMA_MISMATCH', `target table ${target.schema}.${target.name} does not exist`);
+    const byName = new Map(cols.map((c) => [c.name.toLowerCase(), c]));
+    const present = new Set(byName.keys());
+    switch (ch.op) {
+      case 'add': {
+        const col = colOf(src, ch.column);
+        if (!col || byName.has(ch.column.toLowerCase())) break;
+        await conn.query(`ALTER TABLE ${qualified} ADD COLUMN ${mysqlColumnDefinition(col, true)}${placement(src, col.name, present)}`);
+        break;
+      }
+      case 'drop': {
+        const t = byName.get(ch.column.toLowerCase());
+        if (!t) break;
+        if (!change.lenient) await conn.query(`ALTER TABLE ${qualified} DROP COLUMN ${quoteMySqlIdent(t.name)}`);
+        else if (!t.nullable) await conn.query(`ALTER TABLE ${qualified} MODIFY COLUMN ${definitionOfTarget(t, true)}`);
+        break;
+      }
+      case 'rename': {
+        const from = byName.get(ch.from.toLowerCase());
+        if (!from || (byName.has(ch.to.toLowerCase()) && ch.from.toLowerCase() !== ch.to.toLowerCase())) break;
+        if (!change.lenient) {
+          await conn.query(`ALTER TABLE ${qualified} RENAME COLUMN ${quoteMySqlIdent(from.name)} TO ${quoteMySqlIdent(ch.to)}`);
+        } else {
+          // lenient: the new name is added with the old column's definition and values; the old
+          // column stays, nullable, so nothing the target held is lost.
+          await conn.query(`ALTER TABLE ${qualified} ADD COLUMN ${definitionOfTarget({ ...from, name: ch.to }, true)} AFTER ${quoteMySqlIdent(from.name)}`);
+          await conn.query(`UPDATE ${qualified} SET ${quoteMySqlIdent(ch.to)} = ${quoteMySqlIdent(from.name)}`);
+          if (!from.nullable) await conn.query(`ALTER TABLE ${qualified} MODIFY COLUMN ${definitionOfTarget(from, true)}`);
+        }
+        break;
+      }
+      case 'modify': {
+        const col = colOf(src, ch.column);
+        const t = byName.get(ch.column.toLowerCase());
+        if (!col || !t || sameDefinition(t, col)) break;
+        await conn.query(`ALTER TABLE ${qualified} MODIFY COLUMN ${mysqlColumnDefinition(col, true)}`);
+        break;
+      }
+      case 'move': {
+        const t = byName.get(ch.column.toLowerCase());
+        if (!t) break;
+        const want = placement(src, t.name, present);
+        const at = cols.indexOf(t);
+        const have = at === 0 ? ' FIRST' : ` AFTER ${quoteMySqlIdent((cols[at - 1] as TargetColumn).name)}`;
+        if (want.toLowerCase() === have.toLowerCase()) break;
+        await conn.query(`ALTER TABLE ${qualified} MODIFY COLUMN ${definitionOfTarget(t)}${want}`);
+        break;
+      }
+      case 'primary-key': {
+        const want = src.primaryKey.map((i) => (src.columns[i] as ColumnSchema).name);
+        // A table that lost its key keeps the target's (its rows are not delivered meanwhile).
+        if (want.length === 0) break;
+        const have = await targetKey(conn, target.schema, target.name);
+        if (have.map((n) => n.toLowerCase()).join(',') === want.map((n) => n.toLowerCase()).join(',')) break;
+        const add = `ADD PRIMARY KEY (${want.map(quoteMySqlIdent).join(', ')})`;
+        await conn.query(`ALTER TABLE ${qualified} ${have.length > 0 ? 'DROP PRIMARY KEY, ' : ''}${add}`);
+        break;
+      }
+    }
+  }
+}
+
+/** RENAME TABLE on the target, unless it already happened (idempotent). */
+async function renameTable(conn: Conn, from: { schema: string; name: string }, to: TargetTable): Promise<void> {
+  const fromExists = await tableExists(conn, from.schema, from.name);
+  const toExists = await tableExists(conn, to.schema, to.name);
+  if (!fromExists && toExists) return; // done before a crash
+  if (fromExists && toExists) {
+    throw new FerryError('FERRY_SCHEMA_MISMATCH', `cannot rename target ${from.schema}.${from.name} to ${to.schema}.${to.name}: both exist`, {
+      fix: `Drop or rename the stale target table ${to.schema}.${to.name}, then restart the pipeline.`,
+    });
+  }
+  if (!fromExists) {
+    await conn.query(`CREATE DATABASE IF NOT EXISTS ${quoteMySqlIdent(to.schema)} CHARACTER SET utf8mb4`);
+    await conn.query(mysqlCreateTableSql(to.schema, to.name, to.source));
+    return;
+  }
+  await conn.query(`CREATE DATABASE IF NOT EXISTS ${quoteMySqlIdent(to.schema)} CHARACTER SET utf8mb4`);
+  await conn.query(`RENAME TABLE ${quoteMySqlTable(from.schema, from.name)} TO ${quoteMySqlTable(to.schema, to.name)}`);
 }

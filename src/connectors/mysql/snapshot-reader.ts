@@ -132,7 +132,7 @@ function planFor(table: TableSchema): ChunkPlan {
     return c;
   });
   const select = table.columns.map(selectExpr).join(', ');
-  const from = `${quoteTable(table)} FORCE INDEX (PRIMARY)`;
+  const from = `${quoteTable(table)} FORCE INDEX (${table.keyIndex ? quoteMySqlIdent(table.keyIndex) : 'PRIMARY'})`;
   const order = pkCols.map((c) => quoteId(c.name)).join(', ');
   const keys = pkCols.map(keyPartFor);
   const plan: ChunkPlan = {

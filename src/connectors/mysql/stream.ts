@@ -1,4 +1,4 @@
-import type { ChangeBatch, RowChange, SchemaChange } from '../../core/change.js';
+import type { ChangeBatch, RowChange, SchemaChange, TableMove } from '../../core/change.js';
 import type { MySqlSourceConfig } from '../../core/config-types.js';
 import { FerryError } from '../../core/errors.js';
 import type { TableRef, TableSchema } from '../../core/schema.js';
@@ -6,7 +6,7 @@ import { tableId } from '../../core/schema.js';
 import { openBinlogStream } from './binlog/reader.js';
 import type { BinlogEvent, MariadbGtidEvent, QueryEvent, RowsEvent } from './binlog/types.js';
 import { EventCode } from './binlog/constants.js';
-import { applyAddColumns, parseDdl, tableFromCreate, type CharsetDefaults } from './ddl.js';
+import { applyAddColumns, applyAlterSpecs, diffTables, parseDdl, tableFromCreate, type CharsetDefaults, type DdlStatement } from './ddl.js';
 import type { BinlogPosition } from './position.js';
 import { isCapturedTable } from './schema-reader.js';
 
@@ -49,6 +49,16 @@ function parseMariaGtidList(text: string): GtidState {
 
 function formatMariaGtidList(s: GtidState): string {
   return [...s.domains.entries()].sort((a, b) => a[0] - b[0]).map(([, g]) => g).join(',');
+}
+
+/**
+ * Shadow tables of online schema change tools: gh-ost (`_t_gho` ghost, `_t_ghc` changelog,
+ * `_t_del` / `_t_<timestamp>_del` old table) and pt-online-schema-change (`_t_new`, `_t_old`).
+ * They are never captured, whatever the table patterns say; their schemas are followed in memory
+ * so that the swap (`RENAME TABLE t TO _t_del, _t_gho TO t`) knows the new schema of `t`.
+ */
+export function isShadowTable(name: string): boolean {
+  return /^_.+_(gho|ghc|del|new|old)$/.test(name);
 }
 
 const TXN_CONTROL = /^\s*(BEGIN|COMMIT|ROLLBACK|XA\s+(START|END|PREPARE|COMMIT|ROLLBACK|BEGIN)|SAVEPOINT|ROLLBACK\s+TO|RELEASE\s+SAVEPOINT)\b/i;
@@ -130,7 +140,7 @@ export async function* streamChanges(o: StreamOptions): AsyncGenerator<ChangeBat
     const id = `${ev.table.schema}.${ev.table.table}`;
     const known = schemas.get(id);
     if (known) return known;
-    if (!isCapturedTable(patterns, ev.table.schema, ev.table.table)) return null;
+    if (!isCapturedTable(patterns, ev.table.schema, ev.table.table) || isShadowTable(ev.table.table)) return null;
     if (!missing.has(id)) {
       missing.add(id);
       // A captured table Ferry never saw created (e.g. created before the start position by a
@@ -148,68 +158,188 @@ export async function* streamChanges(o: StreamOptions): AsyncGenerator<ChangeBat
     });
   };
 
+  /** Schemas of shadow tables (isShadowTable), by id: followed, never captured. */
+  const shadows = new Map<string, TableSchema>();
+  /** Captured tables without a primary key (rows not delivered), for a warning once per table. */
+  const frozenWarned = new Set<string>();
+  const withName = (t: TableSchema, ref: TableRef): TableSchema => ({ ...t, schema: ref.schema, name: ref.name });
+
+  /** The schema a CREATE TABLE statement gives, or the server's when the statement is not understood. */
+  const createdSchema = async (ddl: Extract<DdlStatement, { kind: 'create-table' }>): Promise<TableSchema | null> => {
+    try {
+      return tableFromCreate(ddl, await o.defaultCharset(ddl.table.schema));
+    } catch (e) {
+      o.log('CREATE TABLE not understood; reading the table from information_schema', { table: tableId(ddl.table), error: String(e) });
+      return o.readSchema(ddl.table.schema, ddl.table.name);
+    }
+  };
+
+  /**
+   * RENAME TABLE: moves the held schemas the way the server moves the tables (pairs in order),
+   * then says what that did to the captured set (core/change.ts, TableMove).
+   */
+  const renameTables = async (renames: { from: TableRef; to: TableRef }[], sql: string): Promise<SchemaChange | null> => {
+    const prev = new Map(schemas);
+    /** Current id → id before the statement, for tables that moved. */
+    const originOf = new Map<string, string>();
+    const shadowOrigin = new Set<string>();
+    for (const r of renames) {
+      const fromId = tableId(r.from);
+      const toId = tableId(r.to);
+      const origin = originOf.get(fromId) ?? fromId;
+      originOf.delete(fromId);
+      let t = schemas.get(fromId) ?? shadows.get(fromId) ?? null;
+      const fromShadow = !schemas.has(fromId) && (shadows.has(fromId) || isShadowTable(r.from.name));
+      schemas.delete(fromId);
+      shadows.delete(fromId);
+      if (isShadowTable(r.to.name)) {
+        if (t) shadows.set(toId, withName(t, r.to));
+        continue;
+      }
+      if (!isCapturedTable(patterns, r.to.schema, r.to.name)) continue;
+      if (!t) {
+        // A table Ferry held no schema of (not captured, or a shadow created before the start
+        // position): the server's current one is the best there is.
+        t = await o.readSchema(r.to.schema, r.to.name);
+        if (!t) {
+          o.log('table renamed into the captured set but not found on the server; ignored', { table: toId });
+          continue;
+        }
+        t = withName(t, r.from);
+      }
+      schemas.set(toId, withName(t, r.to));
+      originOf.set(toId, origin);
+      if (fromShadow) shadowOrigin.add(toId);
+      else shadowOrigin.delete(toId);
+    }
+    const renameSteps: TableMove[] = [];
+    const other: TableMove[] = [];
+    const renamedAway = new Set<string>();
+    for (const [id, origin] of originOf) {
+      const table = schemas.get(id);
+      const old = prev.get(origin);
+      if (!table || prev.has(id) || !old) continue;
+      renameSteps.push({ step: 'rename', from: old, table });
+      renamedAway.add(origin);
+    }
+    for (const [id, origin] of originOf) {
+      const table = schemas.get(id) as TableSchema;
+      const before = prev.get(id);
+      if (!before) {
+        if (!prev.has(origin)) other.push({ step: 'enter', table });
+        continue;
+      }
+      if (origin === id) continue; // renamed away and back in one statement
+      if (renamedAway.has(id)) other.push({ step: 'enter', table });
+      else other.push({ step: 'replace', before, table, changes: diffTables(before, table), truncate: !shadowOrigin.has(id) });
+    }
+    for (const [id, old] of prev) if (!schemas.has(id) && !renamedAway.has(id)) other.push({ step: 'leave', from: old });
+    const moves = renameSteps.concat(other);
+    if (moves.length === 0) return null;
+    const kept = moves.filter((m): m is Exclude<TableMove, { step: 'leave' }> => m.step !== 'leave');
+    const last = kept[kept.length - 1];
+    if (!last) {
+      const tables = moves.map((m) => ({ schema: (m as Extract<TableMove, { step: 'leave' }>).from.schema, name: (m as Extract<TableMove, { step: 'leave' }>).from.name }));
+      const first = tables[0] as TableRef;
+      return { kind: 'drop-table', schema: first.schema, name: first.name, tables, ddl: sql };
+    }
+    return { kind: 'rename-tables', moves, table: last.table, ddl: sql };
+  };
+
   const handleQuery = async (ev: QueryEvent): Promise<SchemaChange | null> => {
     const ddl = parseDdl(ev.sql, ev.schema);
     if (!ddl) return null;
-    const captured = (t: TableRef): boolean => schemas.has(tableId(t)) || isCapturedTable(patterns, t.schema, t.name);
+    const captured = (t: TableRef): boolean => schemas.has(tableId(t)) || (isCapturedTable(patterns, t.schema, t.name) && !isShadowTable(t.name));
     switch (ddl.kind) {
       case 'create-table': {
-        if (ddl.temporary || !captured(ddl.table)) return null;
-        let table: TableSchema | null = null;
-        try {
-          table = tableFromCreate(ddl, await o.defaultCharset(ddl.table.schema));
-        } catch (e) {
-          o.log('CREATE TABLE not understood; reading the table from information_schema', { table: tableId(ddl.table), error: String(e) });
+        if (ddl.temporary) return null;
+        if (isShadowTable(ddl.table.name) && !schemas.has(tableId(ddl.table))) {
+          const t = await createdSchema(ddl).catch(() => null);
+          if (t) shadows.set(tableId(ddl.table), t);
+          return null;
         }
-        table ??= await o.readSchema(ddl.table.schema, ddl.table.name);
+        if (!captured(ddl.table)) return null;
+        const table = await createdSchema(ddl);
         if (!table) return null;
         schemas.set(tableId(table), table);
         return { kind: 'create-table', table, ddl: ev.sql };
       }
       case 'create-table-like':
       case 'create-table-select': {
-        if (ddl.temporary || !captured(ddl.table)) return null;
+        if (ddl.temporary) return null;
+        const shadow = isShadowTable(ddl.table.name) && !schemas.has(tableId(ddl.table));
+        if (!shadow && !captured(ddl.table)) return null;
         let table: TableSchema | null = null;
         if (ddl.kind === 'create-table-like') {
-          const like = schemas.get(tableId(ddl.like));
-          if (like) table = { ...like, schema: ddl.table.schema, name: ddl.table.name };
+          const like = schemas.get(tableId(ddl.like)) ?? shadows.get(tableId(ddl.like));
+          if (like) table = withName(like, ddl.table);
         }
         // CREATE TABLE ... SELECT: the columns come from a query; the server has the answer.
         table ??= await o.readSchema(ddl.table.schema, ddl.table.name);
         if (!table) return null;
+        if (shadow) {
+          shadows.set(tableId(table), table);
+          return null;
+        }
         schemas.set(tableId(table), table);
         return { kind: 'create-table', table, ddl: ev.sql };
       }
       case 'add-columns': {
         const id = tableId(ddl.table);
+        const shadow = shadows.get(id);
+        if (shadow) {
+          shadows.set(id, applyAddColumns(shadow, ddl, await o.defaultCharset(ddl.table.schema)));
+          return null;
+        }
         const cur = schemas.get(id);
         if (!cur) return null;
         const next = applyAddColumns(cur, ddl, await o.defaultCharset(ddl.table.schema));
         schemas.set(id, next);
         return { kind: 'add-column', table: next, columns: ddl.columns.map((c) => c.column.name).filter((n) => !cur.columns.some((c) => c.name.toLowerCase() === n.toLowerCase())), ddl: ev.sql };
       }
+      case 'alter-columns': {
+        const id = tableId(ddl.table);
+        const shadow = shadows.get(id);
+        if (shadow) {
+          try {
+            shadows.set(id, applyAlterSpecs(shadow, ddl.specs, await o.defaultCharset(ddl.table.schema)).table);
+          } catch {
+            shadows.delete(id); // read from the server at the swap
+          }
+          return null;
+        }
+        const cur = schemas.get(id);
+        if (!cur) return null;
+        const { table, changes } = applyAlterSpecs(cur, ddl.specs, await o.defaultCharset(ddl.table.schema));
+        schemas.set(id, table);
+        if (changes.length === 0) return null;
+        return { kind: 'alter-columns', before: cur, table, changes, ddl: ev.sql };
+      }
+      case 'alter-no-columns':
+        return null;
       case 'drop-table': {
         if (ddl.temporary) return null;
-        let change: SchemaChange | null = null;
+        const tables: TableRef[] = [];
         for (const t of ddl.tables) {
-          if (schemas.delete(tableId(t))) change = { kind: 'drop-table', schema: t.schema, name: t.name, ddl: ev.sql };
+          shadows.delete(tableId(t));
+          if (schemas.delete(tableId(t))) tables.push(t);
         }
-        return change;
+        const first = tables[0];
+        return first ? { kind: 'drop-table', schema: first.schema, name: first.name, tables, ddl: ev.sql } : null;
       }
       case 'truncate-table': {
         const cur = schemas.get(tableId(ddl.table));
         return cur ? { kind: 'truncate-table', table: cur, ddl: ev.sql } : null;
       }
       case 'rename-table':
+        return renameTables(ddl.renames, ev.sql);
       case 'other-alter': {
-        const touched = ddl.kind === 'rename-table' ? ddl.renames.flatMap((r) => [r.from, r.to]) : [ddl.table];
-        for (const t of touched) {
-          const cur = schemas.get(tableId(t));
-          // The rest of the DDL catalogue (drops, renames, type and key changes) is not followed
-          // yet: the sink refuses it loudly rather than let later rows decode with a wrong schema.
-          if (cur) return { kind: 'alter-table', table: cur, ddl: ev.sql };
-        }
-        return null;
+        const id = tableId(ddl.table);
+        shadows.delete(id);
+        const cur = schemas.get(id);
+        // Not followed exactly (e.g. CONVERT TO CHARACTER SET): the sink refuses it loudly rather
+        // than let later rows decode with a wrong schema.
+        return cur ? { kind: 'alter-table', table: cur, ddl: ev.sql } : null;
       }
       case 'unparsed':
         o.log('table DDL not understood; a captured table it changed will be caught by the column-count check', { sql: ev.sql.slice(0, 200), reason: ddl.reason });
@@ -277,6 +407,16 @@ export async function* streamChanges(o: StreamOptions): AsyncGenerator<ChangeBat
           case 'rows': {
             const table = await schemaOf(ev);
             if (!table) break;
+            if (table.primaryKey.length === 0) {
+              // A captured table that lost its primary key (ALTER TABLE ... DROP PRIMARY KEY) is
+              // frozen: its rows cannot be applied by key. ADD PRIMARY KEY copies it again.
+              const id = tableId(table);
+              if (!frozenWarned.has(id)) {
+                frozenWarned.add(id);
+                o.log('FERRY_NO_PRIMARY_KEY: captured table has no primary key; its row changes are not delivered until a primary key is added (the table is then copied again)', { table: id });
+              }
+              break;
+            }
             const images = ev.decodeRows(table.columns);
             if (ev.kind === 'insert') {
               for (const r of images.after ?? []) txnChanges.push({ op: 'insert', table, before: null, after: r });

@@ -13,10 +13,11 @@ import { Readable } from 'node:stream';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import type { Row, SchemaChange, Value } from '../../core/change.js';
+import { lenientColumnChanges } from '../../core/change.js';
 import type { SinkConfig } from '../../core/config-types.js';
 import type { KeyAction, LaneBatch, LaneCheckpoint, Sink, SinkLane, TargetTable } from '../../core/contracts.js';
 import { FerryError, abortError, asFerryError, isFerryError, throwIfAborted } from '../../core/errors.js';
-import type { TableSchema } from '../../core/schema.js';
+import type { ColumnSchema, TableSchema } from '../../core/schema.js';
 import { copyTextField, pgStringLiteral, quotePgIdent, quotePgTable } from './quote.js';
 import { newLossStats, pgColumnType, pgEncoder, pgNotNull, type PgEncoder, type PgInput, type PgLossStats } from './type-map.js';
 
@@ -455,32 +456,7 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
             if (!col) {
               throw new FerryError('FERRY_SCHEMA_MISMATCH', `add-column ${name} on ${where}: the new schema has no such column`);
             }
-            const table = quotePgTable(target.schema, target.name);
-            const base = `ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS ${quotePgIdent(col.name)} ${pgColumnType(col.type)}`;
-            // The source's default fills the rows already in the target, as the source's ALTER
-            // filled its own. A default PostgreSQL cannot take for this type (e.g. a zero date)
-            // leaves the column nullable and without default (TYPES.md).
-            const d = parseDefault(col.defaultValue);
-            const notNull = pgNotNull(col, false, zeroDate) ? ' NOT NULL' : '';
-            let withDefault: string | null = null;
-            if (d.kind === 'literal' && !d.value.includes('\0')) withDefault = `${base} DEFAULT ${pgStringLiteral(d.value)}${notNull}`;
-            else if (d.kind === 'now' && (col.type.kind === 'timestamp' || col.type.kind === 'datetime')) withDefault = `${base} DEFAULT CURRENT_TIMESTAMP${notNull}`;
-            await withPooled(async (client) => {
-              const found = await client.query(
-                'SELECT 1 FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 AND column_name = $3',
-                [target.schema, target.name, col.name],
-              );
-              if ((found.rowCount ?? 0) > 0) return;
-              if (withDefault) {
-                try {
-                  await client.query(withDefault); // autocommit: a refused ALTER leaves nothing behind
-                  return;
-                } catch {
-                  // fall through: nullable, no default
-                }
-              }
-              await client.query(base);
-            }).catch((e: unknown) => {
+            await withPooled((client) => addColumn(client, target, col)).catch((e: unknown) => {
               throw asFerryError(e, 'FERRY_SINK_WRITE', `adding column ${col.name} to ${where} failed`);
             });
           }
@@ -492,8 +468,19 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
             throw asFerryError(e, 'FERRY_SINK_WRITE', `truncating ${where} failed`);
           });
           return;
+        case 'alter-columns':
+          await withPooled((client) => alterColumns(client, change, target, signal)).catch((e: unknown) => {
+            throw asFerryError(e, 'FERRY_SINK_WRITE', `changing columns of ${where} failed (${change.ddl})`, 'Apply the equivalent change to the PostgreSQL target by hand, then restart the pipeline.');
+          });
+          plansReset(target);
+          return;
+        case 'rename-table':
+          await withPooled((client) => renameTable(client, change.from, target)).catch((e: unknown) => {
+            throw asFerryError(e, 'FERRY_SINK_WRITE', `renaming ${change.from.schema}.${change.from.name} to ${where} failed`, 'Rename the target table by hand (or drop a stale table of the new name), then restart the pipeline.');
+          });
+          return;
         default:
-          throw new FerryError('FERRY_DDL_UNSUPPORTED', `the PostgreSQL sink cannot apply a ${change.kind} change to ${where} yet: ${change.ddl}`, {
+          throw new FerryError('FERRY_DDL_UNSUPPORTED', `the PostgreSQL sink cannot apply a ${change.kind} change to ${where}: ${change.ddl}`, {
             fix: `Apply the equivalent change to the PostgreSQL target by hand (source DDL: ${change.ddl}), then restart the pipeline; or exclude the table.`,
             details: { kind: change.kind, table: where },
           });
@@ -592,6 +579,159 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
     },
   };
 
+  /**
+   * ADD COLUMN unless the column exists. The source's default fills the rows already in the
+   * target, as the source's ALTER filled its own. A default PostgreSQL cannot take for this type
+   * (e.g. a zero date) leaves the column nullable and without default (TYPES.md).
+   */
+  async function addColumn(client: Client, target: TargetTable, col: ColumnSchema): Promise<void> {
+    const table = quotePgTable(target.schema, target.name);
+    const base = `ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS ${quotePgIdent(col.name)} ${pgColumnType(col.type)}`;
+    const d = parseDefault(col.defaultValue);
+    const notNull = pgNotNull(col, false, zeroDate) ? ' NOT NULL' : '';
+    let withDefault: string | null = null;
+    if (d.kind === 'literal' && !d.value.includes('\0')) withDefault = `${base} DEFAULT ${pgStringLiteral(d.value)}${notNull}`;
+    else if (d.kind === 'now' && (col.type.kind === 'timestamp' || col.type.kind === 'datetime')) withDefault = `${base} DEFAULT CURRENT_TIMESTAMP${notNull}`;
+    const found = await client.query('SELECT 1 FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 AND column_name = $3', [target.schema, target.name, col.name]);
+    if ((found.rowCount ?? 0) > 0) return;
+    if (withDefault) {
+      try {
+        await client.query(withDefault); // autocommit: a refused ALTER leaves nothing behind
+        return;
+      } catch {
+        // fall through: nullable, no default
+      }
+    }
+    await client.query(base);
+  }
+
+  /** Columns of a target table: name, type as format_type prints it, NOT NULL. */
+  async function targetColumns(client: Client, target: { schema: string; name: string }): Promise<{ name: string; type: string; notNull: boolean }[]> {
+    const r = await client.query<{ name: string; type: string; notnull: boolean }>(
+      `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS notnull FROM pg_attribute a
+        WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
+      [quotePgTable(target.schema, target.name)],
+    );
+    return r.rows.map((x) => ({ name: x.name, type: x.type, notNull: x.notnull }));
+  }
+
+  /** Primary key columns of a target table, in key order, and the constraint's name. */
+  async function targetKey(client: Client, target: { schema: string; name: string }): Promise<{ name: string | null; columns: string[] }> {
+    const r = await client.query<{ conname: string; attname: string }>(
+      `SELECT c.conname, a.attname FROM pg_constraint c
+         CROSS JOIN LATERAL unnest(c.conkey) WITH ORDINALITY AS k(attnum, ord)
+         JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum
+        WHERE c.conrelid = to_regclass($1) AND c.contype = 'p' ORDER BY k.ord`,
+      [quotePgTable(target.schema, target.name)],
+    );
+    return { name: r.rows[0]?.conname ?? null, columns: r.rows.map((x) => x.attname) };
+  }
+
+  /**
+   * Applies the column changes of one source ALTER to a PostgreSQL target, step by step, each
+   * only when the target's catalog shows it is not done yet (a replay sends no DDL). Column
+   * order is not mirrored (PostgreSQL cannot reorder; the sink addresses columns by name).
+   * A type change converts with `USING col::newtype`; a value that does not convert fails loudly.
+   */
+  async function alterColumns(client: Client, change: Extract<SchemaChange, { kind: 'alter-columns' }>, target: TargetTable, signal: AbortSignal): Promise<void> {
+    const table = quotePgTable(target.schema, target.name);
+    const src = change.table;
+    const colOf = (name: string): ColumnSchema | undefined => src.columns.find((c) => c.name === name);
+    for (const ch of change.lenient ? lenientColumnChanges(change.before, change.table, change.changes) : change.changes) {
+      throwIfAborted(signal);
+      const cols = await targetColumns(client, target);
+      if (cols.length === 0) throw new FerryError('FERRY_SCHEMA_MISMATCH', `target table ${target.schema}.${target.name} does not exist`);
+      const byName = new Map(cols.map((c) => [c.name, c]));
+      switch (ch.op) {
+        case 'add': {
+          const col = colOf(ch.column);
+          if (col && !byName.has(col.name)) await addColumn(client, target, col);
+          break;
+        }
+        case 'drop': {
+          const t = byName.get(ch.column);
+          if (!t) break;
+          if (!change.lenient) await client.query(`ALTER TABLE ${table} DROP COLUMN ${quotePgIdent(t.name)}`);
+          else if (t.notNull) await client.query(`ALTER TABLE ${table} ALTER COLUMN ${quotePgIdent(t.name)} DROP NOT NULL`);
+          break;
+        }
+        case 'rename': {
+          const from = byName.get(ch.from);
+          if (!from || byName.has(ch.to)) break;
+          if (!change.lenient) {
+            await client.query(`ALTER TABLE ${table} RENAME COLUMN ${quotePgIdent(ch.from)} TO ${quotePgIdent(ch.to)}`);
+            break;
+          }
+          // lenient: the new name gets the old column's type and values; the old column stays,
+          // nullable. One transaction: a crash leaves all of it or none of it.
+          await client.query('BEGIN');
+          try {
+            await client.query(`ALTER TABLE ${table} ADD COLUMN ${quotePgIdent(ch.to)} ${from.type}`);
+            await client.query(`UPDATE ${table} SET ${quotePgIdent(ch.to)} = ${quotePgIdent(ch.from)}`);
+            if (from.notNull) await client.query(`ALTER TABLE ${table} ALTER COLUMN ${quotePgIdent(ch.from)} DROP NOT NULL`);
+            await client.query('COMMIT');
+          } catch (e) {
+            await client.query('ROLLBACK').catch(() => undefined);
+            throw e;
+          }
+          break;
+        }
+        case 'modify': {
+          const col = colOf(ch.column);
+          const t = col ? byName.get(col.name) : undefined;
+          if (!col || !t) break;
+          const isKey = src.primaryKey.some((i) => src.columns[i]?.name === col.name);
+          const type = pgColumnType(col.type);
+          const name = quotePgIdent(col.name);
+          if (normalPgType(type) !== normalPgType(t.type)) await client.query(`ALTER TABLE ${table} ALTER COLUMN ${name} TYPE ${type} USING ${name}::${type}`);
+          const notNull = pgNotNull(col, isKey, zeroDate);
+          if (notNull !== t.notNull) await client.query(`ALTER TABLE ${table} ALTER COLUMN ${name} ${notNull ? 'SET' : 'DROP'} NOT NULL`);
+          break;
+        }
+        case 'move':
+          break; // PostgreSQL has no column order to follow; columns are addressed by name
+        case 'primary-key': {
+          const want = src.primaryKey.map((i) => (src.columns[i] as ColumnSchema).name);
+          // A table that lost its key keeps the target's (its rows are not delivered meanwhile).
+          if (want.length === 0) break;
+          const have = await targetKey(client, target);
+          if (have.columns.join(',') === want.join(',')) break;
+          const drop = have.name ? `DROP CONSTRAINT ${quotePgIdent(have.name)}, ` : '';
+          await client.query(`ALTER TABLE ${table} ${drop}ADD PRIMARY KEY (${want.map(quotePgIdent).join(', ')})`);
+          break;
+        }
+      }
+    }
+  }
+
+  /** ALTER TABLE ... RENAME TO (and SET SCHEMA) on the target, unless it already happened. */
+  async function renameTable(client: Client, from: { schema: string; name: string }, to: TargetTable): Promise<void> {
+    const exists = async (t: { schema: string; name: string }): Promise<boolean> =>
+      (await client.query<{ r: string | null }>('SELECT to_regclass($1)::text AS r', [quotePgTable(t.schema, t.name)])).rows[0]?.r != null;
+    const fromExists = await exists(from);
+    const toExists = await exists(to);
+    if (!fromExists && toExists) return; // done before a crash
+    if (fromExists && toExists) {
+      throw new FerryError('FERRY_SCHEMA_MISMATCH', `cannot rename target ${from.schema}.${from.name} to ${to.schema}.${to.name}: both exist`, {
+        fix: `Drop or rename the stale target table ${to.schema}.${to.name}, then restart the pipeline.`,
+      });
+    }
+    if (!fromExists) {
+      await createTable(client, to.schema, to.name, to.source);
+      return;
+    }
+    await createIdempotent(client, `CREATE SCHEMA IF NOT EXISTS ${quotePgIdent(to.schema)}`);
+    await client.query('BEGIN');
+    try {
+      if (from.name !== to.name) await client.query(`ALTER TABLE ${quotePgTable(from.schema, from.name)} RENAME TO ${quotePgIdent(to.name)}`);
+      if (from.schema !== to.schema) await client.query(`ALTER TABLE ${quotePgTable(from.schema, to.name)} SET SCHEMA ${quotePgIdent(to.schema)}`);
+      await client.query('COMMIT');
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    }
+  }
+
   function plansReset(target: TargetTable): void {
     plans.delete(target);
   }
@@ -605,4 +745,9 @@ function requireKey(table: TableSchema, target: string): void {
       fix: `Add a primary key to the source table ${table.schema}.${table.name}, or exclude it from the pipeline's tables.`,
     });
   }
+}
+
+/** PostgreSQL type text comparable between pgColumnType and format_type. */
+function normalPgType(t: string): string {
+  return t.toLowerCase().replace(/^varchar\(/, 'character varying(').replace(/\s+/g, ' ').trim();
 }
