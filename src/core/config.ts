@@ -429,10 +429,10 @@ const sourceShape = {
     description: 'Most snapshot bytes read from the source per second (0 = no limit), e.g. `20MiB`. The binlog stream is never throttled.',
     example: '20MiB',
   }),
-  'heartbeat.interval': field(duration(0, 4_294_967_000).prefault('5s'), {
+  'heartbeat.interval': field(duration(0, 4_294_967_000).prefault('1s'), {
     type: 'duration',
     description: 'Heartbeat period asked of the source, so idle sources still advance the checkpoint. `0` disables heartbeats.',
-    example: '5s',
+    example: '1s',
   }),
   'connect.timeout': field(duration(1, 3_600_000).prefault('30s'), {
     type: 'duration',
@@ -1203,7 +1203,7 @@ export const EXAMPLE_PIPELINE_YAML = `source:
   scan.snapshot.chunk.bytes: 4MiB
   rate-limit.rows-per-second: 0
   rate-limit.bytes-per-second: 0
-  heartbeat.interval: 5s
+  heartbeat.interval: 1s
   connect.timeout: 30s
   server-time-zone: Europe/Oslo
 sink:

@@ -100,7 +100,7 @@ describe('parsePipelineConfig: valid files', () => {
     assert.equal(cfg.source.serverId, null);
     assert.deepEqual(cfg.source.startup, { mode: 'initial', specificOffset: { file: null, pos: null, gtidSet: null }, timestampMillis: null });
     assert.equal(cfg.source.snapshotChunkSize, 8096);
-    assert.equal(cfg.source.heartbeatIntervalMs, 5000);
+    assert.equal(cfg.source.heartbeatIntervalMs, 1000);
     assert.equal(cfg.source.connectTimeoutMs, 30000);
     assert.equal(cfg.sink.type, 'mysql');
     assert.equal(cfg.sink.port, 3306);

@@ -171,23 +171,25 @@ describe('parseDdl: ALTER TABLE', () => {
     const s = addCols('ALTER TABLE t ADD COLUMN x INT, ADD INDEX ix (x), ALGORITHM=INPLACE, LOCK=NONE');
     assert.equal(s.columns.length, 1);
   });
-  it('reports any other ALTER as other-alter', () => {
-    for (const sql of [
-      'ALTER TABLE t DROP COLUMN a',
-      'ALTER TABLE t MODIFY a BIGINT',
-      'ALTER TABLE t CHANGE a b INT',
-      'ALTER TABLE t ADD COLUMN x INT, DROP COLUMN y',
-      'ALTER TABLE t ADD PRIMARY KEY (a)',
-      'ALTER TABLE t ADD CONSTRAINT pk PRIMARY KEY (a)',
-      'ALTER TABLE t RENAME TO u',
-      'ALTER TABLE t CONVERT TO CHARACTER SET utf8mb4',
-      'ALTER TABLE t ADD INDEX (a)',
-      'ALTER TABLE `a b`.`c` ENGINE=InnoDB',
-    ]) {
-      const s = parseDdl(sql, 'd');
-      assert.equal(s?.kind, 'other-alter', sql);
-    }
-    assert.deepEqual(parseDdl('ALTER TABLE `a b`.`c` ENGINE=InnoDB', 'd'), { kind: 'other-alter', table: { schema: 'a b', name: 'c' } });
+  it('sorts every other ALTER into alter-columns, alter-no-columns, rename-table or other-alter', () => {
+    const kinds: [string, string][] = [
+      ['ALTER TABLE t DROP COLUMN a', 'alter-columns'],
+      ['ALTER TABLE t MODIFY a BIGINT', 'alter-columns'],
+      ['ALTER TABLE t CHANGE a b INT', 'alter-columns'],
+      ['ALTER TABLE t ADD COLUMN x INT, DROP COLUMN y', 'alter-columns'],
+      ['ALTER TABLE t ADD PRIMARY KEY (a)', 'alter-columns'],
+      ['ALTER TABLE t ADD CONSTRAINT pk PRIMARY KEY (a)', 'alter-columns'],
+      ['ALTER TABLE t DROP PRIMARY KEY', 'alter-columns'],
+      ['ALTER TABLE t RENAME TO u', 'rename-table'],
+      ['ALTER TABLE t RENAME TO u, ADD x INT', 'other-alter'],
+      ['ALTER TABLE t CONVERT TO CHARACTER SET utf8mb4', 'other-alter'],
+      ['ALTER TABLE t ADD INDEX (a)', 'alter-no-columns'],
+      ['ALTER TABLE t DROP INDEX ix, DROP FOREIGN KEY fk, RENAME INDEX a TO b, COMMENT = \'x\'', 'alter-no-columns'],
+      ['ALTER TABLE `a b`.`c` ENGINE=InnoDB', 'alter-no-columns'],
+      ['ALTER TABLE t DEFAULT CHARSET = latin1, ALGORITHM=INPLACE', 'alter-no-columns'],
+    ];
+    for (const [sql, kind] of kinds) assert.equal(parseDdl(sql, 'd')?.kind, kind, sql);
+    assert.deepEqual(parseDdl('ALTER TABLE `a b`.`c` ENGINE=InnoDB', 'd'), { kind: 'alter-no-columns', table: { schema: 'a b', name: 'c' } });
   });
   it('applies added columns to a schema, keeping primary key indexes right', () => {
     const base: TableSchema = tableFromCreate(create('CREATE TABLE t (a INT, b INT, PRIMARY KEY (b))'), defaults);
