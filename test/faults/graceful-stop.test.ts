@@ -63,7 +63,12 @@ describe('graceful SIGTERM, then restart: zero replays', () => {
 
     const port = await freePort();
     s.start(['--metrics-port', String(port)]);
-    await s.waitPhase('stream');
+    // The snapshot may run on in the stream phase (watermark chunks): wait until every table is done.
+    await waitFor('snapshot done', () => {
+      const p = snapshotProgress(s.pipe.stateFile);
+      return p.length >= 2 && p.every((x) => x.done);
+    }, 120_000, 100);
+    await sleep(500);
     const metrics = await scrapeMetrics(port);
     // 60,000 items + 50 accounts were in the source; the first run copied `copiedBefore`.
     assert.equal(metricSum(metrics, 'ferry_snapshot_rows_total'), 60_050 - copiedBefore, 'the restart re-copied rows the first run had stored');

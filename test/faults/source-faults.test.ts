@@ -90,7 +90,7 @@ describe('source faults (own MariaDB)', () => {
   });
 
   test('MariaDB killed (-9) during the snapshot and back after 10 s: Ferry retries the chunk read (or fails loudly and resumes on rerun) and converges', async (t) => {
-    const s = await scenario('src_kill_snap', { items: 400_000, chunkSize: 200, parallelism: 2 });
+    const s = await scenario('src_kill_snap', { items: 150_000, chunkSize: 100, parallelism: 2 });
     s.start();
     await waitFor('snapshot under way', () => itemsCopied(s.pipe.stateFile) >= 5000, 60_000, 10);
     const copied = itemsCopied(s.pipe.stateFile);

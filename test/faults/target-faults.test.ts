@@ -93,7 +93,7 @@ describe('target faults (own PostgreSQL)', () => {
   });
 
   const outageDuringSnapshot = async (tag: string, downMs: number, t: { diagnostic(m: string): void }): Promise<void> => {
-    const s = await scenario(tag, { items: 400_000, chunkSize: 200, parallelism: 2 });
+    const s = await scenario(tag, { items: 150_000, chunkSize: 100, parallelism: 2 });
     s.start();
     await waitFor('snapshot under way', () => itemsCopied(s.pipe.stateFile) >= 5000, 60_000, 10);
     const copied = itemsCopied(s.pipe.stateFile);

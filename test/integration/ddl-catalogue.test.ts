@@ -68,7 +68,10 @@ before(async () => {
 });
 
 after(async () => {
+  // Shared servers: leave nothing behind (every ferry process has exited by now).
+  await c.query(`DROP DATABASE IF EXISTS \`${SRC}\`; DROP DATABASE IF EXISTS \`${MY}\``).catch(() => undefined);
   await c.end();
+  await pgAdmin(`DROP DATABASE IF EXISTS "${PGDB}"`).catch(() => undefined);
 });
 
 const myColumns = async (db: string, t: string): Promise<string[]> => {

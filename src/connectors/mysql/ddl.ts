@@ -1043,14 +1043,32 @@ export function diffTables(before: TableSchema, after: TableSchema): ColumnChang
   const byName = new Map(before.columns.map((c) => [c.name.toLowerCase(), c]));
   const afterNames = new Set(after.columns.map((c) => c.name.toLowerCase()));
   for (const c of before.columns) if (!afterNames.has(c.name.toLowerCase())) out.push({ op: 'drop', column: c.name });
+  // Moved: the kept columns outside a longest run that keeps its old relative order (the fewest
+  // moves that give the new order).
   const kept = after.columns.filter((c) => byName.has(c.name.toLowerCase())).map((c) => c.name.toLowerCase());
-  const keptBefore = before.columns.filter((c) => afterNames.has(c.name.toLowerCase())).map((c) => c.name.toLowerCase());
+  const oldIndex = kept.map((n) => before.columns.findIndex((c) => c.name.toLowerCase() === n));
+  const best = oldIndex.map(() => 1);
+  const prev = oldIndex.map(() => -1);
+  for (let i = 0; i < oldIndex.length; i++) {
+    for (let j = 0; j < i; j++) {
+      if ((oldIndex[j] as number) < (oldIndex[i] as number) && (best[j] as number) + 1 > (best[i] as number)) {
+        best[i] = (best[j] as number) + 1;
+        prev[i] = j;
+      }
+    }
+  }
+  const inOrder = new Set<string>();
+  let end = best.indexOf(Math.max(0, ...best));
+  while (end >= 0) {
+    inOrder.add(kept[end] as string);
+    end = prev[end] as number;
+  }
   for (const c of after.columns) {
     const old = byName.get(c.name.toLowerCase());
     if (!old) out.push({ op: 'add', column: c.name });
     else {
       if (JSON.stringify(old) !== JSON.stringify(c)) out.push({ op: 'modify', column: c.name });
-      if (kept.indexOf(c.name.toLowerCase()) !== keptBefore.indexOf(c.name.toLowerCase())) out.push({ op: 'move', column: c.name });
+      if (!inOrder.has(c.name.toLowerCase())) out.push({ op: 'move', column: c.name });
     }
   }
   const pk = (t: TableSchema): string => t.primaryKey.map((i) => t.columns[i]?.name.toLowerCase()).join(',');
