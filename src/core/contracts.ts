@@ -114,6 +114,11 @@ export interface Sink {
   openLane(lane: number): Promise<SinkLane>;
   /** Lane checkpoints stored in the target for this pipeline (empty before the first stream write). */
   readLaneCheckpoints(signal: AbortSignal): Promise<LaneCheckpoint[]>;
+  /**
+   * Running totals of values the sink could not store exactly and mapped as documented (e.g.
+   * PostgreSQL: U+0000 stripped from text, zero dates written as NULL), by kind. Optional.
+   */
+  lossStats?(): Record<string, number>;
   /** Removes this pipeline's lane checkpoints (used when the pipeline restarts from scratch). */
   resetLaneCheckpoints(signal: AbortSignal): Promise<void>;
   close(): Promise<void>;

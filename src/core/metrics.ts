@@ -19,6 +19,7 @@ export interface PipelineMetrics {
   snapshotChunks: Counter<'pipeline' | 'table'>;
   checkpointCommits: Counter<'pipeline'>;
   schemaChanges: Counter<'pipeline' | 'kind'>;
+  lossyValues: Counter<'pipeline' | 'kind'>;
 }
 
 export function createPipelineMetrics(): PipelineMetrics {
@@ -37,6 +38,7 @@ export function createPipelineMetrics(): PipelineMetrics {
     snapshotRows: new Counter({ name: 'ferry_snapshot_rows_total', help: 'Rows copied by the snapshot, by table.', labelNames: ['pipeline', 'table'], registers: r }),
     snapshotChunks: new Counter({ name: 'ferry_snapshot_chunks_total', help: 'Snapshot chunks durably written, by table.', labelNames: ['pipeline', 'table'], registers: r }),
     checkpointCommits: new Counter({ name: 'ferry_checkpoint_commits_total', help: 'Checkpoints written to the state store.', labelNames: ['pipeline'], registers: r }),
+    lossyValues: new Counter({ name: 'ferry_sink_mapped_values_total', help: 'Values the sink could not store exactly and mapped as documented in TYPES.md (kind: nulCharsStripped, zeroDatesReplaced).', labelNames: ['pipeline', 'kind'], registers: r }),
     schemaChanges: new Counter({ name: 'ferry_schema_changes_total', help: 'Schema changes applied to the sink, by kind.', labelNames: ['pipeline', 'kind'], registers: r }),
   };
 }

@@ -432,6 +432,18 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
   // Status line and lag, once a second.
   let lastApplied = 0;
   let lastTick = Date.now();
+  const lossSeen = new Map<string, number>();
+  const reportLoss = (): void => {
+    const stats = sink.lossStats?.() ?? {};
+    for (const [kind, total] of Object.entries(stats)) {
+      const before = lossSeen.get(kind) ?? 0;
+      if (total > before) {
+        metrics.lossyValues.inc({ pipeline: name, kind }, total - before);
+        log.warn({ kind, count: total - before, total }, 'values mapped lossily by the sink (see TYPES.md)');
+        lossSeen.set(kind, total);
+      }
+    }
+  };
   const copyRates = new Map<string, { rows: number; rate: number }>();
   let lastTickForRates = Date.now();
   const statusTimer = setInterval(() => {
@@ -446,6 +458,7 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
     metrics.queueFill.set({ pipeline: name }, Math.min(1, q / queueLimit));
     const stats: StreamStats = { position: codec.format(committed), lagSeconds: lag, rowsPerSecond: rate, rowsApplied: appliedRows, queueRows: q };
     observer.streamStats?.(stats);
+    reportLoss();
     const requests = state.getMeta(META_SNAPSHOT_REQUESTS);
     if (requests && requests !== '[]') {
       state.setMeta(META_SNAPSHOT_REQUESTS, '[]');
@@ -717,6 +730,7 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
     await scheduler.stop();
     laneCtl.abort();
     await Promise.all(writers.map((w) => w.stop()));
+    reportLoss();
     writeStatus(state, { phase: fatal ? 'failed' : 'stopped', position: codec.encode(committed), positionText: codec.format(committed) });
   }
   if (fatal) throw fatal;

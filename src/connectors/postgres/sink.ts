@@ -34,7 +34,7 @@ const COPY_PIECE_CHARS = 256 * 1024;
 
 /** The PostgreSQL sink: a Sink plus the counts of values it had to change (TYPES.md). */
 export interface PostgresSink extends Sink {
-  lossStats(): PgLossStats;
+  lossStats(): PgLossStats & Record<string, number>;
 }
 
 interface TablePlan {
@@ -418,7 +418,7 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
   }
 
   const sink: PostgresSink = {
-    lossStats: () => ({ ...stats }),
+    lossStats: () => ({ nulCharsStripped: stats.nulCharsStripped, zeroDatesReplaced: stats.zeroDatesReplaced }),
 
     async prepare(tables, signal) {
       throwIfAborted(signal);

@@ -75,6 +75,12 @@ export function errorOfDump(e: ServerError, start: BinlogStart): FerryError {
   const where = 'file' in start ? `${start.file}:${start.pos}` : 'gtid' in start ? `GTID ${start.gtid}` : `GTID set ${start.mysqlGtidSet}`;
   const details = { errno: e.errno, sqlState: e.sqlState, start: where };
   const msg = `binlog dump from ${where} failed: ${e.message} (errno ${e.errno})`;
+  if (e.errno === 1236 && /same server.?id|same server_uuid/i.test(e.message)) {
+    return new FerryError('FERRY_SOURCE_MISCONFIGURED', msg, {
+      details,
+      fix: 'Another replica or binlog client connects with the same server id. Give this pipeline its own `source.server-id` (unique among all replicas of the source), or leave it out so Ferry allocates one.',
+    });
+  }
   if (e.errno === 1236) {
     if (/position > file size|greater than|beyond|ahead|newer than/i.test(e.message)) {
       return new FerryError('FERRY_CHECKPOINT_AHEAD', msg, {
@@ -85,6 +91,14 @@ export function errorOfDump(e: ServerError, start: BinlogStart): FerryError {
     return new FerryError('FERRY_HISTORY_LOST', msg, {
       details,
       fix: 'The source no longer has the binlog the checkpoint needs (purged or rotated away). Re-snapshot the pipeline, and raise binlog retention (expire_logs_days / binlog_expire_logs_seconds) so it does not happen again.',
+    });
+  }
+  // ER_SLAVE_SAME_ID (4052 on MariaDB; MySQL reports it inside 1236, handled above by message):
+  // another replica or binlog client uses this server id, and the server drops one of them.
+  if (e.errno === 4052 || /same server.?id|same server_uuid|server_id/i.test(e.message)) {
+    return new FerryError('FERRY_SOURCE_MISCONFIGURED', msg, {
+      details,
+      fix: 'Another replica or binlog client connects with the same server id. Give this pipeline its own `source.server-id` (unique among all replicas of the source), or leave it out so Ferry allocates one.',
     });
   }
   if (e.errno === 1227 || e.errno === 1045 || e.errno === 1044) {
