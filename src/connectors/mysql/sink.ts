@@ -11,6 +11,7 @@ import mysql from 'mysql2/promise';
 import type { Row, SchemaChange, Value } from '../../core/change.js';
 import { lenientColumnChanges } from '../../core/change.js';
 import type { SinkConfig } from '../../core/config-types.js';
+import { groupLaneActions, type UpsertGroup as SharedUpsertGroup, type WritePlan as SharedWritePlan } from '../../core/lane-actions.js';
 import type { KeyAction, LaneBatch, LaneCheckpoint, Sink, SinkLane, TargetTable } from '../../core/contracts.js';
 import { FerryError, abortError, asFerryError, isFerryError, throwIfAborted } from '../../core/errors.js';
 import type { ColumnSchema, TableSchema } from '../../core/schema.js';
@@ -56,16 +57,9 @@ const NON_STRICT_SQL = "SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_
 const STRICT_SQL = "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'";
 
 /** Upserts of one table grouped by the set of columns present in the row image. */
-interface UpsertGroup {
-  plan: TablePlan;
-  present: number[];
-  rows: Row[];
-}
+type UpsertGroup = SharedUpsertGroup<TablePlan>;
 
-interface WritePlan {
-  deletes: { plan: TablePlan; keys: Value[][] }[];
-  upserts: UpsertGroup[];
-}
+type WritePlan = SharedWritePlan<TablePlan>;
 
 function sinkWriteError(message: string, cause: unknown, details?: Record<string, unknown>): FerryError {
   const detail = cause instanceof Error ? cause.message : cause === undefined ? '' : String(cause);
@@ -262,45 +256,10 @@ export function createMySqlSink(config: SinkConfig, pipelineName: string): Sink 
   }
 
   /** Groups rows of one table by which columns they carry (partial images keep absent columns untouched). */
-  function addUpsert(groups: Map<TablePlan, Map<string, UpsertGroup>>, plan: TablePlan, row: Row): void {
-    const present: number[] = [];
-    let mask = '';
-    for (let i = 0; i < plan.cols.length; i++) {
-      if (row[i] !== undefined) {
-        present.push(i);
-        mask += '1';
-      } else mask += '0';
-    }
-    for (const i of plan.pk) {
-      if (row[i] === undefined || row[i] === null) {
-        throw new FerryError('FERRY_SINK_WRITE', `a row for ${plan.target.schema}.${plan.target.name} has no value for key column ${plan.target.source.columns[i]?.name ?? i}`, {
-          details: { table: `${plan.target.schema}.${plan.target.name}` },
-        });
-      }
-    }
-    let byMask = groups.get(plan);
-    if (!byMask) groups.set(plan, (byMask = new Map()));
-    let g = byMask.get(mask);
-    if (!g) byMask.set(mask, (g = { plan, present, rows: [] }));
-    g.rows.push(row);
+  function planActions(actions: KeyAction[]): WritePlan {
+    return groupLaneActions(actions, planOf);
   }
 
-  function planActions(actions: KeyAction[]): WritePlan {
-    const deletes = new Map<TablePlan, Value[][]>();
-    const upserts = new Map<TablePlan, Map<string, UpsertGroup>>();
-    for (const a of actions) {
-      const plan = planOf(a.table);
-      if (a.kind === 'delete') {
-        let keys = deletes.get(plan);
-        if (!keys) deletes.set(plan, (keys = []));
-        keys.push(a.key);
-      } else addUpsert(upserts, plan, a.row);
-    }
-    return {
-      deletes: [...deletes].map(([plan, keys]) => ({ plan, keys })),
-      upserts: [...upserts.values()].flatMap((m) => [...m.values()]),
-    };
-  }
 
   function statementsOf(wp: WritePlan): Statement[] {
     const out: Statement[] = [];
@@ -465,11 +424,7 @@ export function createMySqlSink(config: SinkConfig, pipelineName: string): Sink 
     async writeSnapshotRows(table, rows, signal) {
       if (rows.length === 0) return;
       throwIfAborted(signal);
-      const wp: WritePlan = { deletes: [], upserts: [] };
-      const groups = new Map<TablePlan, Map<string, UpsertGroup>>();
-      const plan = planOf(table);
-      for (const row of rows) addUpsert(groups, plan, row);
-      wp.upserts = [...groups.values()].flatMap((m) => [...m.values()]);
+      const wp: WritePlan = groupLaneActions(rows.map((row) => ({ kind: 'upsert' as const, table, row })), planOf);
       await withPooled((conn) => applyInTransaction(conn, wp, null, 'snapshot write', signal));
     },
 

@@ -1,0 +1,68 @@
+import type { Row, Value } from './change.js';
+import type { KeyAction, TargetTable } from './contracts.js';
+import { FerryError } from './errors.js';
+
+/**
+ * How a sink turns a lane batch into statements: deletes grouped per table, upserts grouped per
+ * table *and* per set of present columns (a partial row image must not overwrite the columns it
+ * lacks, so rows with different present columns go into different statements). Shared by every
+ * database sink; each sink brings its own per-table plan (quoted names, encoders).
+ */
+export interface ActionPlanBase {
+  target: TargetTable;
+  /** One entry per column of `target.source.columns`. */
+  cols: readonly unknown[];
+  /** Column indexes of the key. */
+  pk: readonly number[];
+}
+
+export interface UpsertGroup<Plan> {
+  plan: Plan;
+  /** Indexes of the columns every row of the group carries. */
+  present: number[];
+  rows: Row[];
+}
+
+export interface WritePlan<Plan> {
+  deletes: { plan: Plan; keys: Value[][] }[];
+  upserts: UpsertGroup<Plan>[];
+}
+
+export function groupLaneActions<Plan extends ActionPlanBase>(actions: readonly KeyAction[], planOf: (t: TargetTable) => Plan): WritePlan<Plan> {
+  const deletes = new Map<Plan, Value[][]>();
+  const upserts = new Map<Plan, Map<string, UpsertGroup<Plan>>>();
+  for (const a of actions) {
+    const plan = planOf(a.table);
+    if (a.kind === 'delete') {
+      let keys = deletes.get(plan);
+      if (!keys) deletes.set(plan, (keys = []));
+      keys.push(a.key);
+      continue;
+    }
+    const row = a.row;
+    const present: number[] = [];
+    let mask = '';
+    for (let i = 0; i < plan.cols.length; i++) {
+      if (row[i] !== undefined) {
+        present.push(i);
+        mask += '1';
+      } else mask += '0';
+    }
+    for (const i of plan.pk) {
+      if (row[i] === undefined || row[i] === null) {
+        throw new FerryError('FERRY_SINK_WRITE', `a row for ${plan.target.schema}.${plan.target.name} has no value for key column ${plan.target.source.columns[i]?.name ?? i}`, {
+          details: { table: `${plan.target.schema}.${plan.target.name}` },
+        });
+      }
+    }
+    let byMask = upserts.get(plan);
+    if (!byMask) upserts.set(plan, (byMask = new Map()));
+    let g = byMask.get(mask);
+    if (!g) byMask.set(mask, (g = { plan, present, rows: [] }));
+    g.rows.push(row);
+  }
+  return {
+    deletes: [...deletes].map(([plan, keys]) => ({ plan, keys })),
+    upserts: [...upserts.values()].flatMap((m) => [...m.values()]),
+  };
+}
