@@ -44,6 +44,11 @@ export interface Source<P> {
   identity(signal: AbortSignal): Promise<string>;
   /** The current end of the change log, at a transaction boundary. Recorded before a snapshot reads. */
   currentPosition(signal: AbortSignal): Promise<P>;
+  /**
+   * The position right after the transactions of a GTID set (startup mode specific-offset with
+   * only `gtid-set`). Optional: sources without GTIDs do not have it.
+   */
+  positionAtGtid?(gtidSet: string, signal: AbortSignal): Promise<P>;
   /** Position of the first transaction committed at or after `timeMs` (startup mode timestamp). */
   positionAtTime(timeMs: number, signal: AbortSignal): Promise<P>;
   /** Row count estimate for progress display (may be stale). */

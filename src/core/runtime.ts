@@ -107,7 +107,12 @@ export async function runPipeline<P>(deps: RuntimeDeps<P>, signal: AbortSignal):
       start = await source.positionAtTime(config.source.startup.timestampMillis ?? 0, signal);
     } else {
       const so = config.source.startup.specificOffset;
-      start = codec.decode(JSON.stringify({ file: so.file ?? '', pos: so.pos ?? 4, gtid: so.gtidSet ?? '' }));
+      if (so.file === null && so.gtidSet !== null) {
+        if (!source.positionAtGtid) throw new FerryError('FERRY_CONFIG_INVALID', 'this source cannot start from a GTID set alone', { fix: 'Give scan.startup.specific-offset.file and .pos.' });
+        start = await source.positionAtGtid(so.gtidSet, signal);
+      } else {
+        start = codec.decode(JSON.stringify({ file: so.file ?? '', pos: so.pos ?? 4, gtid: so.gtidSet ?? '' }));
+      }
     }
     const startText = codec.encode(start);
     state.appendSchemaHistory(startText, discovered.map((t) => ({ tableId: tableId(t), schemaJson: JSON.stringify(t) })));

@@ -177,3 +177,37 @@ describe('tables keyed by a unique index instead of a primary key', () => {
     assert.equal((await ferry.exited).code, 0, ferry.output());
   });
 });
+
+describe('startup modes', () => {
+  test('specific-offset by GTID set alone: exactly the transactions after the set arrive', async () => {
+    const db = `e2e_gtid_${process.pid}`;
+    const c = await mysql.createConnection(mysqlOptions);
+    await c.query(`DROP DATABASE IF EXISTS \`${db}\``);
+    await c.query(`CREATE DATABASE \`${db}\``);
+    await c.query(`CREATE TABLE \`${db}\`.t (id INT PRIMARY KEY, v VARCHAR(10))`);
+    await c.query(`INSERT INTO \`${db}\`.t VALUES (1, 'before'), (2, 'before')`);
+    const [[g]] = (await c.query('SELECT @@gtid_binlog_pos AS g')) as unknown as [[{ g: string }]];
+    await c.query(`INSERT INTO \`${db}\`.t VALUES (3, 'after')`);
+    await c.query(`UPDATE \`${db}\`.t SET v = 'changed' WHERE id = 1`);
+    await pgDatabase(db);
+    const dir = tempDir('e2e-gtid');
+    const file = writePipelineFile(dir, {
+      name: 'e2e-gtid', tables: `${db}\\.t`, sink: 'postgres', pgDatabase: db, mode: 'specific-offset',
+      extraSource: `  scan.startup.specific-offset.gtid-set: ${g.g}`,
+    });
+    const ferry = startFerry(['run', file]);
+    const t = new pg.Client({ ...pgOptions, database: db });
+    await t.connect();
+    try {
+      await waitFor('the two later changes', async () => {
+        const r = await t.query(`SELECT id, v FROM "${db}".t ORDER BY id`).catch(() => ({ rows: [] }));
+        return JSON.stringify(r.rows) === JSON.stringify([{ id: 1, v: 'changed' }, { id: 3, v: 'after' }]);
+      }, 60_000, 300);
+    } finally {
+      await t.end();
+      await c.end();
+      ferry.child.kill('SIGTERM');
+      await ferry.exited;
+    }
+  });
+});

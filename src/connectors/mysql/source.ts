@@ -12,6 +12,7 @@ import { binlogPositionCodec, type BinlogPosition } from './position.js';
 import { readTableSchemas } from './schema-reader.js';
 import { estimateRows, readChunk } from './snapshot-reader.js';
 import { streamChanges } from './stream.js';
+import { openBinlogStream } from './binlog/reader.js';
 import type { CharsetDefaults } from './ddl.js';
 
 function escapeRegex(s: string): string {
@@ -105,6 +106,45 @@ export function createMySqlSource(config: MySqlSourceConfig, log: (msg: string, 
       const position = await findPositionAtTime(connection, serverId, timeMs, signal, { log });
       log('startup mode timestamp: streaming from the first transaction committed in or after that second', { timeMs, position: binlogPositionCodec.format(position) });
       return position;
+    },
+
+    async positionAtGtid(gtidSet: string, signal: AbortSignal): Promise<BinlogPosition> {
+      // MariaDB: a dump started by GTID begins with an artificial Gtid_list event whose end
+      // position is where the next event group starts: exactly the boundary after the set.
+      if (gtidSet.includes(':')) {
+        throw new FerryError('FERRY_CONFIG_INVALID', 'a MySQL GTID set alone cannot be turned into a binlog position yet', {
+          fix: 'Give scan.startup.specific-offset.file and .pos as well (SHOW BINARY LOGS / SHOW BINLOG EVENTS tell them).',
+        });
+      }
+      const serverId = config.serverId ?? (await withConn(signal, (c) => allocateServerId(c)));
+      const stream = openBinlogStream({
+        connection: { host: config.hostname, port: config.port, user: config.username, password: config.password.reveal(), connectTimeout: config.connectTimeoutMs },
+        serverId,
+        start: { gtid: gtidSet },
+        heartbeatIntervalMs: 0,
+        nonBlocking: true,
+        signal,
+      });
+      try {
+        let seenFormat = false;
+        for await (const events of stream) {
+          for (const ev of events) {
+            if (ev.type === 'format-description') seenFormat = true;
+            if (seenFormat && ev.type === 'mariadb-gtid-list' && ev.artificial && ev.logPos > 0) return { file: ev.file, pos: ev.logPos, gtid: gtidSet };
+            if (ev.type === 'mariadb-gtid' && !ev.artificial) {
+              throw new FerryError('FERRY_POSITION_INVALID', `the server did not say where GTID set ${gtidSet} ends`, { fix: 'Give scan.startup.specific-offset.file and .pos instead.' });
+            }
+          }
+        }
+      } finally {
+        await stream.close();
+      }
+      // Nothing after the set: it is the current end of the log.
+      const end = await withConn(signal, (c) => readCurrentPosition(c, signal));
+      if (end.gtid === gtidSet) return end;
+      throw new FerryError('FERRY_POSITION_INVALID', `GTID set ${gtidSet} was not found in the source binlog (current state ${end.gtid})`, {
+        fix: 'Check scan.startup.specific-offset.gtid-set against SELECT @@gtid_binlog_pos on the source.',
+      });
     },
 
     async estimateRows(table: TableRef, signal): Promise<number> {
