@@ -118,12 +118,20 @@ async function runCommand(file: string, opts: { metricsPort?: string; progress?:
       process.exitCode = EXIT_FAILED;
     }
   } finally {
-    await source.close().catch(() => undefined);
-    await sink.close().catch(() => undefined);
-    state.releaseRunLock();
-    state.close();
-    metricsServer?.close();
-    log.flush();
+    // Each step on its own: one failing cleanup must not keep the others (and the exit) from happening.
+    const step = async (what: string, f: () => unknown): Promise<void> => {
+      try {
+        await f();
+      } catch (e) {
+        process.stderr.write(`ferry: ${what} failed during shutdown: ${redactSecrets(e instanceof Error ? e.message : String(e), secretsOf(cfg))}\n`);
+      }
+    };
+    await step('closing the source', () => source.close());
+    await step('closing the sink', () => sink.close());
+    await step('releasing the run lock', () => state.releaseRunLock());
+    await step('closing the state store', () => state.close());
+    await step('closing the metrics server', () => metricsServer?.close());
+    await step('flushing the log', () => log.flush());
   }
 }
 

@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   FERRY_DDL_UNSUPPORTED: 'A schema change in the stream cannot be applied under the pipeline policy.',
   FERRY_SINK_WRITE: 'The sink rejected a write.',
   FERRY_STATE_CORRUPT: 'The state store is unreadable or inconsistent.',
+  FERRY_STATE_WRITE: 'The state store cannot be written (disk full, read-only or I/O error).',
   FERRY_STATE_LOCKED: 'Another Ferry process runs the same pipeline.',
   FERRY_POSITION_INVALID: 'A position is malformed or positions of different logs were compared.',
   FERRY_ABORTED: 'The operation was cancelled by shutdown.',

@@ -50,7 +50,7 @@ export function isTransientSinkError(e: unknown): boolean {
   if (typeof code === 'string' && transient.has(code)) return true;
   const msg = e instanceof Error ? e.message : '';
   // pg reports a client whose socket failed with these messages (no SQLSTATE, no errno).
-  if (/Connection terminated|connection is in closed state|Can't add new command when connection is in closed state|read ECONNRESET|socket hang up|Client has encountered a connection error and is not queryable|Client was closed and is not queryable/i.test(msg)) return true;
+  if (/Connection terminated|connection is in closed state|Can't add new command when connection is in closed state|read ECONNRESET|socket hang up|Client has encountered a connection error and is not queryable|Client was closed and is not queryable|Query read timeout|timeout exceeded when trying to connect|Connection terminated due to connection timeout/i.test(msg)) return true;
   const cause = (e as { cause?: unknown }).cause;
   return cause !== undefined && cause !== e && isTransientSinkError(cause);
 }

@@ -127,7 +127,7 @@ function isWriteFailure(e: unknown): boolean {
 function writeFailure(file: string, what: string, e: unknown): FerryError {
   const code = errorCode(e) ?? 'unknown';
   const full = code === 'SQLITE_FULL' || /ENOSPC|disk is full|disk or disk is full/i.test(String((e as Error).message ?? e));
-  return new FerryError('FERRY_STATE_CORRUPT', `cannot write ${what} to state file ${file}: ${full ? 'the disk is full' : (e as Error).message} (${code}); the file still holds the last complete checkpoint`, {
+  return new FerryError('FERRY_STATE_WRITE', `cannot write ${what} to state file ${file}: ${full ? 'the disk is full' : (e as Error).message} (${code}); the file still holds the last complete checkpoint`, {
     fix: full
       ? `Free space on the file system of ${file} (pipeline.state-dir), then run the pipeline again: it resumes from the last checkpoint.`
       : `Check the disk and the permissions of ${file} (pipeline.state-dir), then run the pipeline again: it resumes from the last checkpoint.`,

@@ -174,7 +174,7 @@ describe('source faults (own MariaDB)', () => {
     await b.finish();
   });
 
-  test('a second binlog client with the same server-id is reported as a configuration problem (FERRY_SOURCE_MISCONFIGURED naming source.server-id)', { todo: 'needs fix: src/connectors/mysql/binlog/reader.ts errorOfDump maps errno 4052 (ER_SLAVE_SAME_ID) to FERRY_BINLOG_PROTOCOL' }, async () => {
+  test('a second binlog client with the same server-id is reported as a configuration problem (FERRY_SOURCE_MISCONFIGURED naming source.server-id)', async () => {
     const a = await streaming('src_sid_c', { serverId: 779 });
     const b = await scenario('src_sid_d', { serverId: 779, items: 100 });
     b.start();

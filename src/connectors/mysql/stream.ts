@@ -347,8 +347,39 @@ export async function* streamChanges(o: StreamOptions): AsyncGenerator<ChangeBat
     }
   };
 
+  // Dead-link watchdog: the server sends a heartbeat every heartbeat interval when it has nothing
+  // else, so a read that waits much longer than that means the link is gone (black-holed network,
+  // frozen server). Only time spent waiting for the server counts, never time the consumer takes.
+  const silenceLimitMs = o.config.heartbeatIntervalMs > 0 ? Math.max(3 * o.config.heartbeatIntervalMs, 10_000) : 0;
+  const iterator = stream[Symbol.asyncIterator]();
+  const nextEvents = async (): Promise<IteratorResult<BinlogEvent[]>> => {
+    if (silenceLimitMs === 0) return iterator.next();
+    let timer: NodeJS.Timeout | undefined;
+    const silence = new Promise<'silent'>((resolve) => {
+      timer = setTimeout(() => resolve('silent'), silenceLimitMs);
+    });
+    try {
+      const r = await Promise.race([iterator.next(), silence]);
+      if (r === 'silent') {
+        await stream.close().catch(() => undefined);
+        throw new FerryError('FERRY_SOURCE_UNREACHABLE', `no event or heartbeat from the source for ${Math.round(silenceLimitMs / 1000)} s (heartbeat every ${o.config.heartbeatIntervalMs} ms): the connection is presumed dead`, {
+          fix: 'Check the network path to the source; Ferry reconnects by itself once it answers again.',
+        });
+      }
+      return r;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
   try {
-    for await (const events of stream) {
+    for (;;) {
+      const next = await nextEvents();
+      if (next.done) {
+        if (o.signal.aborted) break;
+        throw new FerryError('FERRY_SOURCE_UNREACHABLE', 'the source ended the binlog stream', { fix: 'Ferry reconnects by itself; if this repeats, check the source server log.' });
+      }
+      const events = next.value;
       for (const ev of events as BinlogEvent[]) {
         switch (ev.type) {
           case 'rotate':

@@ -135,6 +135,11 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
     // Startup parameters: in force before the first statement of every connection.
     options: '-c TimeZone=UTC -c DateStyle=ISO,YMD -c IntervalStyle=postgres -c client_encoding=UTF8',
     connectionTimeoutMillis: 30_000,
+    // A black-holed link must surface as an error the lanes retry, not as a write that hangs
+    // until TCP gives up: keepalive probes, and a generous bound on any one statement.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+    query_timeout: Number(process.env.FERRY_SINK_QUERY_TIMEOUT_MS ?? 120_000),
   };
   const pool = new pg.Pool({ ...clientConfig, max: 4, idleTimeoutMillis: 60_000 });
   // An idle pooled client that loses its connection emits 'error' on the pool; the pool drops it.
