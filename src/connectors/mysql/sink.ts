@@ -108,6 +108,11 @@ export function createMySqlSink(config: SinkConfig, pipelineName: string): Sink 
     dateStrings: true,
     multipleStatements: false,
     connectTimeout: 30_000,
+    // The sink sends finished statements (values are encoded by quote.ts, see its tests); the
+    // driver's default formatter would scan every multi-megabyte statement for `?` placeholders.
+    // Statements that do pass values still get the driver's formatting.
+    queryFormat: (sql: string, values: unknown): string =>
+      values === undefined || (Array.isArray(values) && values.length === 0) ? sql : mysql.format(sql, values as Parameters<typeof mysql.format>[1], false, 'Z'),
   } as const;
   const pool = mysql.createPool({ ...connectionOptions, connectionLimit: 4, maxIdle: 4, idleTimeout: 60_000 });
   const initialized = new WeakSet<object>();

@@ -78,6 +78,8 @@ export class BinlogEventParser {
   readonly verifyChecksum: boolean;
   private postHeaderLengths: Uint8Array | null = null;
   private readonly tables = new Map<number, TableMapEvent>();
+  /** Raw body and parsed form of the last Table_map per table id (see the TABLE_MAP case). */
+  private readonly tableMapCache = new Map<number, { body: Buffer; tm: TableMapEvent }>();
 
   constructor(opts: EventParserOptions = {}) {
     this.file = opts.file ?? '';
@@ -155,6 +157,7 @@ export class BinlogEventParser {
         this.pos = position;
         // Table ids are only meaningful within one binlog file.
         this.tables.clear();
+        this.tableMapCache.clear();
         return { ...base, type: 'rotate', file: nextFile, nextPos: position, nextFile, position };
       }
       case EventCode.QUERY:
@@ -181,7 +184,19 @@ export class BinlogEventParser {
         return { ...base, type: 'xid', xid: c.u64() };
       }
       case EventCode.TABLE_MAP: {
+        // Every transaction repeats the Table_map of each table it touches. When the bytes are
+        // the same as last time for this table id, the parsed map (and the row-decoding plan
+        // cached on it) is reused: parsing it anew was the largest cost of streaming small
+        // transactions. Comparing the whole body keeps this safe across rotations and id reuse.
+        const ph = this.postHeaderLength(EventCode.TABLE_MAP, 8);
+        const tid = ph === 6 ? buf.readUInt32LE(b) : buf.readUIntLE(b, 6);
+        const cached = this.tableMapCache.get(tid);
+        if (cached && cached.body.length === bodyEnd - b && buf.compare(cached.body, 0, cached.body.length, b, bodyEnd) === 0) {
+          this.tables.set(tid, cached.tm);
+          return { ...cached.tm, ...base };
+        }
         const tm = this.parseTableMap(buf, b, bodyEnd, base);
+        this.tableMapCache.set(tm.tableId, { body: Buffer.from(buf.subarray(b, bodyEnd)), tm });
         this.tables.set(tm.tableId, tm);
         return tm;
       }
