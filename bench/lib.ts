@@ -79,6 +79,8 @@ export interface TrackedRun {
   code: number | null;
   /** Wall-clock time (ms since the epoch) of the start. */
   startedAtMs: number;
+  /** Whether `until()` became true (false: the process ended on its own, or there was no `until`). */
+  reachedUntil: boolean;
 }
 
 /**
@@ -126,7 +128,7 @@ export async function trackNode(
   const end = doneAt ?? process.hrtime.bigint();
   const code = (exited as { code: number | null } | null)?.code ?? null;
   if (opts.until === undefined && code !== 0) throw new Error(`node ${args.join(' ')} exited with ${code} (log: ${logFile})`);
-  return { seconds: Number(end - started) / 1e9, peakRssKb: peak, code, startedAtMs };
+  return { seconds: Number(end - started) / 1e9, peakRssKb: peak, code, startedAtMs, reachedUntil: doneAt !== null };
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -288,7 +288,8 @@ async function runFerry(
   const cu = caughtUp(p, sink, until, ctx);
   try {
     const r = await trackNode(args, logFile, { timeoutS: 3600, until: cu.check, ...(env ? { env } : {}) });
-    if (r.code !== 0 && r.code !== null) throw new Error(`ferry exited with ${r.code} (log: ${logFile})`);
+    // Ending before catching up is a failure (crash, OOM abort, error exit), whatever the exit code.
+    if (!r.reachedUntil) throw new Error(`ferry ended (exit code ${r.code}) before applying up to ${until.file}:${until.pos}; see ${logFile}`);
     return { ...r, startupS: startupSeconds(logFile, r.startedAtMs) };
   } finally {
     cu.close();
