@@ -76,6 +76,7 @@ export class LaneWriter {
   #flushWanted = false;
   #stopped = false;
   #writing = false;
+  #inFlight = 0;
   readonly #wake = new Notifier();
   readonly #idle = new Notifier();
   #sinkLane: SinkLane | null = null;
@@ -90,6 +91,11 @@ export class LaneWriter {
   /** Steps pending (not yet handed to a sink transaction). */
   get pendingSteps(): number {
     return this.#merger.steps;
+  }
+
+  /** Steps pending plus the actions of the transaction being written (all held in memory). */
+  get heldSteps(): number {
+    return this.#merger.steps + this.#inFlight;
   }
 
   get durablePosition(): string | null {
@@ -175,10 +181,12 @@ export class LaneWriter {
         this.#flushWanted = false;
         this.#dirtySince = null;
         this.#writing = true;
+        this.#inFlight = actions.length;
         try {
           await this.#writeWithRetry(actions, checkpoint, signal);
         } finally {
           this.#writing = false;
+          this.#inFlight = 0;
         }
         crashPoint('stream.after-lane-commit');
         this.#durable = checkpoint;

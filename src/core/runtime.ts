@@ -5,7 +5,8 @@ import { FerryError, isFerryError } from './errors.js';
 import type { KeyedStep } from './key-merge.js';
 import { keyString, stepsOf } from './key-merge.js';
 import { ChunkMerger, untouchedRows } from './chunk-merge.js';
-import { SnapshotScheduler, snapshotFailure } from './snapshot-scheduler.js';
+import { SnapshotScheduler, approximateBytes, snapshotFailure } from './snapshot-scheduler.js';
+import type { Row } from './change.js';
 import { LaneWriter, isTransientSinkError } from './lane-writer.js';
 import type { PipelineMetrics } from './metrics.js';
 import type { TableRef, TableSchema } from './schema.js';
@@ -400,7 +401,7 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
     merger,
     schemaOf: (id) => schemaSeen.get(id),
     emitReady: () => emitReadyChunks(),
-    backlogged: () => queued() > queueLimit / 2,
+    backlogged: () => queued() > queueLimit() / 2,
     isTransient: (e) => isTransientSourceError(e),
     outageLimitMs: SOURCE_OUTAGE_LIMIT_MS,
   });
@@ -431,8 +432,13 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
     scheduler.recordDurable((lane) => (writers[lane] as LaneWriter).durableSeq);
   }
 
-  const queueLimit = Math.max(config.sink.batchMaxRows * lanes * 4, 20_000);
-  const queued = (): number => writers.reduce((n, w) => n + w.pendingSteps, 0);
+  // The queue between source and sink is bounded in bytes (`pipeline.queue.max-bytes`): rows held
+  // by the lanes (pending and being written) times a running estimate of a row's size in memory,
+  // and never more rows than a few full lane batches.
+  const queueLimitRows = Math.max(config.sink.batchMaxRows * lanes * 2, 10_000);
+  let bytesPerRow = 512;
+  const queued = (): number => writers.reduce((n, w) => n + w.heldSteps, 0);
+  const queueLimit = (): number => Math.max(config.sink.batchMaxRows, Math.min(queueLimitRows, Math.floor(config.pipeline.queueMaxBytes / bytesPerRow)));
 
   // Status line and lag, once a second.
   let lastApplied = 0;
@@ -460,10 +466,12 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
     const lag = caughtUp && q === 0 ? 0 : Math.max(0, (now - lastSourceTimeMs) / 1000);
     metrics.lagSeconds.set({ pipeline: name }, lag);
     metrics.queueRows.set({ pipeline: name }, q);
-    metrics.queueFill.set({ pipeline: name }, Math.min(1, q / queueLimit));
+    metrics.queueFill.set({ pipeline: name }, Math.min(1, q / queueLimit()));
     const stats: StreamStats = { position: codec.format(committed), lagSeconds: lag, rowsPerSecond: rate, rowsApplied: appliedRows, queueRows: q };
     observer.streamStats?.(stats);
     reportLoss();
+    // Lanes may have gone quiet right after a throttled ack: the checkpoint catches up here.
+    commitCheckpoint(true);
     const requests = state.getMeta(META_SNAPSHOT_REQUESTS);
     if (requests && requests !== '[]') {
       state.setMeta(META_SNAPSHOT_REQUESTS, '[]');
@@ -635,6 +643,13 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
   const handleBatch = async (batch: ChangeBatch<P>): Promise<void> => {
     const posText = codec.encode(batch.position);
     if (batch.kind === 'rows') {
+      if (batch.changes.length >= 64) {
+        // Size in memory of a row change: value bytes plus per-value and per-row overhead.
+        const sample = batch.changes.slice(0, 64).map((c) => (c.after ?? c.before ?? []) as Row);
+        const width = (sample[0]?.length ?? 0) * 40 + 200;
+        const estimate = approximateBytes(sample) / sample.length + width;
+        bytesPerRow = Math.round(bytesPerRow * 0.8 + estimate * 0.2);
+      }
       positionTime.set(posText, batch.sourceTimeMs);
       if (positionTime.size > 10_000) positionTime.clear();
       const readCounts = new Map<string, number>();
@@ -669,7 +684,7 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
     }
     emitReadyChunks();
     // Backpressure: stop pulling from the source while the lanes are behind.
-    while (queued() > queueLimit && !sourceSignal.aborted) {
+    while (queued() > queueLimit() && !sourceSignal.aborted) {
       await sleep(20, sourceSignal);
     }
   };

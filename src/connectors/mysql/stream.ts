@@ -70,7 +70,7 @@ export function xaIdOf(sql: string): string | null {
 }
 
 export async function* streamChanges(o: StreamOptions): AsyncGenerator<ChangeBatch<BinlogPosition>> {
-  const splitRows = o.splitRows ?? 20_000;
+  const splitRows = o.splitRows ?? 5_000;
   const schemas = new Map<string, TableSchema>(o.schemas.map((t) => [tableId(t), t]));
   const patterns = o.config.tablePatterns;
   const mysqlGtid = o.from.gtid.includes(':');
