@@ -129,6 +129,8 @@ describe('environment faults', () => {
     const again = startFerry(['run', file]);
     running.push(again);
     await converged(db, 't', again);
+    // The target may already be equal: make sure the rerun is up (signal handlers installed) before stopping it.
+    await waitFor('rerun streaming', () => /"msg":"streaming"/.test(again.output()), 60_000, 100);
     again.child.kill('SIGTERM');
     assert.equal((await again.exited).code, 0, again.output().slice(-2000));
   });

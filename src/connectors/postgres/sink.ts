@@ -139,7 +139,7 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
     // until TCP gives up: keepalive probes, and a generous bound on any one statement.
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,
-    query_timeout: Number(process.env.FERRY_SINK_QUERY_TIMEOUT_MS ?? 120_000),
+    query_timeout: Number(process.env.FERRY_SINK_QUERY_TIMEOUT_MS ?? 25_000),
   };
   const pool = new pg.Pool({ ...clientConfig, max: 4, idleTimeoutMillis: 60_000 });
   // An idle pooled client that loses its connection emits 'error' on the pool; the pool drops it.
