@@ -115,6 +115,17 @@ export class Scenario {
 
   async converge(ms = 120_000): Promise<void> {
     await waitForWorkloadConvergence(this.src, this.db, this.dst, ms, () => this.tail());
+    // Liveness: once the fault has cleared and the target caught up, a running Ferry reports a
+    // lag under 5 s within 60 s.
+    const f = this.ferry;
+    if (f && f.child.exitCode === null && f.child.signalCode === null) {
+      await waitFor('lag under 5 s', async () => {
+        const s = await this.status();
+        return s.running === true && typeof s.lagSeconds === 'number' && s.lagSeconds < 5;
+      }, 60_000, 500).catch((e: unknown) => {
+        throw new Error(`${String(e)}\n${this.tail()}`);
+      });
+    }
   }
 
   async stopFerry(signal: NodeJS.Signals = 'SIGTERM'): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
