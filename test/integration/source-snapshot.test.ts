@@ -4,51 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
+import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { openSourceConnection, readCurrentPosition, type MySqlConnection } from '../../src/connectors/mysql/connection.js';
 import { readTableSchemas } from '../../src/connectors/mysql/schema-reader.js';
 import { chunkSql, estimateRows, readChunk } from '../../src/connectors/mysql/snapshot-reader.js';
 import type { Row, Value } from '../../src/core/change.js';
 import type { TableSchema } from '../../src/core/schema.js';
-import { randomBytes } from 'node:crypto';
-import { Secret, type MySqlSourceConfig } from '../../src/core/config-types.js';
-import { HOST, MYSQL_PORT, PASSWORD, USER, mysqlOptions } from '../helpers/env.js';
 
-// ---- shared setup (kept in each source-*.test.ts file) ----
-/** A database name of our own (other engineers share the server): `src_it_<what>_<random>`. */
-function uniqueDb(what: string): string {
-  return `src_it_${what}_${randomBytes(4).toString('hex')}`;
-}
-
-async function adminConnection(): Promise<Connection> {
-  return createConnection({ ...mysqlOptions, user: 'root', password: '' });
-}
-
-function sourceConfig(tables: string, overrides: Partial<MySqlSourceConfig> = {}): MySqlSourceConfig {
-  const patterns = tables.split(',').map((p) => new RegExp(`^(?:${p.trim()})$`));
-  return {
-    type: 'mysql',
-    hostname: HOST,
-    port: MYSQL_PORT,
-    username: USER,
-    password: new Secret(PASSWORD),
-    tables,
-    tablePatterns: patterns,
-    serverId: null,
-    startup: { mode: 'initial', specificOffset: { file: null, pos: null, gtidSet: null }, timestampMillis: null },
-    snapshotChunkSize: 8096,
-    snapshotChunkBytes: 4 * 1024 * 1024,
-    rateLimit: { rowsPerSecond: 0, bytesPerSecond: 0 },
-    heartbeatIntervalMs: 5000,
-    connectTimeoutMs: 5000,
-    ...overrides,
-  };
-}
-
-/** `db\.` escaped for a `tables` pattern. */
-function reEscape(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
+import { adminConnection, reEscape, sourceConfig, uniqueDb } from '../helpers/source-setup.js';
 
 const db = uniqueDb('snap');
 let admin: Connection;
