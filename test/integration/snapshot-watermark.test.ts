@@ -99,6 +99,12 @@ describe('watermark snapshot', () => {
     const writes = new AbortController();
     const writer = transfers(db, writes.signal);
     const ferry = startFerry(['run', file]);
+    // Whatever happens, stop the writer and ferry so a failure cannot keep this file running.
+    const cleanup = setTimeout(() => {
+      writes.abort();
+      ferry.child.kill('SIGKILL');
+    }, 170_000);
+    cleanup.unref();
     await waitFor('snapshot under way', async () => {
       const s = await ferryStatus(file);
       return (s.tables as { rowsCopied: number }[]).some((t) => t.rowsCopied > 0);
