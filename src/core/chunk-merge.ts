@@ -54,6 +54,15 @@ export class ChunkMerger<P> {
     return this.#open.get(table)?.size ?? 0;
   }
 
+  /** Open chunks and their state, for the stall diagnostic in the runtime's status log. */
+  describe(format: (p: P) => string): { table: string; id: number; ready: boolean; high: string | null; touched: number }[] {
+    const out: { table: string; id: number; ready: boolean; high: string | null; touched: number }[] = [];
+    for (const [table, set] of this.#open) {
+      for (const c of set) out.push({ table, id: c.id, ready: this.#ready.includes(c), high: c.high === null ? null : format(c.high), touched: c.touched.size });
+    }
+    return out;
+  }
+
   /** Starts noting the table's keys. Call before reading the chunk's rows. */
   open(table: string): OpenChunk<P> {
     const c: OpenChunk<P> = { id: this.#nextId++, table, touched: new Set(), rows: null, schema: null, high: null, lastKey: null, last: false, invalid: false };

@@ -456,6 +456,9 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
     }
   };
   const copyRates = new Map<string, { rows: number; rate: number }>();
+  let snapshotSig = '';
+  let snapshotStillSince = Date.now();
+  let snapshotStallLogged = 0;
   let lastTickForRates = Date.now();
   const statusTimer = setInterval(() => {
     const now = Date.now();
@@ -508,6 +511,26 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
       snapshot[p.tableId] = { rowsPerSecond: Math.round(smoothed), etaSeconds: smoothed > 0 ? Math.round(left / smoothed) : null, chunksDone: c?.chunksDone ?? 0, chunksInFlight: c?.chunksInFlight ?? 0, chunkRows: c?.chunkRows ?? 0 };
     }
     lastTickForRates = now;
+    // A snapshot that stops moving is reported with what it waits for (chunks, watermarks, lanes).
+    if (scheduler.active > 0) {
+      const tables = scheduler.describe();
+      const sig = tables.map((t) => `${t.table}:${t.rowsRead}:${t.rowsCopied}`).join(',');
+      if (sig !== snapshotSig) {
+        snapshotSig = sig;
+        snapshotStillSince = now;
+      } else if (now - snapshotStillSince >= 10_000 && now - snapshotStallLogged >= 10_000) {
+        snapshotStallLogged = now;
+        log.warn({
+          stillSeconds: Math.round((now - snapshotStillSince) / 1000),
+          tables,
+          chunks: merger.describe((p) => codec.format(p)),
+          handedOn: codec.format(lastDispatched),
+          queued: queued(),
+          queueLimit: queueLimit(),
+          lanes: writers.map((w) => ({ enqueued: w.enqueuedSeq, durable: w.durableSeq, held: w.heldSteps })),
+        }, 'snapshot made no progress');
+      }
+    }
     writeStatus(state, { phase: 'stream', position: codec.encode(committed), positionText: codec.format(committed), lagSeconds: lag, rowsPerSecond: Math.round(rate), snapshot });
   }, 1000);
 

@@ -105,6 +105,16 @@ export class SnapshotScheduler<P> {
     return out;
   }
 
+  /** What each unfinished table waits for, for the stall diagnostic in the runtime's status log. */
+  describe(): { table: string; reading: boolean; readsDone: boolean; rowsRead: number; rowsCopied: number; emitted: number[][] }[] {
+    const out: { table: string; reading: boolean; readsDone: boolean; rowsRead: number; rowsCopied: number; emitted: number[][] }[] = [];
+    for (const t of this.#tables.values()) {
+      if (t.done) continue;
+      out.push({ table: t.id, reading: t.reading, readsDone: t.readsDone, rowsRead: t.rowsRead, rowsCopied: t.rowsCopied, emitted: t.emitted.map((e) => e.seqs) });
+    }
+    return out;
+  }
+
   /** Adds a table to copy, resuming from its recorded progress (or from the start). */
   add(tableId: string): void {
     const existing = this.#tables.get(tableId);

@@ -228,4 +228,40 @@ describe('readChunk pagination', () => {
     assert.ok(pos.pos > 0);
     assert.match(pos.gtid, /^(\d+-\d+-\d+)(,\d+-\d+-\d+)*$/);
   });
+
+  it('reads a position whose GTID state matches its offset while a writer commits without pause', async () => {
+    await admin.query(`CREATE TABLE \`${db}\`.busy (id INT PRIMARY KEY, n INT NOT NULL)`);
+    const writer = await adminConnection();
+    let stop = false;
+    const writing = (async () => {
+      for (let i = 0; !stop; i++) await writer.query(`INSERT INTO \`${db}\`.busy VALUES (?, 0) ON DUPLICATE KEY UPDATE n = n + 1`, [i % 50]);
+    })();
+    const seen: { file: string; pos: number; gtid: string }[] = [];
+    try {
+      for (let i = 0; i < 40; i++) seen.push(await readCurrentPosition(conn));
+    } finally {
+      stop = true;
+      await writing;
+      await writer.end();
+    }
+    // Independent check: the event group right after each offset is the GTID that follows the
+    // state reported with it (domain 0, sequence + 1).
+    const [[gtidRow]] = await admin.query<RowDataPacket[]>('SELECT @@server_id AS id');
+    const serverId = Number((gtidRow as { id: number }).id);
+    let checked = 0;
+    for (const p of seen) {
+      const [events] = await admin.query<RowDataPacket[]>(`SHOW BINLOG EVENTS IN '${p.file}' FROM ${p.pos} LIMIT 1`);
+      const ev = events[0] as { Event_type: string; Info: string } | undefined;
+      if (!ev || ev.Event_type !== 'Gtid') continue; // nothing after it yet, or a rotate
+      const m = /GTID (\d+)-(\d+)-(\d+)/.exec(ev.Info);
+      assert.ok(m, ev.Info);
+      const domain = m[1] as string;
+      const seq = Number(m[3]);
+      const before = p.gtid.split(',').find((g) => g.startsWith(`${domain}-`));
+      assert.ok(before, `GTID state ${p.gtid} has domain ${domain}`);
+      assert.equal(Number(before.split('-')[2]), seq - 1, `state ${p.gtid} at ${p.file}:${p.pos}, next event ${ev.Info} (server ${serverId})`);
+      checked++;
+    }
+    assert.ok(checked >= 30, `only ${checked} of ${seen.length} positions were followed by a GTID event`);
+  });
 });
