@@ -126,6 +126,42 @@ describe('watermark snapshot', () => {
     assert.equal((await ferry.exited).code, 0, ferry.output().slice(-2000));
   });
 
+  test('a read-only account (SELECT, REPLICATION SLAVE, REPLICATION CLIENT) is enough: no lock taken, nothing written to the source', async () => {
+    const db = `wm_ro_${process.pid}`;
+    await bank(db);
+    await freshPg(db);
+    const admin = await mysql.createConnection(mysqlOptions);
+    const user = `ferry_ro_${process.pid}`;
+    try {
+      await admin.query(`DROP USER IF EXISTS '${user}'@'127.0.0.1'`);
+      await admin.query(`CREATE USER '${user}'@'127.0.0.1' IDENTIFIED BY 'ro-secret'`);
+      await admin.query(`GRANT SELECT, REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO '${user}'@'127.0.0.1'`);
+      const counters = async (): Promise<Record<string, string>> => {
+        const [rows] = await admin.query<mysql.RowDataPacket[]>(`SHOW GLOBAL STATUS WHERE Variable_name IN ('Com_flush', 'Com_lock_tables', 'Com_unlock_tables', 'Com_lock_tables_for_backup', 'Com_backup')`);
+        const [[g]] = await admin.query<mysql.RowDataPacket[]>('SELECT @@gtid_binlog_pos AS g');
+        return { ...Object.fromEntries(rows.map((r) => [r.Variable_name as string, String(r.Value)])), gtid: String((g as { g: string }).g) };
+      };
+      const before = await counters();
+      const dir = tempDir('wm-ro');
+      const file = writePipelineFile(dir, { name: 'wm-ro', tables: `${db}\\..*`, sink: 'postgres', pgDatabase: db, chunkSize: 500, sourceUser: user, sourcePassword: 'ro-secret' });
+      const ferry = startFerry(['run', file]);
+      try {
+        await converged(db, ['accounts', 'audit'], ferry);
+        await waitFor('snapshot done', async () => ((await ferryStatus(file)).tables as { state: string }[]).every((t) => t.state === 'done'), 60_000, 300);
+      } finally {
+        ferry.child.kill('SIGTERM');
+      }
+      assert.equal((await ferry.exited).code, 0, ferry.output().slice(-2000));
+      // No FLUSH TABLES WITH READ LOCK / LOCK TABLES / BACKUP STAGE ran, and no transaction was
+      // written to the source's binlog (nothing else writes to this server during the test).
+      assert.deepEqual(await counters(), before);
+      assert.doesNotMatch(ferry.output(), /ro-secret/);
+    } finally {
+      await admin.query(`DROP USER IF EXISTS '${user}'@'127.0.0.1'`);
+      await admin.end();
+    }
+  });
+
   test('kill -9 during the snapshot, then resume: finished chunks are not read again', async () => {
     const db = `wm_resume_${process.pid}`;
     await bank(db);
