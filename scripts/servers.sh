@@ -57,8 +57,10 @@ start_mariadb() {
       --skip-test-db >"$dir/install.log" 2>&1 || { cat "$dir/install.log" >&2; return 1; }
   fi
   local bin; bin="$(mariadbd_bin)"
+  # Its own tmpdir: a cleaner of /tmp must not delete the server's open temporary tables.
+  mkdir -p "$dir/tmp"
   # --no-defaults: nothing from the machine's my.cnf leaks in.
-  "$bin" --no-defaults --user=root --datadir="$dir/data" --port="$port" --bind-address=127.0.0.1 \
+  "$bin" --no-defaults --user=root --datadir="$dir/data" --tmpdir="$dir/tmp" --port="$port" --bind-address=127.0.0.1 \
     --socket="$dir/mysqld.sock" --pid-file="$dir/mysqld.pid" --log-error="$dir/error.log" \
     --log-bin="$dir/data/binlog" --binlog-format=ROW --server-id="${FERRY_SERVER_ID:-1}" \
     --innodb-buffer-pool-size=256M --innodb-log-file-size=256M --innodb-flush-log-at-trx-commit=2 \

@@ -38,7 +38,7 @@ export interface OpenChunk<P> {
 export class ChunkMerger<P> {
   #nextId = 1;
   readonly #open = new Map<string, Set<OpenChunk<P>>>();
-  /** Ready chunks in the order they became ready (per table this is key order). */
+  /** Chunks read and waiting for the stream to pass their high watermark. */
   readonly #ready: OpenChunk<P>[] = [];
 
   constructor(private readonly compare: (a: P, b: P) => number) {}
@@ -121,11 +121,21 @@ export class ChunkMerger<P> {
    * chunk of that table opened before it, so progress per table stays in key order.
    */
   takeReady(handedOn: P): OpenChunk<P>[] {
+    if (this.#ready.length === 0) return [];
+    // Oldest first: chunks of one table read in parallel become ready in any order, but are
+    // emitted in the order they were opened (key order).
+    this.#ready.sort((a, b) => a.id - b.id);
     const out: OpenChunk<P>[] = [];
     const blocked = new Set<string>();
     for (let i = 0; i < this.#ready.length; ) {
       const c = this.#ready[i] as OpenChunk<P>;
-      const olderOpen = [...(this.#open.get(c.table) ?? [])].some((o) => o.id < c.id && !out.includes(o));
+      let olderOpen = false;
+      for (const o of this.#open.get(c.table) ?? []) {
+        if (o.id < c.id) {
+          olderOpen = true;
+          break;
+        }
+      }
       if (blocked.has(c.table) || olderOpen || c.high === null || this.compare(c.high, handedOn) > 0) {
         blocked.add(c.table);
         i++;

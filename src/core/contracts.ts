@@ -59,6 +59,13 @@ export interface Source<P> {
    */
   readChunk(table: TableSchema, afterKey: Value[] | null, limit: number, signal: AbortSignal): Promise<SnapshotChunk>;
   /**
+   * Where a chunk of `rows` rows after `afterKey` would end (the key of its last row), or null
+   * when fewer remain. With `readRange`, lets several readers copy one table at once.
+   */
+  chunkEnd?(table: TableSchema, afterKey: Value[] | null, rows: number, signal: AbortSignal): Promise<Value[] | null>;
+  /** Every row with key in (`afterKey`, `upTo`], in key order; `lastKey` is `upTo`. */
+  readRange?(table: TableSchema, afterKey: Value[] | null, upTo: Value[], signal: AbortSignal): Promise<SnapshotChunk>;
+  /**
    * Follows the change log from `from` (a transaction boundary). `schemas` are the schemas in
    * force at `from`. Every yielded batch ends at a transaction boundary. The iterator ends only
    * when the signal aborts; errors are thrown as FerryError.

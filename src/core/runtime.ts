@@ -401,7 +401,9 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
     merger,
     schemaOf: (id) => schemaSeen.get(id),
     emitReady: () => emitReadyChunks(),
-    backlogged: () => queued() > queueLimit() / 2,
+    // The snapshot may fill the lanes up to half again the stream's limit: the stream stops pulling at
+    // the limit, so neither can starve the other while memory stays bounded.
+    backlogged: () => queued() > queueLimit() * 1.5,
     isTransient: (e) => isTransientSourceError(e),
     outageLimitMs: SOURCE_OUTAGE_LIMIT_MS,
   });

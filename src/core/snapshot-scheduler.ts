@@ -48,7 +48,15 @@ interface TableTask {
   rowsCopied: number;
   rowsRead: number;
   chunkRows: number;
-  reading: boolean;
+  /** Reads of this table in flight. */
+  readers: number;
+  /**
+   * The read cursor is being moved: a keyset read (its end is known only after it) or a probe for
+   * the end of the next range is in flight. Another reader may join once it is free.
+   */
+  cursorBusy: boolean;
+  /** A second reader joined this table (logged once). */
+  joined: boolean;
   readsDone: boolean;
   /** Bumped when pending chunks are thrown away (schema change, re-snapshot request). */
   generation: number;
@@ -78,6 +86,8 @@ export class SnapshotScheduler<P> {
   #workers: Promise<void>[] = [];
   #failure: unknown = null;
   readonly #wakeUp = new Notifier();
+  /** Workers waiting for something to read. */
+  #idle = 0;
 
   constructor(deps: SnapshotSchedulerDeps<P>) {
     this.#d = deps;
@@ -106,11 +116,11 @@ export class SnapshotScheduler<P> {
   }
 
   /** What each unfinished table waits for, for the stall diagnostic in the runtime's status log. */
-  describe(): { table: string; reading: boolean; readsDone: boolean; rowsRead: number; rowsCopied: number; emitted: number[][] }[] {
-    const out: { table: string; reading: boolean; readsDone: boolean; rowsRead: number; rowsCopied: number; emitted: number[][] }[] = [];
+  describe(): { table: string; readers: number; cursorBusy: boolean; readsDone: boolean; rowsRead: number; rowsCopied: number; emitted: number[][] }[] {
+    const out: { table: string; readers: number; cursorBusy: boolean; readsDone: boolean; rowsRead: number; rowsCopied: number; emitted: number[][] }[] = [];
     for (const t of this.#tables.values()) {
       if (t.done) continue;
-      out.push({ table: t.id, reading: t.reading, readsDone: t.readsDone, rowsRead: t.rowsRead, rowsCopied: t.rowsCopied, emitted: t.emitted.map((e) => e.seqs) });
+      out.push({ table: t.id, readers: t.readers, cursorBusy: t.cursorBusy, readsDone: t.readsDone, rowsRead: t.rowsRead, rowsCopied: t.rowsCopied, emitted: t.emitted.map((e) => e.seqs) });
     }
     return out;
   }
@@ -127,7 +137,9 @@ export class SnapshotScheduler<P> {
       rowsCopied: p?.rowsCopied ?? 0,
       rowsRead: p?.rowsCopied ?? 0,
       chunkRows: this.#d.config.source.snapshotChunkSize,
-      reading: false,
+      readers: 0,
+      cursorBusy: false,
+      joined: false,
       readsDone: false,
       generation: 0,
       emitted: [],
@@ -198,14 +210,22 @@ export class SnapshotScheduler<P> {
     await Promise.all(this.#workers);
   }
 
-  /** A table to read a chunk of: not being read, reads not done, few chunks pending. */
+  /**
+   * A table to read a chunk of: reads not done, its cursor free, few chunks pending. Tables nobody
+   * reads come first (one reader per table spreads the work); then a second reader joins a table
+   * already being read, on a range of its own (`#readChunk`).
+   */
   #pick(): TableTask | null {
+    const n = Math.max(1, this.#d.config.pipeline.snapshotParallelism);
+    if (this.#d.merger.pending >= 2 * n) return null;
+    let join: TableTask | null = null;
     for (const t of this.#tables.values()) {
-      if (t.done || t.reading || t.readsDone) continue;
-      if (this.#d.merger.pendingOf(t.id) >= 2) continue;
-      return t;
+      if (t.done || t.readsDone || t.cursorBusy) continue;
+      if (this.#d.merger.pendingOf(t.id) >= n + 1) continue;
+      if (t.readers === 0) return t;
+      join ??= t;
     }
-    return null;
+    return join;
   }
 
   async #work(signal: AbortSignal): Promise<void> {
@@ -214,10 +234,15 @@ export class SnapshotScheduler<P> {
     while (!signal.aborted && this.#failure === null) {
       const t = this.#pick();
       if (!t) {
-        await this.#wakeUp.waitAtMost(250, signal);
+        this.#idle++;
+        try {
+          await this.#wakeUp.waitAtMost(250, signal);
+        } finally {
+          this.#idle--;
+        }
         continue;
       }
-      t.reading = true;
+      t.readers++;
       try {
         await this.#readChunk(t, signal);
         outageStart = 0;
@@ -236,11 +261,20 @@ export class SnapshotScheduler<P> {
         this.#failure = e;
         break;
       } finally {
-        t.reading = false;
+        t.readers--;
+        this.#wakeUp.notify();
       }
     }
   }
 
+  /**
+   * Reads one chunk of `t`. Alone on a table, a reader pages by key: `LIMIT n` after the cursor,
+   * and the cursor moves once the rows are in. When other readers are idle or already on the
+   * table, it first asks the source where the next n rows end (`chunkEnd`, a key-only probe),
+   * moves the cursor there at once, and reads that range while the next reader probes the next
+   * one. Either way the chunk is opened (low watermark) before its rows are read, and opened
+   * while the cursor is held, so chunk ids follow key order and the merger emits them in order.
+   */
   async #readChunk(t: TableTask, signal: AbortSignal): Promise<void> {
     while (this.#d.backlogged() && !signal.aborted) await sleep(50, signal);
     const schema = this.#d.schemaOf(t.id);
@@ -248,52 +282,105 @@ export class SnapshotScheduler<P> {
       t.done = true;
       return;
     }
-    if (t.estimate === 0 && t.rowsRead === 0) {
-      t.estimate = await this.#d.source.estimateRows(schema, signal);
+    if (t.cursorBusy || t.readsDone || t.done) return; // someone else moved on meanwhile
+    if (t.estimate === 0 && t.rowsRead === 0 && t.readers === 1) {
+      t.cursorBusy = true;
+      try {
+        t.estimate = await this.#d.source.estimateRows(schema, signal);
+      } finally {
+        t.cursorBusy = false;
+      }
       this.#d.state.setSnapshotEstimate(t.id, t.estimate);
       this.#d.observer.snapshotTableStarted?.(t.id, t.estimate, t.rowsCopied);
       this.#d.log.info({ table: t.id, estimate: t.estimate, resumeFrom: t.afterKey === null ? null : 'key' }, 'snapshot of table started');
     }
+    if (t.cursorBusy || t.readsDone || t.done) return;
     await this.#rows.take(t.chunkRows, signal);
+    if (t.cursorBusy || t.readsDone || t.done) return;
     const generation = t.generation;
     const start = t.afterKey;
     const limit = t.chunkRows;
+    const { chunkEnd, readRange } = this.#d.source;
+    const ranged = chunkEnd !== undefined && readRange !== undefined && (t.readers > 1 || this.#idle > 0);
+    t.cursorBusy = true;
+    let holdsCursor = true;
+    const releaseCursor = (): void => {
+      if (!holdsCursor) return;
+      holdsCursor = false;
+      t.cursorBusy = false;
+      this.#wakeUp.notify();
+    };
     // Open before reading: from here on the stream notes this table's keys (low watermark).
     const chunk = this.#d.merger.open(t.id);
     t.starts.set(chunk, start);
     let rows: Row[];
     let lastKey: Value[] | null;
+    let last: boolean;
     let high: P;
     try {
-      const res = await this.#d.source.readChunk(schema, start, limit, signal);
-      high = await this.#d.source.currentPosition(signal);
-      rows = res.rows;
-      lastKey = res.lastKey;
+      let end: Value[] | null = null;
+      if (ranged) {
+        end = await chunkEnd.call(this.#d.source, schema, start, limit, signal);
+        if (generation !== t.generation || chunk.invalid) {
+          this.#d.merger.abandon(chunk);
+          t.starts.delete(chunk);
+          return;
+        }
+      }
+      if (end !== null && readRange) {
+        // The range (start, end] is this reader's: the next reader starts after `end`.
+        t.afterKey = end;
+        if (t.readers > 1 && !t.joined) {
+          t.joined = true;
+          this.#d.log.info({ table: t.id, readers: t.readers }, 'snapshot of table read by several readers at once (key ranges)');
+        }
+        releaseCursor();
+        const res = await readRange.call(this.#d.source, schema, start, end, signal);
+        high = await this.#d.source.currentPosition(signal);
+        rows = res.rows;
+        lastKey = end;
+        last = false;
+      } else {
+        const res = await this.#d.source.readChunk(schema, start, limit, signal);
+        high = await this.#d.source.currentPosition(signal);
+        rows = res.rows;
+        lastKey = res.lastKey;
+        last = rows.length < limit;
+      }
     } catch (e) {
       this.#d.merger.abandon(chunk);
       t.starts.delete(chunk);
       throw e;
+    } finally {
+      if (holdsCursor && generation === t.generation) {
+        // A keyset read: the cursor moves to its last key (below), then is free.
+      } else releaseCursor();
     }
-    if (generation !== t.generation || chunk.invalid) {
-      // A schema change (or a restart request) came in while reading: read again.
-      this.#d.merger.abandon(chunk);
-      t.starts.delete(chunk);
-      return;
+    try {
+      if (generation !== t.generation || chunk.invalid) {
+        // A schema change (or a restart request) came in while reading: read again.
+        this.#d.merger.abandon(chunk);
+        t.starts.delete(chunk);
+        return;
+      }
+      if (holdsCursor) {
+        if (lastKey !== null) t.afterKey = lastKey;
+        if (last) t.readsDone = true;
+      }
+    } finally {
+      releaseCursor();
     }
     const bytes = approximateBytes(rows);
-    await this.#bytes.take(bytes, signal);
     if (rows.length > 0) {
       const perRow = Math.max(1, bytes / rows.length);
       const max = this.#d.config.source.snapshotChunkSize * 16;
       t.chunkRows = Math.max(64, Math.min(max, Math.round(this.#d.config.source.snapshotChunkBytes / perRow)));
     }
-    const last = rows.length < limit;
     t.rowsRead += rows.length;
-    if (lastKey !== null) t.afterKey = lastKey;
-    if (last) t.readsDone = true;
     this.#d.merger.ready(chunk, schema, rows, high, lastKey ?? start, last);
     this.#d.metrics.rowsRead.inc({ pipeline: this.#d.config.pipeline.name, table: t.id, op: 'read' }, rows.length);
     this.#d.emitReady();
+    await this.#bytes.take(bytes, signal);
   }
 
   /** The runtime handed a chunk's rows to the lanes. */

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { describe, test } from 'node:test';
+import { afterEach, describe, test } from 'node:test';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { compareToPostgres, isEqual, summarize } from '../helpers/compare.js';
@@ -84,7 +84,21 @@ async function targetSum(db: string): Promise<{ sum: number; rows: number }> {
   return { sum: Number(row.s), rows: row.n };
 }
 
+/** Ferry processes of the running test: killed after it, whatever it did, so none outlives it. */
+const running = new Set<FerryProcess>();
+function startTracked(args: string[]): FerryProcess {
+  const p = startFerry(args);
+  running.add(p);
+  void p.exited.then(() => running.delete(p));
+  return p;
+}
+
 describe('watermark snapshot', () => {
+  afterEach(async () => {
+    for (const p of running) p.child.kill('SIGKILL');
+    await Promise.all([...running].map((p) => p.exited));
+  });
+
   test('writers hammering the same keys during a slow snapshot: every key ends at its newest state exactly once, sums hold', async () => {
     const db = `wm_hammer_${process.pid}`;
     await bank(db);
@@ -98,7 +112,7 @@ describe('watermark snapshot', () => {
     });
     const writes = new AbortController();
     const writer = transfers(db, writes.signal);
-    const ferry = startFerry(['run', file]);
+    const ferry = startTracked(['run', file]);
     try {
       await waitFor('snapshot under way', async () => {
         const s = await ferryStatus(file);
@@ -117,6 +131,8 @@ describe('watermark snapshot', () => {
       assert.ok(n > 100, `only ${n} transfers ran`);
       await converged(db, ['accounts', 'audit'], ferry);
       assert.deepEqual(await targetSum(db), { sum: TOTAL, rows: ACCOUNTS });
+      // Three readers, two tables: the idle reader joined a table on a key range of its own.
+      assert.match(ferry.output(), /several readers at once/);
     } finally {
       // Whatever happens, the writer stops, so a failure cannot load the next test.
       writes.abort();
@@ -144,7 +160,7 @@ describe('watermark snapshot', () => {
       const before = await counters();
       const dir = tempDir('wm-ro');
       const file = writePipelineFile(dir, { name: 'wm-ro', tables: `${db}\\..*`, sink: 'postgres', pgDatabase: db, chunkSize: 500, sourceUser: user, sourcePassword: 'ro-secret' });
-      const ferry = startFerry(['run', file]);
+      const ferry = startTracked(['run', file]);
       try {
         await converged(db, ['accounts', 'audit'], ferry);
         await waitFor('snapshot done', async () => ((await ferryStatus(file)).tables as { state: string }[]).every((t) => t.state === 'done'), 60_000, 300);
@@ -171,13 +187,13 @@ describe('watermark snapshot', () => {
       name: 'wm-resume', tables: `${db}\\.accounts`, sink: 'postgres', pgDatabase: db, chunkSize: 200,
       extraSource: '  rate-limit.rows-per-second: 600',
     });
-    const first = startFerry(['run', file]);
+    const first = startTracked(['run', file]);
     await waitFor('some chunks recorded', async () => ((await ferryStatus(file)).tables as { rowsCopied: number }[]).some((t) => t.rowsCopied >= 1000), 60_000, 200);
     first.child.kill('SIGKILL');
     await first.exited;
     const copied = ((await ferryStatus(file)).tables as { rowsCopied: number; state: string }[])[0];
     assert.ok(copied && copied.state !== 'done' && copied.rowsCopied >= 1000, JSON.stringify(copied));
-    const again = startFerry(['run', file]);
+    const again = startTracked(['run', file]);
     await converged(db, ['accounts'], again);
     assert.match(again.output(), /"resumeFrom":"key"/, 'the second run continued after the recorded key');
     again.child.kill('SIGTERM');
@@ -193,14 +209,14 @@ describe('watermark snapshot', () => {
     await freshPg(db);
     const dir = tempDir('wm-added');
     const file = writePipelineFile(dir, { name: 'wm-added', tables: `${db}\\.accounts`, sink: 'postgres', pgDatabase: db });
-    const first = startFerry(['run', file]);
+    const first = startTracked(['run', file]);
     await converged(db, ['accounts'], first);
     first.child.kill('SIGTERM');
     assert.equal((await first.exited).code, 0);
     writeFileSync(file, readFileSync(file, 'utf8').replace(`${db}\\\\.accounts`, `${db}\\\\.(accounts|audit)`));
     const writes = new AbortController();
     const writer = transfers(db, writes.signal);
-    const second = startFerry(['run', file]);
+    const second = startTracked(['run', file]);
     try {
       await waitFor('audit copied', async () => ((await ferryStatus(file)).tables as { table: string; state: string }[]).some((t) => t.table === `${db}.audit` && t.state === 'done'), 60_000, 300).catch((e: unknown) => {
         throw new Error(`${String(e)}\n${second.output().slice(-4000)}`);
@@ -222,7 +238,7 @@ describe('watermark snapshot', () => {
     await freshPg(db);
     const dir = tempDir('wm-repair');
     const file = writePipelineFile(dir, { name: 'wm-repair', tables: `${db}\\..*`, sink: 'postgres', pgDatabase: db });
-    const ferry = startFerry(['run', file]);
+    const ferry = startTracked(['run', file]);
     await converged(db, ['accounts', 'audit'], ferry);
     // Damage the target behind Ferry's back.
     const t = new pg.Client({ ...pgOptions, database: db });

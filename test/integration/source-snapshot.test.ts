@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { openSourceConnection, readCurrentPosition, type MySqlConnection } from '../../src/connectors/mysql/connection.js';
 import { readTableSchemas } from '../../src/connectors/mysql/schema-reader.js';
-import { chunkSql, estimateRows, readChunk } from '../../src/connectors/mysql/snapshot-reader.js';
+import { chunkEnd, chunkSql, estimateRows, readChunk, readRange } from '../../src/connectors/mysql/snapshot-reader.js';
 import type { Row, Value } from '../../src/core/change.js';
 import type { TableSchema } from '../../src/core/schema.js';
 
@@ -194,6 +194,50 @@ describe('readChunk pagination', () => {
       ['m', 2],
       ['m', 18446744073709551615n],
     ]);
+  });
+
+  it('splits a table into key ranges (probe + range read) that together hold every row once, for composite, ENUM and bigint keys', async () => {
+    for (const table of ['ck', 'ek']) {
+      const t = await schemaOf(table);
+      const keyed = await readAll(t, 1000);
+      for (const n of [1, 2, 3, 7, 1000]) {
+        const got: Row[] = [];
+        let after: Value[] | null = null;
+        for (;;) {
+          const end = await chunkEnd(conn, t, after, n);
+          if (end === null) {
+            got.push(...(await readAll(t, n, after)));
+            break;
+          }
+          const r = await readRange(conn, t, after, end);
+          assert.equal(r.rows.length, n, `${table}: a range sized for ${n} rows holds ${n}`);
+          assert.deepEqual(r.lastKey, end);
+          got.push(...r.rows);
+          after = end;
+        }
+        assert.deepEqual(got, keyed, `${table} in ranges of ${n}`);
+      }
+    }
+  });
+
+  it('sizes ranges by rows, whatever the gaps between keys (sparse and skewed keys)', async () => {
+    await admin.query(`CREATE TABLE \`${db}\`.sparse (id BIGINT PRIMARY KEY, v INT)`);
+    // 100 keys close together, then 100 spread over 10^15.
+    const vals: string[] = [];
+    for (let i = 0; i < 100; i++) vals.push(`(${i}, ${i})`);
+    for (let i = 0; i < 100; i++) vals.push(`(${1000 + i * 10_000_000_000_000}, ${100 + i})`);
+    await admin.query(`INSERT INTO \`${db}\`.sparse VALUES ${vals.join(',')}`);
+    const t = await schemaOf('sparse');
+    let after: Value[] | null = null;
+    const sizes: number[] = [];
+    for (;;) {
+      const end = await chunkEnd(conn, t, after, 30);
+      if (end === null) break;
+      sizes.push((await readRange(conn, t, after, end)).rows.length);
+      after = end;
+    }
+    assert.deepEqual(sizes, [30, 30, 30, 30, 30, 30]);
+    assert.equal((await readAll(t, 1000, after)).length, 20);
   });
 
   it('returns an empty chunk with a null lastKey at the end', async () => {

@@ -71,6 +71,23 @@ function keyBoundSql(keys: KeyPart[]): string {
   return `${first.col} >= ${first.ph} AND (${ors.join(' OR ')})`;
 }
 
+/**
+ * The SQL for an upper key bound (key <= end), expanded like `keyBoundSql`:
+ *   k1 <= ? AND (k1 < ? OR (k1 = ? AND k2 < ?) OR (k1 = ? AND k2 = ? AND k3 <= ?))
+ */
+function keyUpperSql(keys: KeyPart[]): string {
+  const first = keys[0] as KeyPart;
+  if (keys.length === 1) return `${first.col} <= ${first.ph}`;
+  const ors: string[] = [];
+  for (let i = 0; i < keys.length; i++) {
+    const parts: string[] = [];
+    for (let j = 0; j < i; j++) parts.push(`${(keys[j] as KeyPart).col} = ${(keys[j] as KeyPart).ph}`);
+    parts.push(`${(keys[i] as KeyPart).col} ${i === keys.length - 1 ? '<=' : '<'} ${(keys[i] as KeyPart).ph}`);
+    ors.push(parts.length === 1 ? (parts[0] as string) : `(${parts.join(' AND ')})`);
+  }
+  return `${first.col} <= ${first.ph} AND (${ors.join(' OR ')})`;
+}
+
 function keyPartFor(c: ColumnSchema): KeyPart {
   const col = quoteId(c.name);
   const t = c.type;
@@ -110,6 +127,12 @@ function setBits(values: string[], v: Value): bigint {
 interface ChunkPlan {
   firstSql: string;
   nextSql: string;
+  /** Rows in (after, end]: the range form, for chunks read in parallel (no LIMIT). */
+  rangeFirstSql: string;
+  rangeNextSql: string;
+  /** The key of the n-th row after a key (OFFSET n-1): where a chunk of n rows would end. */
+  probeFirstSql: string;
+  probeNextSql: string;
   keyParams: ((v: Value) => unknown)[];
   /** Columns whose driver value needs converting: BIGINT text → number | bigint. */
   int64Columns: number[];
@@ -135,9 +158,14 @@ function planFor(table: TableSchema): ChunkPlan {
   const from = `${quoteTable(table)} FORCE INDEX (${table.keyIndex ? quoteMySqlIdent(table.keyIndex) : 'PRIMARY'})`;
   const order = pkCols.map((c) => quoteId(c.name)).join(', ');
   const keys = pkCols.map(keyPartFor);
+  const keySelect = pkCols.map(selectExpr).join(', ');
   const plan: ChunkPlan = {
     firstSql: `SELECT ${select} FROM ${from} ORDER BY ${order} LIMIT ?`,
     nextSql: `SELECT ${select} FROM ${from} WHERE ${keyBoundSql(keys)} ORDER BY ${order} LIMIT ?`,
+    rangeFirstSql: `SELECT ${select} FROM ${from} WHERE ${keyUpperSql(keys)} ORDER BY ${order}`,
+    rangeNextSql: `SELECT ${select} FROM ${from} WHERE ${keyBoundSql(keys)} AND ${keyUpperSql(keys)} ORDER BY ${order}`,
+    probeFirstSql: `SELECT ${keySelect} FROM ${from} ORDER BY ${order} LIMIT 1 OFFSET ?`,
+    probeNextSql: `SELECT ${keySelect} FROM ${from} WHERE ${keyBoundSql(keys)} ORDER BY ${order} LIMIT 1 OFFSET ?`,
     keyParams: keys.map((k) => k.param),
     int64Columns: table.columns.flatMap((c, i) => (c.type.kind === 'int' && c.type.bits === 64 ? [i] : [])),
     pk: table.primaryKey,
@@ -206,6 +234,63 @@ export async function readChunk(
   }
   const last = rows[rows.length - 1];
   return { rows, lastKey: last ? plan.pk.map((i) => last[i] as Value) : null };
+}
+
+/**
+ * Where a chunk of `rows` rows after `afterKey` ends: the key of its last row, or null when
+ * fewer rows than that remain (the rest is read as the table's last chunk). A key-only scan of
+ * the index on the server; nothing but the one key crosses the network. Used to hand ranges of
+ * one table to several readers at once.
+ */
+export async function chunkEnd(conn: Connection, table: TableSchema, afterKey: Value[] | null, rows: number, signal?: AbortSignal): Promise<Value[] | null> {
+  throwIfAborted(signal);
+  if (!Number.isSafeInteger(rows) || rows <= 0) throw new FerryError('FERRY_INTERNAL', `chunk rows must be a positive integer, got ${rows}`);
+  const plan = planFor(table);
+  const sql = afterKey === null ? plan.probeFirstSql : plan.probeNextSql;
+  const params = afterKey === null ? [rows - 1] : [...boundParams(plan, afterKey), rows - 1];
+  const [result] = await conn.query<RowDataPacket[]>({ sql, rowsAsArray: true, values: params });
+  throwIfAborted(signal);
+  const row = (result as unknown as unknown[][])[0];
+  if (!row) return null;
+  return plan.pk.map((colIndex, i) => {
+    const v = row[i] as Value;
+    const c = table.columns[colIndex] as ColumnSchema;
+    return c.type.kind === 'int' && c.type.bits === 64 && typeof v === 'string' ? int64FromText(v) : v;
+  });
+}
+
+/**
+ * Reads every row with key in (`afterKey`, `upTo`] (from the start when `afterKey` is null), in
+ * key order, in one query. The range was sized by `chunkEnd`; rows inserted into it since are
+ * read too (no LIMIT, so none is missed). `lastKey` is `upTo`: the whole range was read.
+ */
+export async function readRange(conn: Connection, table: TableSchema, afterKey: Value[] | null, upTo: Value[], signal?: AbortSignal): Promise<SnapshotChunk> {
+  throwIfAborted(signal);
+  const plan = planFor(table);
+  const sql = afterKey === null ? plan.rangeFirstSql : plan.rangeNextSql;
+  const params = afterKey === null ? upperParams(plan, upTo) : [...boundParams(plan, afterKey), ...upperParams(plan, upTo)];
+  const [result] = await conn.query<RowDataPacket[]>({ sql, rowsAsArray: true, values: params });
+  throwIfAborted(signal);
+  const rows = result as unknown as Row[];
+  convertInt64(plan, rows);
+  return { rows, lastKey: upTo };
+}
+
+function upperParams(plan: ChunkPlan, upTo: Value[]): unknown[] {
+  return boundParams(plan, upTo);
+}
+
+function convertInt64(plan: ChunkPlan, rows: Row[]): void {
+  const conv = plan.int64Columns;
+  if (conv.length === 0) return;
+  for (let r = 0; r < rows.length; r++) {
+    const row = rows[r] as Row;
+    for (let k = 0; k < conv.length; k++) {
+      const i = conv[k] as number;
+      const v = row[i];
+      if (typeof v === 'string') row[i] = int64FromText(v);
+    }
+  }
 }
 
 /** Row count estimate from information_schema.TABLES.TABLE_ROWS (InnoDB: an estimate, may be stale). */

@@ -10,7 +10,7 @@ import { allocateServerId, openSourceConnection, readCurrentPosition, type MySql
 import { findPositionAtTime } from './position-at-time.js';
 import { binlogPositionCodec, type BinlogPosition } from './position.js';
 import { readTableSchemas } from './schema-reader.js';
-import { estimateRows, readChunk } from './snapshot-reader.js';
+import { chunkEnd, estimateRows, readChunk, readRange } from './snapshot-reader.js';
 import { streamChanges } from './stream.js';
 import { openBinlogStream } from './binlog/reader.js';
 import type { CharsetDefaults } from './ddl.js';
@@ -153,6 +153,14 @@ export function createMySqlSource(config: MySqlSourceConfig, log: (msg: string, 
 
     async readChunk(table: TableSchema, afterKey: Value[] | null, limit: number, signal: AbortSignal): Promise<SnapshotChunk> {
       return withConn(signal, (c) => readChunk(c, table, afterKey, limit, signal));
+    },
+
+    async chunkEnd(table: TableSchema, afterKey: Value[] | null, rows: number, signal: AbortSignal): Promise<Value[] | null> {
+      return withConn(signal, (c) => chunkEnd(c, table, afterKey, rows, signal));
+    },
+
+    async readRange(table: TableSchema, afterKey: Value[] | null, upTo: Value[], signal: AbortSignal): Promise<SnapshotChunk> {
+      return withConn(signal, (c) => readRange(c, table, afterKey, upTo, signal));
     },
 
     async *stream(from: BinlogPosition, schemas: TableSchema[], signal: AbortSignal): AsyncGenerator<ChangeBatch<BinlogPosition>> {
