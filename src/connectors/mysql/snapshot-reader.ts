@@ -53,39 +53,28 @@ interface KeyPart {
 }
 
 /**
- * The SQL for a key bound, in the expanded form
+ * The SQL for a key bound, in the expanded form (shown for `after`, key > bound)
  *   k1 >= ? AND (k1 > ? OR (k1 = ? AND k2 > ?) OR (k1 = ? AND k2 = ? AND k3 > ?))
- * The leading `k1 >= ?` makes it one index range on every server; the row constructor
- * `(k1,k2) > (?,?)` is not range-optimised by all versions (see the EXPLAIN test).
- */
-function keyBoundSql(keys: KeyPart[]): string {
-  const first = keys[0] as KeyPart;
-  if (keys.length === 1) return `${first.col} > ${first.ph}`;
-  const ors: string[] = [];
-  for (let i = 0; i < keys.length; i++) {
-    const parts: string[] = [];
-    for (let j = 0; j < i; j++) parts.push(`${(keys[j] as KeyPart).col} = ${(keys[j] as KeyPart).ph}`);
-    parts.push(`${(keys[i] as KeyPart).col} > ${(keys[i] as KeyPart).ph}`);
-    ors.push(parts.length === 1 ? (parts[0] as string) : `(${parts.join(' AND ')})`);
-  }
-  return `${first.col} >= ${first.ph} AND (${ors.join(' OR ')})`;
-}
-
-/**
- * The SQL for an upper key bound (key <= end), expanded like `keyBoundSql`:
+ * and for `upTo` (key <= bound)
  *   k1 <= ? AND (k1 < ? OR (k1 = ? AND k2 < ?) OR (k1 = ? AND k2 = ? AND k3 <= ?))
+ * The leading `k1 >= ?` (`<=`) makes it one index range on every server; the row constructor
+ * `(k1,k2) > (?,?)` is not range-optimised by all versions (see the EXPLAIN test). Both take the
+ * same parameters (`boundParams`).
  */
-function keyUpperSql(keys: KeyPart[]): string {
+function keyBoundSql(keys: KeyPart[], side: 'after' | 'upTo' = 'after'): string {
   const first = keys[0] as KeyPart;
-  if (keys.length === 1) return `${first.col} <= ${first.ph}`;
+  const wide = side === 'after' ? '>=' : '<=';
+  const strict = side === 'after' ? '>' : '<';
+  const lastOp = side === 'after' ? '>' : '<=';
+  if (keys.length === 1) return `${first.col} ${lastOp} ${first.ph}`;
   const ors: string[] = [];
   for (let i = 0; i < keys.length; i++) {
     const parts: string[] = [];
     for (let j = 0; j < i; j++) parts.push(`${(keys[j] as KeyPart).col} = ${(keys[j] as KeyPart).ph}`);
-    parts.push(`${(keys[i] as KeyPart).col} ${i === keys.length - 1 ? '<=' : '<'} ${(keys[i] as KeyPart).ph}`);
+    parts.push(`${(keys[i] as KeyPart).col} ${i === keys.length - 1 ? lastOp : strict} ${(keys[i] as KeyPart).ph}`);
     ors.push(parts.length === 1 ? (parts[0] as string) : `(${parts.join(' AND ')})`);
   }
-  return `${first.col} <= ${first.ph} AND (${ors.join(' OR ')})`;
+  return `${first.col} ${wide} ${first.ph} AND (${ors.join(' OR ')})`;
 }
 
 function keyPartFor(c: ColumnSchema): KeyPart {
@@ -162,8 +151,8 @@ function planFor(table: TableSchema): ChunkPlan {
   const plan: ChunkPlan = {
     firstSql: `SELECT ${select} FROM ${from} ORDER BY ${order} LIMIT ?`,
     nextSql: `SELECT ${select} FROM ${from} WHERE ${keyBoundSql(keys)} ORDER BY ${order} LIMIT ?`,
-    rangeFirstSql: `SELECT ${select} FROM ${from} WHERE ${keyUpperSql(keys)} ORDER BY ${order}`,
-    rangeNextSql: `SELECT ${select} FROM ${from} WHERE ${keyBoundSql(keys)} AND ${keyUpperSql(keys)} ORDER BY ${order}`,
+    rangeFirstSql: `SELECT ${select} FROM ${from} WHERE ${keyBoundSql(keys, 'upTo')} ORDER BY ${order}`,
+    rangeNextSql: `SELECT ${select} FROM ${from} WHERE ${keyBoundSql(keys)} AND ${keyBoundSql(keys, 'upTo')} ORDER BY ${order}`,
     probeFirstSql: `SELECT ${keySelect} FROM ${from} ORDER BY ${order} LIMIT 1 OFFSET ?`,
     probeNextSql: `SELECT ${keySelect} FROM ${from} WHERE ${keyBoundSql(keys)} ORDER BY ${order} LIMIT 1 OFFSET ?`,
     keyParams: keys.map((k) => k.param),
@@ -221,17 +210,7 @@ export async function readChunk(
   throwIfAborted(signal);
   // rowsAsArray gives one plain array per row, aligned with the select list: use it as the Row.
   const rows = result as unknown as Row[];
-  const conv = plan.int64Columns;
-  if (conv.length > 0) {
-    for (let r = 0; r < rows.length; r++) {
-      const row = rows[r] as Row;
-      for (let k = 0; k < conv.length; k++) {
-        const i = conv[k] as number;
-        const v = row[i];
-        if (typeof v === 'string') row[i] = int64FromText(v);
-      }
-    }
-  }
+  convertInt64(plan, rows);
   const last = rows[rows.length - 1];
   return { rows, lastKey: last ? plan.pk.map((i) => last[i] as Value) : null };
 }
@@ -268,16 +247,12 @@ export async function readRange(conn: Connection, table: TableSchema, afterKey: 
   throwIfAborted(signal);
   const plan = planFor(table);
   const sql = afterKey === null ? plan.rangeFirstSql : plan.rangeNextSql;
-  const params = afterKey === null ? upperParams(plan, upTo) : [...boundParams(plan, afterKey), ...upperParams(plan, upTo)];
+  const params = afterKey === null ? boundParams(plan, upTo) : [...boundParams(plan, afterKey), ...boundParams(plan, upTo)];
   const [result] = await conn.query<RowDataPacket[]>({ sql, rowsAsArray: true, values: params });
   throwIfAborted(signal);
   const rows = result as unknown as Row[];
   convertInt64(plan, rows);
   return { rows, lastKey: upTo };
-}
-
-function upperParams(plan: ChunkPlan, upTo: Value[]): unknown[] {
-  return boundParams(plan, upTo);
 }
 
 function convertInt64(plan: ChunkPlan, rows: Row[]): void {
