@@ -17,6 +17,13 @@ interface DecodeResult {
   seconds: number;
   rssKb: number;
   checksum: number;
+  /** CPU seconds (user + system) of this process over the same interval: less noisy than `seconds` on a shared machine. */
+  cpuSeconds: number;
+}
+
+function cpuSince(c0: NodeJS.CpuUsage): number {
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / 1e6;
 }
 
 const conn = { host: '127.0.0.1', user: 'ferry', password: 'ferry' };
@@ -27,6 +34,7 @@ async function decodeWithFerry(port: number, start: BinlogCoord, end: BinlogCoor
   for (const t of await readTableSchemas(c, [/^(?:bench|benchtx)\..*$/])) schemas.set(`${t.schema}.${t.name}`, t);
   await c.end();
   const t0 = process.hrtime.bigint();
+  const c0 = process.cpuUsage();
   const stream = openBinlogStream({
     connection: { ...conn, port },
     serverId: 7101,
@@ -53,7 +61,7 @@ async function decodeWithFerry(port: number, start: BinlogCoord, end: BinlogCoor
     }
   }
   await stream.close();
-  return { rows, events, seconds: Number(process.hrtime.bigint() - t0) / 1e9, rssKb: readPeakRssKb(process.pid), checksum };
+  return { rows, events, seconds: Number(process.hrtime.bigint() - t0) / 1e9, rssKb: readPeakRssKb(process.pid), checksum, cpuSeconds: cpuSince(c0) };
 }
 
 interface ZongjiEvent {
@@ -72,6 +80,7 @@ async function decodeWithZongji(port: number, start: BinlogCoord, end: BinlogCoo
     };
   };
   const t0 = process.hrtime.bigint();
+  const c0 = process.cpuUsage();
   const z = new ZongJi({ ...conn, port });
   let rows = 0;
   let events = 0;
@@ -107,7 +116,7 @@ async function decodeWithZongji(port: number, start: BinlogCoord, end: BinlogCoo
       includeSchema: { bench: true, benchtx: true },
     });
   });
-  return { rows, events, seconds: Number(process.hrtime.bigint() - t0) / 1e9, rssKb: readPeakRssKb(process.pid), checksum };
+  return { rows, events, seconds: Number(process.hrtime.bigint() - t0) / 1e9, rssKb: readPeakRssKb(process.pid), checksum, cpuSeconds: cpuSince(c0) };
 }
 
 const [mode, port, file, pos, endFile, endPos] = process.argv.slice(2);
