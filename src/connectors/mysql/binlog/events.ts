@@ -15,6 +15,11 @@ export interface EventHeader {
   flags: number;
 }
 
+/** Unsigned 32-bit little-endian at `p` (the caller has checked the bounds). */
+function u32At(buf: Buffer, p: number): number {
+  return ((buf[p] as number) | ((buf[p + 1] as number) << 8) | ((buf[p + 2] as number) << 16)) + (buf[p + 3] as number) * 16777216;
+}
+
 /** Reads the 19-byte v4 common header at `start`. */
 export function readHeader(buf: Buffer, start: number): EventHeader {
   return {
@@ -108,12 +113,12 @@ export class BinlogEventParser {
     // The header goes into one reused object: no per-event header/base objects and no object
     // spreads on the hot path (they were a large share of the garbage of a busy stream).
     const h = this.header;
-    h.timestamp = buf.readUInt32LE(start);
+    h.timestamp = u32At(buf, start);
     h.code = buf[start + 4] as number;
-    h.serverId = buf.readUInt32LE(start + 5);
-    h.eventSize = buf.readUInt32LE(start + 9);
-    h.logPos = buf.readUInt32LE(start + 13);
-    h.flags = buf.readUInt16LE(start + 17);
+    h.serverId = u32At(buf, start + 5);
+    h.eventSize = u32At(buf, start + 9);
+    h.logPos = u32At(buf, start + 13);
+    h.flags = (buf[start + 17] as number) | ((buf[start + 18] as number) << 8);
     if (h.eventSize !== end - start) {
       throw protocol(`event size ${h.eventSize} in the header does not match the ${end - start} bytes received`, {
         code: h.code,

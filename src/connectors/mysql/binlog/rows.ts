@@ -547,6 +547,9 @@ function readBlobLength(buf: Buffer, p: number, bytes: number): number {
       return (buf[p] as number) | ((buf[p + 1] as number) << 8);
     case 3:
       return (buf[p] as number) | ((buf[p + 1] as number) << 8) | ((buf[p + 2] as number) << 16);
+    case 4:
+      // LONGTEXT/LONGBLOB (MariaDB's JSON is a LONGTEXT).
+      return ((buf[p] as number) | ((buf[p + 1] as number) << 8) | ((buf[p + 2] as number) << 16)) + (buf[p + 3] as number) * 16777216;
     default:
       return buf.readUIntLE(p, bytes);
   }
