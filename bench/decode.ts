@@ -2,10 +2,14 @@
  * Binlog decoding alone, in its own process: reads the binlog range [start, end) of a server and
  * decodes every value of every row, with Ferry's reader (openBinlogStream + decodeRows with the
  * table schemas) or with @vlasky/zongji. Prints one JSON line: { rows, events, seconds, rssKb }.
+ * `raw` receives the same range through the same dump command and decodes nothing (rows: 0): the
+ * floor set by the server and the socket, which no decoder can beat.
  *
- *   node dist/bench/decode.js ferry|zongji PORT FILE POS END_FILE END_POS
+ *   node dist/bench/decode.js ferry|zongji|raw PORT FILE POS END_FILE END_POS
  */
 import mysql from 'mysql2/promise';
+import mysqlCallbacks from 'mysql2';
+import { BinlogDumpCommand, buildBinlogDump, type Mysql2ConnectionInternals } from '../src/connectors/mysql/binlog/dump-command.js';
 import { openBinlogStream } from '../src/connectors/mysql/binlog/reader.js';
 import { readTableSchemas } from '../src/connectors/mysql/schema-reader.js';
 import type { TableSchema } from '../src/core/schema.js';
@@ -62,6 +66,37 @@ async function decodeWithFerry(port: number, start: BinlogCoord, end: BinlogCoor
   }
   await stream.close();
   return { rows, events, seconds: Number(process.hrtime.bigint() - t0) / 1e9, rssKb: readPeakRssKb(process.pid), checksum, cpuSeconds: cpuSince(c0) };
+}
+
+/** The dump alone: every event received (end_log_pos read from the header), nothing parsed. */
+async function receiveRaw(port: number, start: BinlogCoord, end: BinlogCoord): Promise<DecodeResult> {
+  const t0 = process.hrtime.bigint();
+  const c0 = process.cpuUsage();
+  const c = mysqlCallbacks.createConnection({ ...conn, port });
+  const query = (sql: string): Promise<void> =>
+    new Promise((resolve, reject) => {
+      c.query(sql, (err) => (err ? reject(err) : resolve()));
+    });
+  await query('SET @master_binlog_checksum = @@global.binlog_checksum, @mariadb_slave_capability = 4');
+  let events = 0;
+  let file = start.file;
+  await new Promise<void>((resolve, reject) => {
+    const cmd = new BinlogDumpCommand(buildBinlogDump({ file: start.file, pos: start.pos, serverId: 7103, flags: 1 }), {
+      onEvent: (buf, s) => {
+        events++;
+        const code = buf[s + 4];
+        const logPos = buf.readUInt32LE(s + 13);
+        if (code === 4) file = buf.toString('utf8', s + 19 + 8, buf.readUInt32LE(s + 9) + s - 4);
+        if (logPos > 0 && (file === end.file ? logPos >= end.pos : compareCoord({ file, pos: logPos }, end) >= 0)) resolve();
+      },
+      onEof: () => resolve(),
+      onServerError: (e) => reject(new Error(e.message)),
+      onConnectionError: (e) => reject(e),
+    });
+    (c as unknown as Mysql2ConnectionInternals).addCommand(cmd);
+  });
+  c.destroy();
+  return { rows: 0, events, seconds: Number(process.hrtime.bigint() - t0) / 1e9, rssKb: readPeakRssKb(process.pid), checksum: 0, cpuSeconds: cpuSince(c0) };
 }
 
 interface ZongjiEvent {
@@ -121,11 +156,16 @@ async function decodeWithZongji(port: number, start: BinlogCoord, end: BinlogCoo
 
 const [mode, port, file, pos, endFile, endPos] = process.argv.slice(2);
 if (!mode || !port || !file || !pos || !endFile || !endPos) {
-  process.stderr.write('usage: decode.js ferry|zongji PORT FILE POS END_FILE END_POS\n');
+  process.stderr.write('usage: decode.js ferry|zongji|raw PORT FILE POS END_FILE END_POS\n');
   process.exit(2);
 }
 const start = { file, pos: Number(pos) };
 const end = { file: endFile, pos: Number(endPos) };
-const r = mode === 'ferry' ? await decodeWithFerry(Number(port), start, end) : await decodeWithZongji(Number(port), start, end);
+const r =
+  mode === 'ferry'
+    ? await decodeWithFerry(Number(port), start, end)
+    : mode === 'raw'
+      ? await receiveRaw(Number(port), start, end)
+      : await decodeWithZongji(Number(port), start, end);
 process.stdout.write(`${JSON.stringify(r)}\n`);
 process.exit(0);
