@@ -49,12 +49,18 @@ async function decodeWithFerry(port: number, start: BinlogCoord, end: BinlogCoor
   let rows = 0;
   let events = 0;
   let checksum = 0;
+  // The schema per Table_map (the reader reuses the map object while the table's map is unchanged).
+  const columnsOf = new WeakMap<object, TableSchema['columns'] | undefined>();
   outer: for await (const batch of stream) {
     for (const ev of batch) {
       events++;
       if (ev.type === 'rows') {
-        const t = schemas.get(`${ev.table.schema}.${ev.table.table}`);
-        const images = ev.decodeRows(t?.columns);
+        let columns = columnsOf.get(ev.table);
+        if (columns === undefined && !columnsOf.has(ev.table)) {
+          columns = schemas.get(`${ev.table.schema}.${ev.table.table}`)?.columns;
+          columnsOf.set(ev.table, columns);
+        }
+        const images = ev.decodeRows(columns);
         const list = images.after ?? images.before ?? [];
         rows += list.length;
         // Touch a value of each row so the work cannot be skipped.
