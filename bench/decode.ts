@@ -2,10 +2,14 @@
  * Binlog decoding alone, in its own process: reads the binlog range [start, end) of a server and
  * decodes every value of every row, with Ferry's reader (openBinlogStream + decodeRows with the
  * table schemas) or with @vlasky/zongji. Prints one JSON line: { rows, events, seconds, rssKb }.
+ * `raw` receives the same range through the same dump command and decodes nothing (rows: 0): the
+ * floor set by the server and the socket, which no decoder can beat.
  *
- *   node dist/bench/decode.js ferry|zongji PORT FILE POS END_FILE END_POS
+ *   node dist/bench/decode.js ferry|zongji|raw PORT FILE POS END_FILE END_POS
  */
 import mysql from 'mysql2/promise';
+import mysqlCallbacks from 'mysql2';
+import { BinlogDumpCommand, buildBinlogDump, type Mysql2ConnectionInternals } from '../src/connectors/mysql/binlog/dump-command.js';
 import { openBinlogStream } from '../src/connectors/mysql/binlog/reader.js';
 import { readTableSchemas } from '../src/connectors/mysql/schema-reader.js';
 import type { TableSchema } from '../src/core/schema.js';
@@ -17,6 +21,13 @@ interface DecodeResult {
   seconds: number;
   rssKb: number;
   checksum: number;
+  /** CPU seconds (user + system) of this process over the same interval: less noisy than `seconds` on a shared machine. */
+  cpuSeconds: number;
+}
+
+function cpuSince(c0: NodeJS.CpuUsage): number {
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / 1e6;
 }
 
 const conn = { host: '127.0.0.1', user: 'ferry', password: 'ferry' };
@@ -27,6 +38,7 @@ async function decodeWithFerry(port: number, start: BinlogCoord, end: BinlogCoor
   for (const t of await readTableSchemas(c, [/^(?:bench|benchtx)\..*$/])) schemas.set(`${t.schema}.${t.name}`, t);
   await c.end();
   const t0 = process.hrtime.bigint();
+  const c0 = process.cpuUsage();
   const stream = openBinlogStream({
     connection: { ...conn, port },
     serverId: 7101,
@@ -37,12 +49,18 @@ async function decodeWithFerry(port: number, start: BinlogCoord, end: BinlogCoor
   let rows = 0;
   let events = 0;
   let checksum = 0;
+  // The schema per Table_map (the reader reuses the map object while the table's map is unchanged).
+  const columnsOf = new WeakMap<object, TableSchema['columns'] | undefined>();
   outer: for await (const batch of stream) {
     for (const ev of batch) {
       events++;
       if (ev.type === 'rows') {
-        const t = schemas.get(`${ev.table.schema}.${ev.table.table}`);
-        const images = ev.decodeRows(t?.columns);
+        let columns = columnsOf.get(ev.table);
+        if (columns === undefined && !columnsOf.has(ev.table)) {
+          columns = schemas.get(`${ev.table.schema}.${ev.table.table}`)?.columns;
+          columnsOf.set(ev.table, columns);
+        }
+        const images = ev.decodeRows(columns);
         const list = images.after ?? images.before ?? [];
         rows += list.length;
         // Touch a value of each row so the work cannot be skipped.
@@ -53,7 +71,38 @@ async function decodeWithFerry(port: number, start: BinlogCoord, end: BinlogCoor
     }
   }
   await stream.close();
-  return { rows, events, seconds: Number(process.hrtime.bigint() - t0) / 1e9, rssKb: readPeakRssKb(process.pid), checksum };
+  return { rows, events, seconds: Number(process.hrtime.bigint() - t0) / 1e9, rssKb: readPeakRssKb(process.pid), checksum, cpuSeconds: cpuSince(c0) };
+}
+
+/** The dump alone: every event received (end_log_pos read from the header), nothing parsed. */
+async function receiveRaw(port: number, start: BinlogCoord, end: BinlogCoord): Promise<DecodeResult> {
+  const t0 = process.hrtime.bigint();
+  const c0 = process.cpuUsage();
+  const c = mysqlCallbacks.createConnection({ ...conn, port });
+  const query = (sql: string): Promise<void> =>
+    new Promise((resolve, reject) => {
+      c.query(sql, (err) => (err ? reject(err) : resolve()));
+    });
+  await query('SET @master_binlog_checksum = @@global.binlog_checksum, @mariadb_slave_capability = 4');
+  let events = 0;
+  let file = start.file;
+  await new Promise<void>((resolve, reject) => {
+    const cmd = new BinlogDumpCommand(buildBinlogDump({ file: start.file, pos: start.pos, serverId: 7103, flags: 1 }), {
+      onEvent: (buf, s) => {
+        events++;
+        const code = buf[s + 4];
+        const logPos = buf.readUInt32LE(s + 13);
+        if (code === 4) file = buf.toString('utf8', s + 19 + 8, buf.readUInt32LE(s + 9) + s - 4);
+        if (logPos > 0 && (file === end.file ? logPos >= end.pos : compareCoord({ file, pos: logPos }, end) >= 0)) resolve();
+      },
+      onEof: () => resolve(),
+      onServerError: (e) => reject(new Error(e.message)),
+      onConnectionError: (e) => reject(e),
+    });
+    (c as unknown as Mysql2ConnectionInternals).addCommand(cmd);
+  });
+  c.destroy();
+  return { rows: 0, events, seconds: Number(process.hrtime.bigint() - t0) / 1e9, rssKb: readPeakRssKb(process.pid), checksum: 0, cpuSeconds: cpuSince(c0) };
 }
 
 interface ZongjiEvent {
@@ -72,6 +121,7 @@ async function decodeWithZongji(port: number, start: BinlogCoord, end: BinlogCoo
     };
   };
   const t0 = process.hrtime.bigint();
+  const c0 = process.cpuUsage();
   const z = new ZongJi({ ...conn, port });
   let rows = 0;
   let events = 0;
@@ -107,16 +157,21 @@ async function decodeWithZongji(port: number, start: BinlogCoord, end: BinlogCoo
       includeSchema: { bench: true, benchtx: true },
     });
   });
-  return { rows, events, seconds: Number(process.hrtime.bigint() - t0) / 1e9, rssKb: readPeakRssKb(process.pid), checksum };
+  return { rows, events, seconds: Number(process.hrtime.bigint() - t0) / 1e9, rssKb: readPeakRssKb(process.pid), checksum, cpuSeconds: cpuSince(c0) };
 }
 
 const [mode, port, file, pos, endFile, endPos] = process.argv.slice(2);
 if (!mode || !port || !file || !pos || !endFile || !endPos) {
-  process.stderr.write('usage: decode.js ferry|zongji PORT FILE POS END_FILE END_POS\n');
+  process.stderr.write('usage: decode.js ferry|zongji|raw PORT FILE POS END_FILE END_POS\n');
   process.exit(2);
 }
 const start = { file, pos: Number(pos) };
 const end = { file: endFile, pos: Number(endPos) };
-const r = mode === 'ferry' ? await decodeWithFerry(Number(port), start, end) : await decodeWithZongji(Number(port), start, end);
+const r =
+  mode === 'ferry'
+    ? await decodeWithFerry(Number(port), start, end)
+    : mode === 'raw'
+      ? await receiveRaw(Number(port), start, end)
+      : await decodeWithZongji(Number(port), start, end);
 process.stdout.write(`${JSON.stringify(r)}\n`);
 process.exit(0);

@@ -48,10 +48,14 @@ interface Options {
   txRows: number;
   profile: boolean;
   skip: Set<string>;
+  /** Run only these measurements (the dataset is always generated; `decode` records its own workload). */
+  only: Set<string> | null;
 }
 
+const ALL_STEPS = ['snapshot-mariadb', 'snapshot-postgres', 'streaming', 'decode', 'bigtx'] as const;
+
 function parseOptions(argv: string[]): Options {
-  const o: Options = { scale: 1, reps: 3, txRows: 1_000_000, profile: false, skip: new Set() };
+  const o: Options = { scale: 1, reps: 3, txRows: 1_000_000, profile: false, skip: new Set(), only: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = (): string => {
@@ -64,8 +68,10 @@ function parseOptions(argv: string[]): Options {
     else if (a === '--tx-rows') o.txRows = Number(next());
     else if (a === '--profile') o.profile = true;
     else if (a === '--skip') for (const s of next().split(',')) o.skip.add(s.trim());
-    else throw new Error(`unknown option ${a} (known: --scale N, --reps N, --tx-rows N, --profile, --skip snapshot-mariadb,snapshot-postgres,streaming,decode,bigtx)`);
+    else if (a === '--only') o.only = new Set(next().split(',').map((s) => s.trim()));
+    else throw new Error(`unknown option ${a} (known: --scale N, --reps N, --tx-rows N, --profile, --skip|--only snapshot-mariadb,snapshot-postgres,streaming,decode,bigtx)`);
   }
+  if (o.only) for (const s of ALL_STEPS) if (!o.only.has(s)) o.skip.add(s);
   if (!(o.scale > 0) || !(o.reps >= 1)) throw new Error('--scale must be > 0 and --reps >= 1');
   return o;
 }
@@ -545,8 +551,10 @@ async function streaming(ctx: Ctx): Promise<void> {
 }
 
 async function decoding(ctx: Ctx): Promise<void> {
+  // Without the streaming step (e.g. `--only decode`), run one workload just to record its range.
+  if (ctx.workloads.length === 0) ctx.workloads.push(await runWorkload(ctx, initialWorkloadState(ctx.perTable), 1));
   const w = ctx.workloads[0];
-  if (!w) throw new Error('decoding needs a recorded workload range (do not skip streaming)');
+  if (!w) throw new Error('decoding needs a recorded workload range');
   const bytes = await binlogBytes(ctx.src, w.start, w.end);
   for (let rep = 1; rep <= ctx.o.reps; rep++) {
     for (const mode of ['ferry', 'zongji'] as const) {
@@ -614,6 +622,8 @@ async function profiles(ctx: Ctx): Promise<string> {
     const e = dirOf('streaming-postgres');
     await runFerry(ctx, writePipeline({ name: 'prof-stream-pg', tables: `${SCHEMA}\\..*`, mode: w.start, sink: 'postgres', targetSchema: ctx.lastFerryPg }), 'postgres', w.end, e);
     section('streaming → PostgreSQL', e);
+  }
+  if (w && !ctx.o.skip.has('decode')) {
     const f = dirOf('decode');
     await sh(`node --cpu-prof --cpu-prof-dir=${f} ${join(BUILD, 'dist/bench/decode.js')} ferry ${PORT.source} ${w.start.file} ${w.start.pos} ${w.end.file} ${w.end.pos}`);
     section('binlog decode (Ferry reader)', f);
@@ -741,7 +751,7 @@ async function main(): Promise<void> {
       `Machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${fmt(totalmem() / 2 ** 30)} GiB RAM, shared with other engineers' test runs ` +
       `(1-min load average ${fmt(load0, 2)} at start, ${fmt(load1, 2)} at end); all servers co-located on 127.0.0.1 (source, 2 replicas, PostgreSQL). ` +
       `${ver}. Scale ${o.scale}, ${o.reps} runs per measurement. Servers: fsync off / innodb_flush_log_at_trx_commit=2 / sync_binlog=0 (scripts/servers.sh).`;
-    const cmd = `bash bench/run.sh --scale ${o.scale} --reps ${o.reps}${o.txRows !== 1_000_000 ? ` --tx-rows ${o.txRows}` : ''}${o.profile ? ' --profile' : ''}${o.skip.size ? ` --skip ${[...o.skip].join(',')}` : ''}`;
+    const cmd = `bash bench/run.sh --scale ${o.scale} --reps ${o.reps}${o.txRows !== 1_000_000 ? ` --tx-rows ${o.txRows}` : ''}${o.profile ? ' --profile' : ''}${o.only ? ` --only ${[...o.only].join(',')}` : o.skip.size ? ` --skip ${[...o.skip].join(',')}` : ''}`;
     const md = report(ctx, env, cmd, profileText, (Date.now() - t0) / 1000);
     const dir = join(ROOT, 'bench/results');
     mkdirSync(dir, { recursive: true });

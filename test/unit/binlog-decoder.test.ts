@@ -627,6 +627,42 @@ describe('binlog: rows decoding', () => {
     assert.deepEqual(ev.decodeRows().after, [[200, '€', 'on']]);
   });
 
+  it('a text or blob length that runs past the event is a truncated rows event, not a short value', () => {
+    const p = parserWithFde();
+    p.parse(event(E.TABLE_MAP, tableMapBody(9, 'd', 't', [{ type: T.LONG }, { type: T.VARCHAR, meta: u16(300) }, { type: T.BLOB, meta: u8(2) }]), { logPos: 100 }));
+    const schema = [col('id', { kind: 'int', bits: 32, unsigned: false }), col('s', { kind: 'string', maxChars: 300, fixed: false, charset: 'utf8mb4', collation: null, lob: false }), col('b', { kind: 'binary', maxBytes: 65535, fixed: false, lob: true })];
+    // VARCHAR says 200 bytes, 3 follow.
+    const shortText = asRows(p.parse(event(E.WRITE_ROWS_V1, rowsBody(1, 9, 3, [image([u32(1), Buffer.concat([u16(200), Buffer.from('abc')]), null])]), { logPos: 200 })));
+    assert.throws(() => shortText.decodeRows(schema), (e) => isFerryError(e, 'FERRY_BINLOG_PROTOCOL') && /truncated/.test(e.message));
+    // BLOB says 60000 bytes, 2 follow.
+    const shortBlob = asRows(p.parse(event(E.WRITE_ROWS_V1, rowsBody(1, 9, 3, [image([u32(1), null, Buffer.concat([u16(60000), u8(1, 2)])])]), { logPos: 300 })));
+    assert.throws(() => shortBlob.decodeRows(schema), (e) => isFerryError(e, 'FERRY_BINLOG_PROTOCOL') && /truncated/.test(e.message));
+    // The same values, complete, decode.
+    const ok = asRows(p.parse(event(E.WRITE_ROWS_V1, rowsBody(1, 9, 3, [image([u32(1), Buffer.concat([u16(3), Buffer.from('abc')]), Buffer.concat([u16(2), u8(1, 2)])])]), { logPos: 400 })));
+    assert.deepEqual(ok.decodeRows(schema).after, [[1, 'abc', Buffer.from([1, 2])]]);
+  });
+
+  it('column-present bitmaps over more than 8 columns: full images and partial ones decode independently', () => {
+    const n = 11;
+    const p = parserWithFde();
+    p.parse(event(E.TABLE_MAP, tableMapBody(9, 'd', 't', Array.from({ length: n }, () => ({ type: T.LONG }))), { logPos: 100 }));
+    const values = (base: number): Buffer[] => Array.from({ length: n }, (_, i) => u32(base + i));
+    const full = asRows(p.parse(event(E.WRITE_ROWS_V1, rowsBody(1, 9, n, [image(values(0)), image(values(100))]), { logPos: 200 })));
+    const want = (base: number): number[] => Array.from({ length: n }, (_, i) => base + i);
+    assert.deepEqual(full.decodeRows().after, [want(0), want(100)]);
+    // Before image without column 9 (second byte of the bitmap), after image full.
+    const missing = 9;
+    const before = image(values(0).filter((_, i) => i !== missing));
+    const partial = Buffer.concat([u48(9), u16(1), lenenc(n), bits(n, (i) => i !== missing), bits(n, () => true), before, image(values(200))]);
+    const up = asRows(p.parse(event(E.UPDATE_ROWS_V1, partial, { logPos: 300 })));
+    const wantBefore: (number | undefined)[] = want(0);
+    wantBefore[missing] = undefined;
+    assert.deepEqual(up.decodeRows(), { before: [wantBefore], after: [want(200)] });
+    // A later full image is unaffected by the partial one.
+    const again = asRows(p.parse(event(E.WRITE_ROWS_V1, rowsBody(1, 9, n, [image(values(300))]), { logPos: 400 })));
+    assert.deepEqual(again.decodeRows().after, [want(300)]);
+  });
+
   it('refuses a schema whose column count differs (FERRY_SCHEMA_MISMATCH) and truncated rows (FERRY_BINLOG_PROTOCOL)', () => {
     const p = parserWithFde();
     p.parse(event(E.TABLE_MAP, tableMapBody(9, 'd', 't', [{ type: T.LONG }, { type: T.LONG }]), { logPos: 100 }));

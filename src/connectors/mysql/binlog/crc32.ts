@@ -27,7 +27,10 @@ const nativeCrc32 = (zlib as unknown as { crc32?: (data: Uint8Array) => number }
 
 /** CRC-32 of `buf[start, end)`, as an unsigned 32-bit number. */
 export function crc32(buf: Uint8Array, start = 0, end = buf.length): number {
-  if (nativeCrc32 !== undefined) return nativeCrc32(start === 0 && end === buf.length ? buf : buf.subarray(start, end)) >>> 0;
+  if (nativeCrc32 !== undefined) {
+    // A plain Uint8Array view: Buffer#subarray costs more than the checksum of a small event.
+    return nativeCrc32(start === 0 && end === buf.length ? buf : new Uint8Array(buf.buffer, buf.byteOffset + start, end - start)) >>> 0;
+  }
   return crc32Tables(buf, start, end);
 }
 

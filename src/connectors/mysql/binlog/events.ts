@@ -15,6 +15,11 @@ export interface EventHeader {
   flags: number;
 }
 
+/** Unsigned 32-bit little-endian at `p` (the caller has checked the bounds). */
+function u32At(buf: Buffer, p: number): number {
+  return ((buf[p] as number) | ((buf[p + 1] as number) << 8) | ((buf[p + 2] as number) << 16)) + (buf[p + 3] as number) * 16777216;
+}
+
 /** Reads the 19-byte v4 common header at `start`. */
 export function readHeader(buf: Buffer, start: number): EventHeader {
   return {
@@ -28,6 +33,9 @@ export function readHeader(buf: Buffer, start: number): EventHeader {
 }
 
 export type ChecksumAlg = 'none' | 'crc32';
+
+/** The parsed content of a Table_map, without the header fields of one occurrence. */
+type TableMapParts = Omit<TableMapEvent, keyof EventBase | 'type'>;
 
 export interface EventParserOptions {
   /** File of the first event (the dump's start file; '' when starting by GTID until the first Rotate). */
@@ -102,7 +110,15 @@ export class BinlogEventParser {
   /** Parses one event occupying exactly `buf[start, end)`. */
   parse(buf: Buffer, start = 0, end = buf.length): BinlogEvent {
     if (end - start < HEADER_LEN) throw protocol(`truncated event: ${end - start} bytes, fewer than the 19-byte header`);
-    const h = readHeader(buf, start);
+    // The header goes into one reused object: no per-event header/base objects and no object
+    // spreads on the hot path (they were a large share of the garbage of a busy stream).
+    const h = this.header;
+    h.timestamp = u32At(buf, start);
+    h.code = buf[start + 4] as number;
+    h.serverId = u32At(buf, start + 5);
+    h.eventSize = u32At(buf, start + 9);
+    h.logPos = u32At(buf, start + 13);
+    h.flags = (buf[start + 17] as number) | ((buf[start + 18] as number) << 8);
     if (h.eventSize !== end - start) {
       throw protocol(`event size ${h.eventSize} in the header does not match the ${end - start} bytes received`, {
         code: h.code,
@@ -118,19 +134,30 @@ export class BinlogEventParser {
       if (bodyEnd < start + HEADER_LEN) throw protocol('truncated event: no room for its checksum');
       if (this.verifyChecksum) this.verifyCrc(buf, start, end, h);
     }
-    const base: EventBase = {
+    const ev = this.parseBody(buf, start + HEADER_LEN, bodyEnd, end, h);
+    if (ev.type !== 'rotate' && ev.type !== 'heartbeat') this.pos = ev.nextPos;
+    return ev;
+  }
+
+  /** The current event's header (valid during parse() only). */
+  private readonly header: EventHeader = { timestamp: 0, code: 0, serverId: 0, eventSize: 0, logPos: 0, flags: 0 };
+
+  /** Position after the event being parsed: its end_log_pos, or the last known position when 0. */
+  nextPosOf(h: EventHeader): number {
+    return h.logPos !== 0 ? h.logPos : this.pos;
+  }
+
+  /** The common fields of the event being parsed (for events that are not on the hot path). */
+  baseOf(h: EventHeader): EventBase {
+    return {
       code: h.code,
       timestamp: h.timestamp,
       serverId: h.serverId,
       file: this.file,
-      nextPos: h.logPos !== 0 ? h.logPos : this.pos,
+      nextPos: this.nextPosOf(h),
       logPos: h.logPos,
       artificial: (h.flags & LOG_EVENT_ARTIFICIAL_F) !== 0,
     };
-    const b = start + HEADER_LEN;
-    const ev = this.parseBody(buf, b, bodyEnd, end, h, base);
-    if (ev.type !== 'rotate' && ev.type !== 'heartbeat') this.pos = ev.nextPos;
-    return ev;
   }
 
   private verifyCrc(buf: Buffer, start: number, end: number, h: EventHeader): void {
@@ -145,11 +172,13 @@ export class BinlogEventParser {
     }
   }
 
-  private parseBody(buf: Buffer, b: number, bodyEnd: number, end: number, h: EventHeader, base: EventBase): BinlogEvent {
+  private parseBody(buf: Buffer, b: number, bodyEnd: number, end: number, h: EventHeader): BinlogEvent {
+    // Hot events (Table_map, rows, XID, MariaDB GTID) are built field by field; the others from `base`.
     switch (h.code) {
       case EventCode.FORMAT_DESCRIPTION:
-        return this.parseFde(buf, b, end, h, base);
+        return this.parseFde(buf, b, end, h, this.baseOf(h));
       case EventCode.ROTATE: {
+        const base = this.baseOf(h);
         const c = new Cursor(buf, b, bodyEnd, 'Rotate event');
         const position = Number(c.u64());
         const nextFile = c.str(c.remaining);
@@ -162,6 +191,7 @@ export class BinlogEventParser {
       }
       case EventCode.QUERY:
       case EventCode.MARIADB_QUERY_COMPRESSED: {
+        const base = this.baseOf(h);
         const c = new Cursor(buf, b, bodyEnd, 'Query event');
         const ph = this.postHeaderLength(EventCode.QUERY, 13);
         const threadId = c.u32();
@@ -180,8 +210,18 @@ export class BinlogEventParser {
         return { ...base, type: 'query', schema, sql, threadId, executionTime, errorCode };
       }
       case EventCode.XID: {
-        const c = new Cursor(buf, b, bodyEnd, 'Xid event');
-        return { ...base, type: 'xid', xid: c.u64() };
+        if (bodyEnd - b < 8) throw protocol('truncated Xid event');
+        return {
+          type: 'xid',
+          code: h.code,
+          timestamp: h.timestamp,
+          serverId: h.serverId,
+          file: this.file,
+          nextPos: this.nextPosOf(h),
+          logPos: h.logPos,
+          artificial: (h.flags & LOG_EVENT_ARTIFICIAL_F) !== 0,
+          xid: buf.readBigUInt64LE(b),
+        };
       }
       case EventCode.TABLE_MAP: {
         // Every transaction repeats the Table_map of each table it touches. When the bytes are
@@ -193,9 +233,9 @@ export class BinlogEventParser {
         const cached = this.tableMapCache.get(tid);
         if (cached && cached.body.length === bodyEnd - b && buf.compare(cached.body, 0, cached.body.length, b, bodyEnd) === 0) {
           this.tables.set(tid, cached.tm);
-          return { ...cached.tm, ...base };
+          return this.tableMapEvent(h, cached.tm);
         }
-        const tm = this.parseTableMap(buf, b, bodyEnd, base);
+        const tm = this.parseTableMap(buf, b, bodyEnd, h);
         this.tableMapCache.set(tm.tableId, { body: Buffer.from(buf.subarray(b, bodyEnd)), tm });
         this.tables.set(tm.tableId, tm);
         return tm;
@@ -212,9 +252,10 @@ export class BinlogEventParser {
       case EventCode.MARIADB_WRITE_ROWS_COMPRESSED:
       case EventCode.MARIADB_UPDATE_ROWS_COMPRESSED:
       case EventCode.MARIADB_DELETE_ROWS_COMPRESSED:
-        return createRowsEvent(this, buf, b, bodyEnd, h.code, base);
+        return createRowsEvent(this, buf, b, bodyEnd, h);
       case EventCode.GTID:
       case EventCode.ANONYMOUS_GTID: {
+        const base = this.baseOf(h);
         const c = new Cursor(buf, b, bodyEnd, 'GTID event');
         const commitFlag = c.u8();
         const uuid = formatUuid(c.bytes(16), 0);
@@ -223,16 +264,21 @@ export class BinlogEventParser {
         return { ...base, type: 'gtid', anonymous, uuid, gno, gtid: anonymous ? '' : `${uuid}:${gno}`, commitFlag };
       }
       case EventCode.MARIADB_GTID: {
-        const c = new Cursor(buf, b, bodyEnd, 'MariaDB GTID event');
-        const seqNo = c.u64();
-        const domainId = c.u32();
-        const flags = c.u8();
-        let commitId: bigint | null = null;
-        if (flags & MariadbGtidFlag.GROUP_COMMIT_ID && c.remaining >= 8) commitId = c.u64();
+        if (bodyEnd - b < 13) throw protocol('truncated MariaDB GTID event');
+        const seqNo = buf.readBigUInt64LE(b);
+        const domainId = buf.readUInt32LE(b + 8);
+        const flags = buf[b + 12] as number;
+        const commitId = flags & MariadbGtidFlag.GROUP_COMMIT_ID && bodyEnd - b >= 21 ? buf.readBigUInt64LE(b + 13) : null;
         const standalone = (flags & MariadbGtidFlag.STANDALONE) !== 0;
         return {
-          ...base,
           type: 'mariadb-gtid',
+          code: h.code,
+          timestamp: h.timestamp,
+          serverId: h.serverId,
+          file: this.file,
+          nextPos: this.nextPosOf(h),
+          logPos: h.logPos,
+          artificial: (h.flags & LOG_EVENT_ARTIFICIAL_F) !== 0,
           domainId,
           seqNo,
           gtid: `${domainId}-${h.serverId}-${seqNo}`,
@@ -243,6 +289,7 @@ export class BinlogEventParser {
         };
       }
       case EventCode.MARIADB_GTID_LIST: {
+        const base = this.baseOf(h);
         const c = new Cursor(buf, b, bodyEnd, 'MariaDB GTID list event');
         const count = c.u32() & 0x0fffffff;
         const gtids: MariadbGtid[] = [];
@@ -256,17 +303,17 @@ export class BinlogEventParser {
         return { ...base, type: 'mariadb-gtid-list', gtids, text };
       }
       case EventCode.PREVIOUS_GTIDS:
-        return { ...base, type: 'previous-gtids', text: decodeGtidSet(buf, b, bodyEnd) };
+        return { ...this.baseOf(h), type: 'previous-gtids', text: decodeGtidSet(buf, b, bodyEnd) };
       case EventCode.HEARTBEAT:
-        return { ...base, type: 'heartbeat', nextPos: this.pos, logFile: buf.toString('utf8', b, bodyEnd), logPosition: h.logPos };
+        return { ...this.baseOf(h), type: 'heartbeat', nextPos: this.pos, logFile: buf.toString('utf8', b, bodyEnd), logPosition: h.logPos };
       case EventCode.HEARTBEAT_V2:
-        return { ...base, type: 'heartbeat', nextPos: this.pos, logFile: this.file, logPosition: h.logPos || this.pos };
+        return { ...this.baseOf(h), type: 'heartbeat', nextPos: this.pos, logFile: this.file, logPosition: h.logPos || this.pos };
       case EventCode.MARIADB_ANNOTATE_ROWS:
-        return { ...base, type: 'annotate-rows', sql: buf.toString('utf8', b, bodyEnd) };
+        return { ...this.baseOf(h), type: 'annotate-rows', sql: buf.toString('utf8', b, bodyEnd) };
       case EventCode.ROWS_QUERY:
-        return { ...base, type: 'rows-query', sql: buf.toString('utf8', Math.min(b + 1, bodyEnd), bodyEnd) };
+        return { ...this.baseOf(h), type: 'rows-query', sql: buf.toString('utf8', Math.min(b + 1, bodyEnd), bodyEnd) };
       case EventCode.STOP:
-        return { ...base, type: 'stop' };
+        return { ...this.baseOf(h), type: 'stop' };
       case EventCode.PARTIAL_UPDATE_ROWS:
         throw unsupported(
           'the binlog contains a partial JSON update (PARTIAL_UPDATE_ROWS_EVENT)',
@@ -284,7 +331,7 @@ export class BinlogEventParser {
       case 22:
         throw unsupported('the binlog contains pre-GA (MySQL 5.1 beta) rows events', 'Upgrade the source.');
       default:
-        return { ...base, type: 'other' };
+        return { ...this.baseOf(h), type: 'other' };
     }
   }
 
@@ -315,7 +362,31 @@ export class BinlogEventParser {
     return { ...base, type: 'format-description', binlogVersion, serverVersion, createTimestamp, headerLength, checksum: alg, postHeaderLengths };
   }
 
-  private parseTableMap(buf: Buffer, b: number, bodyEnd: number, base: EventBase): TableMapEvent {
+  /** A Table_map event: the header fields of this occurrence, the parsed map of `tm`. */
+  private tableMapEvent(h: EventHeader, tm: TableMapParts): TableMapEvent {
+    return {
+      type: 'table-map',
+      code: h.code,
+      timestamp: h.timestamp,
+      serverId: h.serverId,
+      file: this.file,
+      nextPos: this.nextPosOf(h),
+      logPos: h.logPos,
+      artificial: (h.flags & LOG_EVENT_ARTIFICIAL_F) !== 0,
+      tableId: tm.tableId,
+      schema: tm.schema,
+      table: tm.table,
+      columnCount: tm.columnCount,
+      columnTypes: tm.columnTypes,
+      realTypes: tm.realTypes,
+      meta1: tm.meta1,
+      meta2: tm.meta2,
+      nullable: tm.nullable,
+      metadata: tm.metadata,
+    };
+  }
+
+  private parseTableMap(buf: Buffer, b: number, bodyEnd: number, h: EventHeader): TableMapEvent {
     const c = new Cursor(buf, b, bodyEnd, 'Table_map event');
     const ph = this.postHeaderLength(EventCode.TABLE_MAP, 8);
     const tableId = ph === 6 ? c.u32() : c.u48();
@@ -392,20 +463,7 @@ export class BinlogEventParser {
     const nullable: boolean[] = [];
     for (let i = 0; i < columnCount; i++) nullable.push((((nullBits[i >> 3] as number) >> (i & 7)) & 1) === 1);
     const metadata = c.remaining > 0 ? parseOptionalMetadata(c, columnTypes, realTypes) : {};
-    return {
-      ...base,
-      type: 'table-map',
-      tableId,
-      schema,
-      table,
-      columnCount,
-      columnTypes,
-      realTypes,
-      meta1,
-      meta2,
-      nullable,
-      metadata,
-    };
+    return this.tableMapEvent(h, { tableId, schema, table, columnCount, columnTypes, realTypes, meta1, meta2, nullable, metadata });
   }
 }
 

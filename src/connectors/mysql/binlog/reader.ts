@@ -179,14 +179,19 @@ class BinlogStreamImpl implements BinlogStream {
     }[];
     const checksum: ChecksumAlg = String(rows[0]?.checksum ?? 'NONE').toUpperCase() === 'CRC32' ? 'crc32' : 'none';
     this.parser.checksum = checksum;
-    await query(conn, 'SET @master_binlog_checksum = @@global.binlog_checksum, @source_binlog_checksum = @@global.binlog_checksum');
-    await query(conn, 'SET @mariadb_slave_capability = 4');
+    // One round trip for the session settings of the dump (checksum announcement, MariaDB
+    // capability, heartbeat, write timeout).
+    const settings = [
+      '@master_binlog_checksum = @@global.binlog_checksum',
+      '@source_binlog_checksum = @@global.binlog_checksum',
+      '@mariadb_slave_capability = 4',
+    ];
     if (o.heartbeatIntervalMs > 0) {
       const ns = BigInt(Math.round(o.heartbeatIntervalMs)) * 1_000_000n;
-      await query(conn, `SET @master_heartbeat_period = ${ns}, @source_heartbeat_period = ${ns}`);
+      settings.push(`@master_heartbeat_period = ${ns}`, `@source_heartbeat_period = ${ns}`);
     }
-    const nwt = Math.max(60, Math.floor(o.netWriteTimeoutS ?? 3600));
-    await query(conn, `SET SESSION net_write_timeout = ${nwt}`);
+    settings.push(`SESSION net_write_timeout = ${Math.max(60, Math.floor(o.netWriteTimeoutS ?? 3600))}`);
+    await query(conn, `SET ${settings.join(', ')}`);
     let payload: Buffer;
     const flags = (o.nonBlocking ? BINLOG_DUMP_NON_BLOCK : 0) | (o.annotateRows ? BINLOG_SEND_ANNOTATE_ROWS_EVENT : 0);
     const s = o.start;

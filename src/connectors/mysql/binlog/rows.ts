@@ -2,12 +2,12 @@ import type { Row, Value } from '../../../core/change.js';
 import { FerryError } from '../../../core/errors.js';
 import type { ColumnSchema } from '../../../core/schema.js';
 import { charsetDecoder, charsetOfCollation, Cs, decodeText, RAW_DECODER, type CharsetDecoder } from './charsets.js';
-import { ColumnType, EventCode, STMT_END_F } from './constants.js';
+import { ColumnType, EventCode, LOG_EVENT_ARTIFICIAL_F, STMT_END_F } from './constants.js';
 import { Cursor } from './cursor.js';
-import type { BinlogEventParser } from './events.js';
+import type { BinlogEventParser, EventHeader } from './events.js';
 import { uncompressMariadb } from './events.js';
 import { binaryJsonToText } from './json-binary.js';
-import type { BinlogEvent, EventBase, RowImages, RowsEvent, RowsKind, TableMapEvent } from './types.js';
+import type { BinlogEvent, RowImages, RowsEvent, RowsKind, TableMapEvent } from './types.js';
 import {
   decimalSize,
   fracBytes,
@@ -50,6 +50,12 @@ const OP_SET = 25;
 const OP_BLOB = 26;
 const OP_JSONBIN = 27;
 const OP_NULL = 28;
+/** VARCHAR/CHAR in utf8/utf8mb4 (the common case: no charset dispatch). */
+const OP_VARSTR_UTF8 = 29;
+/** TEXT/JSON-as-text in utf8/utf8mb4. */
+const OP_BLOB_UTF8 = 30;
+/** BLOB/BINARY without charset conversion: a copy of the bytes. */
+const OP_BLOB_BYTES = 31;
 
 const POST_NONE = 0;
 const POST_UUID = 1;
@@ -60,8 +66,10 @@ interface ColPlan {
   op: number;
   /** Op-specific: fsp, length bytes, precision, bit count, pack length. */
   m1: number;
-  /** DECIMAL scale / byte size. */
+  /** DECIMAL scale. */
   m2: number;
+  /** Bytes of fixed-size values whose size depends on metadata (DECIMAL, TIME2, DATETIME2, TIMESTAMP2). */
+  size: number;
   cs: CharsetDecoder;
   labels: string[] | null;
   /** BINARY(n), UUID, INET6: the server strips trailing 0x00 from fixed binary strings; pad back to n bytes. */
@@ -94,7 +102,7 @@ export function buildPlan(tm: TableMapEvent, columns?: readonly ColumnSchema[]):
     const lt = sc?.type;
     const unsigned =
       md.unsigned?.[i] ?? (lt !== undefined && (lt.kind === 'int' || lt.kind === 'decimal') ? lt.unsigned : false);
-    const plan: ColPlan = { op: 0, m1: 0, m2: 0, cs: RAW_DECODER, labels: null, pad: 0, post: POST_NONE };
+    const plan: ColPlan = { op: 0, m1: 0, m2: 0, size: 0, cs: RAW_DECODER, labels: null, pad: 0, post: POST_NONE };
     const resolveCharset = (): CharsetDecoder => {
       const coll = md.collations?.[i];
       const name = coll !== undefined ? charsetOfCollation(coll) : undefined;
@@ -143,6 +151,7 @@ export function buildPlan(tm: TableMapEvent, columns?: readonly ColumnSchema[]):
         plan.op = OP_DECIMAL;
         plan.m1 = m1;
         plan.m2 = tm.meta2[i] as number;
+        plan.size = decimalSize(plan.m1, plan.m2);
         break;
       case ColumnType.YEAR:
         plan.op = OP_YEAR;
@@ -157,6 +166,7 @@ export function buildPlan(tm: TableMapEvent, columns?: readonly ColumnSchema[]):
       case ColumnType.TIME2:
         plan.op = OP_TIME2;
         plan.m1 = m1;
+        plan.size = 3 + fracBytes(m1);
         break;
       case ColumnType.DATETIME:
         plan.op = OP_DATETIME;
@@ -164,6 +174,7 @@ export function buildPlan(tm: TableMapEvent, columns?: readonly ColumnSchema[]):
       case ColumnType.DATETIME2:
         plan.op = OP_DATETIME2;
         plan.m1 = m1;
+        plan.size = 5 + fracBytes(m1);
         break;
       case ColumnType.TIMESTAMP:
         plan.op = OP_TIMESTAMP;
@@ -171,6 +182,7 @@ export function buildPlan(tm: TableMapEvent, columns?: readonly ColumnSchema[]):
       case ColumnType.TIMESTAMP2:
         plan.op = OP_TIMESTAMP2;
         plan.m1 = m1;
+        plan.size = 4 + fracBytes(m1);
         break;
       case ColumnType.BIT:
         plan.op = OP_BIT;
@@ -226,6 +238,10 @@ export function buildPlan(tm: TableMapEvent, columns?: readonly ColumnSchema[]):
           { fix: 'Exclude the table from the pipeline or change the column type (old DECIMAL from MySQL < 5.0 needs ALTER TABLE ... FORCE).' },
         );
     }
+    // Specialized ops for the common cases, decided once per table map instead of per value.
+    if (plan.op === OP_VARSTR && plan.cs.code === Cs.UTF8) plan.op = OP_VARSTR_UTF8;
+    else if (plan.op === OP_BLOB && plan.cs.code === Cs.UTF8) plan.op = OP_BLOB_UTF8;
+    else if (plan.op === OP_BLOB && (plan.cs.code === Cs.BINARY || plan.cs.code === Cs.RAW)) plan.op = OP_BLOB_BYTES;
     if (lt) {
       if (lt.kind === 'uuid') plan.post = POST_UUID;
       else if (lt.kind === 'inet6') plan.post = POST_INET6;
@@ -236,16 +252,22 @@ export function buildPlan(tm: TableMapEvent, columns?: readonly ColumnSchema[]):
   return { cols };
 }
 
+function truncatedValue(): RangeError {
+  // Rethrown by decodeRows as the coded truncation error with the table name.
+  return new RangeError('value runs past the end of the rows event');
+}
+
 function truncated(tm: TableMapEvent): FerryError {
   return new FerryError('FERRY_BINLOG_PROTOCOL', `truncated rows event for ${tm.schema}.${tm.table}`);
 }
 
 function readInt64(buf: Buffer, p: number): number | bigint {
-  const lo = buf.readUInt32LE(p);
-  const hi = buf.readInt32LE(p + 4);
+  const lo = ((buf[p] as number) | ((buf[p + 1] as number) << 8) | ((buf[p + 2] as number) << 16)) + (buf[p + 3] as number) * 16777216;
+  const hi = (buf[p + 4] as number) | ((buf[p + 5] as number) << 8) | ((buf[p + 6] as number) << 16) | ((buf[p + 7] as number) << 24);
+  // |value| < 2^53: hi in [-2^21, 2^21) gives a safe integer except for -2^53 itself.
   if (hi >= -2097152 && hi < 2097152) {
     const v = hi * 4294967296 + lo;
-    if (Number.isSafeInteger(v)) return v;
+    if (v !== -9007199254740992) return v;
   }
   return buf.readBigInt64LE(p);
 }
@@ -254,6 +276,15 @@ function readUint64(buf: Buffer, p: number): number | bigint {
   const hi = buf.readUInt32LE(p + 4);
   if (hi < 2097152) return hi * 4294967296 + buf.readUInt32LE(p);
   return buf.readBigUInt64LE(p);
+}
+
+/** A copy of `buf[start, end)` that does not keep the event buffer alive. */
+function copyBytes(buf: Buffer, start: number, end: number): Buffer {
+  const out = Buffer.allocUnsafe(end - start);
+  // TypedArray#set from a plain view: Buffer#copy wraps the same copy in argument checks that
+  // cost more than the copy of a short value.
+  out.set(new Uint8Array(buf.buffer, buf.byteOffset + start, end - start));
+  return out;
 }
 
 function setLabels(buf: Buffer, p: number, bytes: number, labels: string[] | null): Value {
@@ -326,30 +357,29 @@ function postProcess(v: Value, post: number): Value {
 }
 
 /**
- * Decodes one row image starting at `p`; pushes one entry per table column into `row`
- * (undefined for columns absent from the image). Returns the position after the image.
+ * Decodes one row image starting at `p` into `row` (one slot per table column; undefined for
+ * columns absent from the image). Returns the position after the image.
  */
-function decodeImage(buf: Buffer, p: number, plan: RowsPlan, present: Uint8Array, nPresent: number, row: Row): number {
-  const cols = plan.cols;
+function decodeImage(buf: Buffer, p: number, end: number, cols: ColPlan[], present: Uint8Array, nPresent: number, row: Row): number {
   const nullStart = p;
   p += (nPresent + 7) >> 3;
   let k = 0;
   for (let i = 0; i < cols.length; i++) {
     if (present[i] === 0) {
-      row.push(undefined);
+      row[i] = undefined;
       continue;
     }
     const isNull = ((buf[nullStart + (k >> 3)] as number) >> (k & 7)) & 1;
     k++;
     if (isNull) {
-      row.push(null);
+      row[i] = null;
       continue;
     }
     const c = cols[i] as ColPlan;
     let v: Value;
     switch (c.op) {
       case OP_TINY:
-        v = buf.readInt8(p);
+        v = ((buf[p] as number) << 24) >> 24;
         p += 1;
         break;
       case OP_TINY_U:
@@ -357,27 +387,27 @@ function decodeImage(buf: Buffer, p: number, plan: RowsPlan, present: Uint8Array
         p += 1;
         break;
       case OP_SHORT:
-        v = buf.readInt16LE(p);
+        v = (((buf[p] as number) | ((buf[p + 1] as number) << 8)) << 16) >> 16;
         p += 2;
         break;
       case OP_SHORT_U:
-        v = buf.readUInt16LE(p);
+        v = (buf[p] as number) | ((buf[p + 1] as number) << 8);
         p += 2;
         break;
       case OP_INT24:
-        v = buf.readIntLE(p, 3);
+        v = (((buf[p] as number) | ((buf[p + 1] as number) << 8) | ((buf[p + 2] as number) << 16)) << 8) >> 8;
         p += 3;
         break;
       case OP_INT24_U:
-        v = buf.readUIntLE(p, 3);
+        v = (buf[p] as number) | ((buf[p + 1] as number) << 8) | ((buf[p + 2] as number) << 16);
         p += 3;
         break;
       case OP_LONG:
-        v = buf.readInt32LE(p);
+        v = (buf[p] as number) | ((buf[p + 1] as number) << 8) | ((buf[p + 2] as number) << 16) | ((buf[p + 3] as number) << 24);
         p += 4;
         break;
       case OP_LONG_U:
-        v = buf.readUInt32LE(p);
+        v = ((buf[p] as number) | ((buf[p + 1] as number) << 8) | ((buf[p + 2] as number) << 16)) + (buf[p + 3] as number) * 16777216;
         p += 4;
         break;
       case OP_LONGLONG:
@@ -398,7 +428,7 @@ function decodeImage(buf: Buffer, p: number, plan: RowsPlan, present: Uint8Array
         break;
       case OP_DECIMAL:
         v = readDecimal(buf, p, c.m1, c.m2);
-        p += decimalSize(c.m1, c.m2);
+        p += c.size;
         break;
       case OP_YEAR: {
         const y = buf[p] as number;
@@ -416,7 +446,7 @@ function decodeImage(buf: Buffer, p: number, plan: RowsPlan, present: Uint8Array
         break;
       case OP_TIME2:
         v = readTime2(buf, p, c.m1);
-        p += 3 + fracBytes(c.m1);
+        p += c.size;
         break;
       case OP_DATETIME:
         v = readDatetimeOld(buf, p);
@@ -424,7 +454,7 @@ function decodeImage(buf: Buffer, p: number, plan: RowsPlan, present: Uint8Array
         break;
       case OP_DATETIME2:
         v = readDatetime2(buf, p, c.m1);
-        p += 5 + fracBytes(c.m1);
+        p += c.size;
         break;
       case OP_TIMESTAMP:
         v = formatUtcTimestamp(buf.readUInt32LE(p), 0, 0);
@@ -432,17 +462,25 @@ function decodeImage(buf: Buffer, p: number, plan: RowsPlan, present: Uint8Array
         break;
       case OP_TIMESTAMP2:
         v = readTimestamp2(buf, p, c.m1);
-        p += 4 + fracBytes(c.m1);
+        p += c.size;
         break;
       case OP_BIT:
-        v = Buffer.from(buf.subarray(p, p + c.m1));
+        v = copyBytes(buf, p, p + c.m1);
         p += c.m1;
         break;
-      case OP_VARSTR: {
-        const len = c.m1 === 1 ? (buf[p] as number) : buf.readUInt16LE(p);
+      case OP_VARSTR_UTF8: {
+        const len = c.m1 === 1 ? (buf[p] as number) : (buf[p] as number) | ((buf[p + 1] as number) << 8);
         p += c.m1;
-        if (c.cs.code === Cs.UTF8) v = buf.toString('utf8', p, p + len);
-        else if (c.pad > len) {
+        if (p + len > end) throw truncatedValue();
+        v = buf.toString('utf8', p, p + len);
+        p += len;
+        break;
+      }
+      case OP_VARSTR: {
+        const len = c.m1 === 1 ? (buf[p] as number) : (buf[p] as number) | ((buf[p + 1] as number) << 8);
+        p += c.m1;
+        if (p + len > end) throw truncatedValue();
+        if (c.pad > len) {
           const out = Buffer.alloc(c.pad);
           buf.copy(out, 0, p, p + len);
           v = out;
@@ -461,16 +499,34 @@ function decodeImage(buf: Buffer, p: number, plan: RowsPlan, present: Uint8Array
         v = setLabels(buf, p, c.m1, c.labels);
         p += c.m1;
         break;
-      case OP_BLOB: {
-        const len = buf.readUIntLE(p, c.m1);
+      case OP_BLOB_UTF8: {
+        const len = readBlobLength(buf, p, c.m1);
         p += c.m1;
-        v = c.cs.code === Cs.UTF8 ? buf.toString('utf8', p, p + len) : decodeText(c.cs, buf, p, p + len);
+        if (p + len > end) throw truncatedValue();
+        v = buf.toString('utf8', p, p + len);
+        p += len;
+        break;
+      }
+      case OP_BLOB_BYTES: {
+        const len = readBlobLength(buf, p, c.m1);
+        p += c.m1;
+        if (p + len > end) throw truncatedValue();
+        v = copyBytes(buf, p, p + len);
+        p += len;
+        break;
+      }
+      case OP_BLOB: {
+        const len = readBlobLength(buf, p, c.m1);
+        p += c.m1;
+        if (p + len > end) throw truncatedValue();
+        v = decodeText(c.cs, buf, p, p + len);
         p += len;
         break;
       }
       case OP_JSONBIN: {
-        const len = buf.readUIntLE(p, c.m1);
+        const len = readBlobLength(buf, p, c.m1);
         p += c.m1;
+        if (p + len > end) throw truncatedValue();
         v = binaryJsonToText(buf, p, p + len);
         p += len;
         break;
@@ -479,25 +535,40 @@ function decodeImage(buf: Buffer, p: number, plan: RowsPlan, present: Uint8Array
         v = null;
         break;
     }
-    row.push(c.post === POST_NONE ? v : postProcess(v, c.post));
+    row[i] = c.post === POST_NONE ? v : postProcess(v, c.post);
   }
   return p;
 }
 
+/** Length prefix of BLOB/TEXT/JSON/GEOMETRY values: 1 to 4 bytes little-endian. */
+function readBlobLength(buf: Buffer, p: number, bytes: number): number {
+  switch (bytes) {
+    case 1:
+      return buf[p] as number;
+    case 2:
+      return (buf[p] as number) | ((buf[p + 1] as number) << 8);
+    case 3:
+      return (buf[p] as number) | ((buf[p + 1] as number) << 8) | ((buf[p + 2] as number) << 16);
+    case 4:
+      // LONGTEXT/LONGBLOB (MariaDB's JSON is a LONGTEXT).
+      return ((buf[p] as number) | ((buf[p + 1] as number) << 8) | ((buf[p + 2] as number) << 16)) + (buf[p + 3] as number) * 16777216;
+    default:
+      return buf.readUIntLE(p, bytes);
+  }
+}
+
 class RowsEventImpl implements RowsEvent {
   readonly type = 'rows' as const;
-  code: number;
-  timestamp: number;
-  serverId: number;
-  file: string;
-  nextPos: number;
-  logPos: number;
-  artificial: boolean;
-  private cachedColumns: readonly ColumnSchema[] | undefined | null = null;
-  private cachedPlan: RowsPlan | null = null;
+  readonly code: number;
+  readonly timestamp: number;
+  readonly serverId: number;
+  readonly artificial: boolean;
+  readonly logPos: number;
 
   constructor(
-    base: EventBase,
+    h: EventHeader,
+    readonly file: string,
+    readonly nextPos: number,
     readonly kind: RowsKind,
     readonly version: 1 | 2,
     readonly tableId: number,
@@ -512,13 +583,11 @@ class RowsEventImpl implements RowsEvent {
     private readonly rowsStart: number,
     private readonly rowsEnd: number,
   ) {
-    this.code = base.code;
-    this.timestamp = base.timestamp;
-    this.serverId = base.serverId;
-    this.file = base.file;
-    this.nextPos = base.nextPos;
-    this.logPos = base.logPos;
-    this.artificial = base.artificial;
+    this.code = h.code;
+    this.timestamp = h.timestamp;
+    this.serverId = h.serverId;
+    this.logPos = h.logPos;
+    this.artificial = (h.flags & LOG_EVENT_ARTIFICIAL_F) !== 0;
   }
 
   get statementEnd(): boolean {
@@ -526,24 +595,20 @@ class RowsEventImpl implements RowsEvent {
   }
 
   decodeRows(columns?: readonly ColumnSchema[]): RowImages {
-    let plan = this.cachedPlan;
-    if (plan === null || this.cachedColumns !== columns) {
-      plan = planFor(this.table, columns);
-      this.cachedPlan = plan;
-      this.cachedColumns = columns;
-    }
+    const cols = planFor(this.table, columns).cols;
+    const n = cols.length;
     const { buf, rowsEnd } = this;
     let p = this.rowsStart;
     const first: Row[] = [];
     const second: Row[] | null = this.kind === 'update' ? [] : null;
     try {
       while (p < rowsEnd) {
-        const row: Row = [];
-        p = decodeImage(buf, p, plan, this.present1, this.nPresent1, row);
+        const row: Row = new Array<Value | undefined>(n);
+        p = decodeImage(buf, p, rowsEnd, cols, this.present1, this.nPresent1, row);
         first.push(row);
         if (second !== null) {
-          const row2: Row = [];
-          p = decodeImage(buf, p, plan, this.present2, this.nPresent2, row2);
+          const row2: Row = new Array<Value | undefined>(n);
+          p = decodeImage(buf, p, rowsEnd, cols, this.present2, this.nPresent2, row2);
           second.push(row2);
         }
         if (p > rowsEnd) throw truncated(this.table);
@@ -573,15 +638,41 @@ function planFor(tm: TableMapEvent, columns: readonly ColumnSchema[] | undefined
   return plan;
 }
 
-function bitmap(buf: Buffer, n: number): [Uint8Array, number] {
-  const out = new Uint8Array(n);
-  let count = 0;
-  for (let i = 0; i < n; i++) {
-    const bit = ((buf[i >> 3] as number) >> (i & 7)) & 1;
-    out[i] = bit;
-    count += bit;
+/** Shared "every column present" bitmaps by column count (the usual full row image). */
+const allPresent: Uint8Array[] = [];
+
+/**
+ * The columns-present bitmap of `n` columns at `buf[p]` as one byte per column. Full images
+ * (every bit set) share one read-only array per column count.
+ */
+function presentColumns(buf: Buffer, p: number, n: number): Uint8Array {
+  let full = true;
+  const whole = n >> 3;
+  for (let i = 0; i < whole; i++) {
+    if (buf[p + i] !== 0xff) {
+      full = false;
+      break;
+    }
   }
-  return [out, count];
+  const rest = n & 7;
+  if (full && rest !== 0 && (((buf[p + whole] as number) & ((1 << rest) - 1)) !== (1 << rest) - 1)) full = false;
+  if (full) {
+    let a = allPresent[n];
+    if (a === undefined) {
+      a = new Uint8Array(n).fill(1);
+      allPresent[n] = a;
+    }
+    return a;
+  }
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = ((buf[p + (i >> 3)] as number) >> (i & 7)) & 1;
+  return out;
+}
+
+function countPresent(present: Uint8Array): number {
+  let count = 0;
+  for (let i = 0; i < present.length; i++) count += present[i] as number;
+  return count;
 }
 
 const ROWS_SHAPES: Record<number, readonly [RowsKind, 1 | 2, boolean]> = {
@@ -600,53 +691,66 @@ const ROWS_SHAPES: Record<number, readonly [RowsKind, 1 | 2, boolean]> = {
 };
 
 /** Parses the fixed part of a rows event; the rows themselves are decoded on demand. */
-export function createRowsEvent(
-  parser: BinlogEventParser,
-  buf: Buffer,
-  b: number,
-  bodyEnd: number,
-  code: number,
-  base: EventBase,
-): BinlogEvent {
+export function createRowsEvent(parser: BinlogEventParser, buf: Buffer, b: number, bodyEnd: number, h: EventHeader): BinlogEvent {
+  const code = h.code;
   const shape = ROWS_SHAPES[code];
   if (shape === undefined) throw new FerryError('FERRY_INTERNAL', `event type ${code} is not a rows event`);
-  const [kind, version, compressed] = shape;
-  const c = new Cursor(buf, b, bodyEnd, 'rows event');
+  const kind = shape[0];
+  const version = shape[1];
   const ph = parser.postHeaderLength(code, version === 2 ? 10 : 8);
-  const tableId = ph === 6 ? c.u32() : c.u48();
-  const flags = c.u16();
+  // Fixed part: table id (4 or 6 bytes), flags, (v2) extra data; then the column count.
+  let p = b + ph;
+  if (p > bodyEnd) throw truncatedRows(b, bodyEnd, ph);
+  const tableId = ph === 6 ? buf.readUInt32LE(b) : buf.readUIntLE(b, 6);
+  const flags = buf.readUInt16LE(b + (ph === 6 ? 4 : 6));
   if (version === 2) {
-    const extraLen = c.u16();
-    c.pos = b + ph;
-    c.skip(Math.max(0, extraLen - 2));
-  } else {
-    c.pos = b + ph;
+    const extraLen = buf.readUInt16LE(b + (ph === 6 ? 4 : 6) + 2);
+    p += Math.max(0, extraLen - 2);
   }
-  const columnCount = c.lenenc();
+  let columnCount: number;
+  const fb = buf[p] as number;
+  if (p < bodyEnd && fb < 251) {
+    columnCount = fb;
+    p += 1;
+  } else {
+    const c = new Cursor(buf, p, bodyEnd, 'rows event');
+    columnCount = c.lenenc();
+    p = c.pos;
+  }
   const nb = (columnCount + 7) >> 3;
-  const [present1, nPresent1] = bitmap(c.bytes(nb), columnCount);
-  const [present2, nPresent2] = kind === 'update' ? bitmap(c.bytes(nb), columnCount) : [present1, nPresent1];
+  if (p + (kind === 'update' ? 2 * nb : nb) > bodyEnd) throw truncatedRows(p, bodyEnd, kind === 'update' ? 2 * nb : nb);
+  const present1 = presentColumns(buf, p, columnCount);
+  p += nb;
+  let present2 = present1;
+  if (kind === 'update') {
+    present2 = presentColumns(buf, p, columnCount);
+    p += nb;
+  }
   const table = parser.tableMap(tableId);
   if (!table) {
     // MySQL writes a dummy rows event (table id 0xFFFFFF, no rows) to end a statement.
-    if (c.remaining === 0) return { ...base, type: 'other' };
+    if (p === bodyEnd) return { ...parser.baseOf(h), type: 'other' };
     throw new FerryError('FERRY_BINLOG_PROTOCOL', `rows event for table id ${tableId} without a preceding Table_map`, {
-      details: { file: base.file, logPos: base.logPos },
+      details: { file: parser.file, logPos: h.logPos },
     });
   }
   if (columnCount !== table.columnCount) {
     throw new FerryError('FERRY_BINLOG_PROTOCOL', `rows event has ${columnCount} columns, its Table_map ${table.columnCount}`);
   }
   let rowsBuf = buf;
-  let rowsStart = c.pos;
+  let rowsStart = p;
   let rowsEnd = bodyEnd;
-  if (compressed) {
-    rowsBuf = uncompressMariadb(buf, c.pos, bodyEnd);
+  if (shape[2]) {
+    rowsBuf = uncompressMariadb(buf, p, bodyEnd);
     rowsStart = 0;
     rowsEnd = rowsBuf.length;
   }
+  const nPresent1 = countPresent(present1);
+  const nPresent2 = present2 === present1 ? nPresent1 : countPresent(present2);
   return new RowsEventImpl(
-    base,
+    h,
+    parser.file,
+    parser.nextPosOf(h),
     kind,
     version,
     tableId,
@@ -661,4 +765,8 @@ export function createRowsEvent(
     rowsStart,
     rowsEnd,
   );
+}
+
+function truncatedRows(at: number, end: number, need: number): FerryError {
+  return new FerryError('FERRY_BINLOG_PROTOCOL', `truncated rows event: needs ${need} more bytes at offset ${at}, ends at ${end}`);
 }

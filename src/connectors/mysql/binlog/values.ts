@@ -1,9 +1,101 @@
 /**
  * Decoders for fixed-layout binlog values (DECIMAL, temporal types) that produce the canonical
  * forms of src/core/change.ts. They read straight from the event buffer; callers know the size.
+ *
+ * Text is built by writing ASCII digits into one scratch buffer and reading it back as a single
+ * latin1 string: one flat string per value, instead of the chain of concatenations,
+ * `String(n)` and `padStart` calls that made DECIMAL and DATETIME the costliest values of a row
+ * (and a large share of the garbage collector's work). Decoding is synchronous, so one scratch
+ * buffer per process is enough.
  */
 
 const DIG2BYTES = [0, 1, 1, 2, 2, 3, 3, 4, 4, 4] as const;
+
+/** Longest text written: DECIMAL(65,30) is 65 digits, a sign and a point. */
+const S = Buffer.alloc(96);
+
+const CH_0 = 48;
+const CH_MINUS = 45;
+const CH_DOT = 46;
+const CH_COLON = 58;
+const CH_SPACE = 32;
+
+/** The scratch text `S[start, end)` as a string. */
+function text(start: number, end: number): string {
+  return S.toString('latin1', start, end);
+}
+
+/** Writes the non-negative integer `n` (< 2^53) without padding at `o`; returns the end. */
+function putUint(n: number, o: number): number {
+  let len = 1;
+  for (let t = n; t >= 10; t = Math.floor(t / 10)) len++;
+  const end = o + len;
+  for (let i = end - 1; i >= o; i--) {
+    const q = Math.floor(n / 10);
+    S[i] = CH_0 + (n - q * 10);
+    n = q;
+  }
+  return end;
+}
+
+const POW10 = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000] as const;
+
+/**
+ * Writes `n` (0 <= n, width <= 9) zero-padded to `width` digits at `o`; returns the end. A value
+ * too wide for `width` (only in corrupt data) is written in full, as `padStart` would.
+ */
+function putPadded(n: number, width: number, o: number): number {
+  if (n >= (POW10[width] as number)) return putUint(n, o);
+  const end = o + width;
+  for (let i = end - 1; i >= o; i--) {
+    const q = (n / 10) | 0;
+    S[i] = CH_0 + (n - q * 10);
+    n = q;
+  }
+  return end;
+}
+
+/** At least two digits (hours of TIME may have three). */
+function put2(n: number, o: number): number {
+  return n < 100 ? putPadded(n, 2, o) : putUint(n, o);
+}
+
+/** At least four digits (years above 9999 only come from corrupt values, printed in full). */
+function put4(n: number, o: number): number {
+  return n < 10000 ? putPadded(n, 4, o) : putUint(n, o);
+}
+
+/** `YYYY-MM-DD` at `o`. */
+function putDate(year: number, month: number, day: number, o: number): number {
+  o = put4(year, o);
+  S[o++] = CH_MINUS;
+  o = put2(month, o);
+  S[o++] = CH_MINUS;
+  return put2(day, o);
+}
+
+/** `HH:MM:SS` at `o`. */
+function putTime(hour: number, min: number, sec: number, o: number): number {
+  o = put2(hour, o);
+  S[o++] = CH_COLON;
+  o = put2(min, o);
+  S[o++] = CH_COLON;
+  return put2(sec, o);
+}
+
+/** `.ffffff` cut to `fsp` digits at `o` (nothing when fsp is 0). */
+function putFraction(micros: number, fsp: number, o: number): number {
+  if (fsp <= 0) return o;
+  S[o++] = CH_DOT;
+  if (micros < 1000000) {
+    putPadded(micros, 6, o);
+    return o + (fsp < 6 ? fsp : 6);
+  }
+  // Out of range (corrupt value): the digits MySQL's own formatting would keep.
+  const d = String(micros).slice(0, fsp);
+  S.write(d, o, 'latin1');
+  return o + d.length;
+}
 
 /** Bytes a DECIMAL(precision, scale) value occupies in the binlog. */
 export function decimalSize(precision: number, scale: number): number {
@@ -13,21 +105,22 @@ export function decimalSize(precision: number, scale: number): number {
   );
 }
 
-/** Big-endian group of a binary DECIMAL; the value's first byte has its sign bit flipped. */
-function groupBE(buf: Buffer, p: number, bytes: number, mask: number, first: number): number {
-  let v = 0;
-  for (let i = p; i < p + bytes; i++) {
-    let b = buf[i] as number;
-    if (i === first) b ^= 0x80;
-    v = v * 256 + ((b ^ mask) & 0xff);
-  }
+/**
+ * Big-endian group of `bytes` (1..4) bytes of a binary DECIMAL, every byte XORed with `mask`
+ * (0xff for negative values) and the first with `x0` too (0x80 for the value's first byte,
+ * whose top bit is the sign).
+ */
+function groupBE(buf: Buffer, p: number, bytes: number, mask: number, x0: number): number {
+  let v = ((buf[p] as number) ^ x0 ^ mask) & 0xff;
+  for (let i = 1; i < bytes; i++) v = v * 256 + (((buf[p + i] as number) ^ mask) & 0xff);
   return v;
 }
 
 /**
  * Binary DECIMAL → exact text as MySQL prints it: no leading zeros, `0` before the point when
  * the integer part is empty, exactly `scale` fraction digits. Sign: the first byte's top bit is
- * set for non-negative values; negative values are stored with every byte inverted.
+ * set for non-negative values; negative values are stored with every byte inverted. A negative
+ * zero prints as zero.
  */
 export function readDecimal(buf: Buffer, pos: number, precision: number, scale: number): string {
   const intg = precision - scale;
@@ -37,53 +130,64 @@ export function readDecimal(buf: Buffer, pos: number, precision: number, scale: 
   const frac0x = scale % 9;
   const negative = ((buf[pos] as number) & 0x80) === 0;
   const mask = negative ? 0xff : 0;
+  let x0 = 0x80;
   let p = pos;
-  const readGroup = (bytes: number): number => {
-    const v = groupBE(buf, p, bytes, mask, pos);
-    p += bytes;
-    return v;
-  };
-  let intStr = '';
+  // S[0] holds the sign; digits start at 1.
+  S[0] = CH_MINUS;
+  let o = 1;
+  let nonZero = false;
   if (intg0x > 0) {
-    const v = readGroup(DIG2BYTES[intg0x] as number);
-    if (v !== 0) intStr = String(v);
+    const bytes = DIG2BYTES[intg0x] as number;
+    const v = groupBE(buf, p, bytes, mask, x0);
+    x0 = 0;
+    p += bytes;
+    if (v !== 0) {
+      o = putUint(v, o);
+      nonZero = true;
+    }
   }
   for (let g = 0; g < intg0; g++) {
-    const v = readGroup(4);
-    if (intStr === '') {
-      if (v !== 0) intStr = String(v);
-    } else intStr += String(v).padStart(9, '0');
+    const v = groupBE(buf, p, 4, mask, x0);
+    x0 = 0;
+    p += 4;
+    if (nonZero) o = putPadded(v, 9, o);
+    else if (v !== 0) {
+      o = putUint(v, o);
+      nonZero = true;
+    }
   }
-  let fracStr = '';
-  for (let g = 0; g < frac0; g++) fracStr += String(readGroup(4)).padStart(9, '0');
-  if (frac0x > 0) fracStr += String(readGroup(DIG2BYTES[frac0x] as number)).padStart(frac0x, '0');
-  if (intStr === '') intStr = '0';
-  const text = scale > 0 ? `${intStr}.${fracStr}` : intStr;
-  if (negative && text !== '0' && /[1-9]/.test(text)) return `-${text}`;
-  return text;
-}
-
-function p2(n: number): string {
-  return n < 10 ? `0${n}` : String(n);
-}
-function p4(n: number): string {
-  return n >= 1000 ? String(n) : String(n).padStart(4, '0');
+  if (!nonZero) S[o++] = CH_0;
+  if (scale > 0) {
+    S[o++] = CH_DOT;
+    for (let g = 0; g < frac0; g++) {
+      const v = groupBE(buf, p, 4, mask, x0);
+      x0 = 0;
+      p += 4;
+      if (v !== 0) nonZero = true;
+      o = putPadded(v, 9, o);
+    }
+    if (frac0x > 0) {
+      const v = groupBE(buf, p, DIG2BYTES[frac0x] as number, mask, x0);
+      if (v !== 0) nonZero = true;
+      o = putPadded(v, frac0x, o);
+    }
+  }
+  return text(negative && nonZero ? 0 : 1, o);
 }
 
 /** Microseconds → `.ffffff` cut to `fsp` digits ('' when fsp is 0). */
 export function fraction(micros: number, fsp: number): string {
-  if (fsp <= 0) return '';
-  return `.${String(micros).padStart(6, '0').slice(0, fsp)}`;
+  return text(0, putFraction(micros, fsp, 0));
 }
 
 export function formatDate(year: number, month: number, day: number): string {
-  return `${p4(year)}-${p2(month)}-${p2(day)}`;
+  return text(0, putDate(year, month, day, 0));
 }
 
 /** DATE: 3 bytes little-endian, day | month << 5 | year << 9. Zero parts print as zeros. */
 export function readDate(buf: Buffer, pos: number): string {
   const v = (buf[pos] as number) | ((buf[pos + 1] as number) << 8) | ((buf[pos + 2] as number) << 16);
-  return formatDate(v >>> 9, (v >>> 5) & 15, v & 31);
+  return text(0, putDate(v >>> 9, (v >>> 5) & 15, v & 31, 0));
 }
 
 /** Fractional part of DATETIME2/TIME2/TIMESTAMP2: (fsp+1)/2 bytes, big-endian. */
@@ -97,9 +201,9 @@ function readFracMicros(buf: Buffer, pos: number, fsp: number): number {
     case 1:
       return (buf[pos] as number) * 10000;
     case 2:
-      return buf.readUInt16BE(pos) * 100;
+      return (((buf[pos] as number) << 8) | (buf[pos + 1] as number)) * 100;
     case 3:
-      return buf.readUIntBE(pos, 3);
+      return ((buf[pos] as number) << 16) | ((buf[pos + 1] as number) << 8) | (buf[pos + 2] as number);
     default:
       return 0;
   }
@@ -110,22 +214,37 @@ function readFracMicros(buf: Buffer, pos: number, fsp: number): number {
  * hour (5), minute (6), second (6); then the fraction. Wall clock, no time zone.
  */
 export function readDatetime2(buf: Buffer, pos: number, fsp: number): string {
+  const b0 = buf[pos] as number;
+  // Below the offset only with corrupt data: kept on the general path.
+  if ((b0 & 0x80) === 0) return readDatetime2Corrupt(buf, pos, fsp);
+  const lo = (((buf[pos + 1] as number) << 24) | ((buf[pos + 2] as number) << 16) | ((buf[pos + 3] as number) << 8) | (buf[pos + 4] as number)) >>> 0;
+  const hms = lo & 0x1ffff;
+  const ymd = (b0 & 0x7f) * 32768 + (lo >>> 17); // (intpart - offset) >> 17
+  const ym = ymd >>> 5;
+  const o = putDate(Math.floor(ym / 13), ym % 13, ymd & 31, 0);
+  S[o] = CH_SPACE;
+  const e = putTime(hms >>> 12, (hms >>> 6) & 63, hms & 63, o + 1);
+  return text(0, putFraction(readFracMicros(buf, pos + 5, fsp), fsp, e));
+}
+
+function legacy2(n: number): string {
+  return n < 10 ? `0${n}` : String(n);
+}
+
+/** A DATETIME2 below its offset (never written by a server): printed field by field as before, signs and all. */
+function readDatetime2Corrupt(buf: Buffer, pos: number, fsp: number): string {
   const intpart = buf.readUIntBE(pos, 5) - 0x8000000000;
-  const ymd = Math.floor(intpart / 131072); // >> 17
+  const ymd = Math.floor(intpart / 131072);
   const hms = intpart % 131072;
   const ym = ymd >>> 5;
-  const day = ymd & 31;
-  const month = ym % 13;
   const year = Math.floor(ym / 13);
-  const sec = hms & 63;
-  const min = (hms >>> 6) & 63;
-  const hour = hms >>> 12;
+  const y = year >= 1000 ? String(year) : String(year).padStart(4, '0');
   const micros = readFracMicros(buf, pos + 5, fsp);
-  return `${formatDate(year, month, day)} ${p2(hour)}:${p2(min)}:${p2(sec)}${fraction(micros, fsp)}`;
+  return `${y}-${legacy2(ym % 13)}-${legacy2(ymd & 31)} ${legacy2(hms >>> 12)}:${legacy2((hms >>> 6) & 63)}:${legacy2(hms & 63)}${fraction(micros, fsp)}`;
 }
 
 /** Days since 1970-01-01 → civil date (proleptic Gregorian), without Date or the process TZ. */
-function civilFromDays(days: number): [number, number, number] {
+function putCivilDate(days: number, o: number): number {
   const z = days + 719468;
   const era = Math.floor(z / 146097);
   const doe = z - era * 146097;
@@ -135,21 +254,36 @@ function civilFromDays(days: number): [number, number, number] {
   const mp = Math.floor((5 * doy + 2) / 153);
   const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
   const m = mp < 10 ? mp + 3 : mp - 9;
-  return [m <= 2 ? y + 1 : y, m, d];
+  return putDate(m <= 2 ? y + 1 : y, m, d, o);
 }
 
 /** Unix seconds + microseconds → UTC `YYYY-MM-DD HH:MM:SS[.f]`; 0 is the zero timestamp. */
 export function formatUtcTimestamp(seconds: number, micros: number, fsp: number): string {
-  if (seconds === 0 && micros === 0) return `0000-00-00 00:00:00${fraction(0, fsp)}`;
-  const days = Math.floor(seconds / 86400);
-  const rem = seconds - days * 86400;
-  const [y, m, d] = civilFromDays(days);
-  return `${formatDate(y, m, d)} ${p2(Math.floor(rem / 3600))}:${p2(Math.floor(rem / 60) % 60)}:${p2(rem % 60)}${fraction(micros, fsp)}`;
+  let o: number;
+  if (seconds === 0 && micros === 0) {
+    o = putDate(0, 0, 0, 0);
+    S[o] = CH_SPACE;
+    o = putTime(0, 0, 0, o + 1);
+  } else {
+    const days = Math.floor(seconds / 86400);
+    const rem = seconds - days * 86400;
+    o = putCivilDate(days, 0);
+    S[o] = CH_SPACE;
+    o = putTime(Math.floor(rem / 3600), Math.floor(rem / 60) % 60, rem % 60, o + 1);
+  }
+  return text(0, putFraction(micros, fsp, o));
 }
 
 /** TIMESTAMP2: 4 bytes big-endian unix seconds, then the fraction. Always UTC. */
 export function readTimestamp2(buf: Buffer, pos: number, fsp: number): string {
   return formatUtcTimestamp(buf.readUInt32BE(pos), readFracMicros(buf, pos + 4, fsp), fsp);
+}
+
+/** `[-]HH:MM:SS[.f]` from hour/minute/second fields. */
+function timeText(negative: boolean, hour: number, min: number, sec: number, micros: number, fsp: number): string {
+  S[0] = CH_MINUS;
+  const o = putTime(hour, min, sec, 1);
+  return text(negative ? 0 : 1, putFraction(micros, fsp, o));
 }
 
 /**
@@ -178,17 +312,14 @@ export function readTime2(buf: Buffer, pos: number, fsp: number): string {
   if (negative) packed = -packed;
   const hms = Math.floor(packed / 16777216);
   const micros = packed % 16777216;
-  const hour = (hms >>> 12) & 1023;
-  const min = (hms >>> 6) & 63;
-  const sec = hms & 63;
-  return `${negative ? '-' : ''}${p2(hour)}:${p2(min)}:${p2(sec)}${fraction(micros, fsp)}`;
+  return timeText(negative, (hms >>> 12) & 1023, (hms >>> 6) & 63, hms & 63, micros, fsp);
 }
 
 /** Old TIME (type 11): 3-byte signed little-endian integer HHMMSS. */
 export function readTimeOld(buf: Buffer, pos: number): string {
   const v = buf.readIntLE(pos, 3);
   const a = Math.abs(v);
-  return `${v < 0 ? '-' : ''}${p2(Math.floor(a / 10000))}:${p2(Math.floor(a / 100) % 100)}:${p2(a % 100)}`;
+  return timeText(v < 0, Math.floor(a / 10000), Math.floor(a / 100) % 100, a % 100, 0, 0);
 }
 
 /** Old DATETIME (type 12): 8-byte little-endian integer YYYYMMDDhhmmss. */
@@ -196,7 +327,9 @@ export function readDatetimeOld(buf: Buffer, pos: number): string {
   const v = buf.readUInt32LE(pos) + buf.readUInt32LE(pos + 4) * 4294967296;
   const date = Math.floor(v / 1000000);
   const time = v % 1000000;
-  return `${formatDate(Math.floor(date / 10000), Math.floor(date / 100) % 100, date % 100)} ${p2(Math.floor(time / 10000))}:${p2(Math.floor(time / 100) % 100)}:${p2(time % 100)}`;
+  const o = putDate(Math.floor(date / 10000), Math.floor(date / 100) % 100, date % 100, 0);
+  S[o] = CH_SPACE;
+  return text(0, putTime(Math.floor(time / 10000), Math.floor(time / 100) % 100, time % 100, o + 1));
 }
 
 /** MySQL packed datetime (as used in JSON opaque values and MY_PACKED_TIME) → text with 6 digits. */
@@ -208,9 +341,12 @@ export function formatPackedDatetime(packed: bigint, withTime: boolean): string 
   const ymd = Math.floor(ymdhms / 131072);
   const hms = ymdhms % 131072;
   const ym = ymd >>> 5;
-  const date = formatDate(Math.floor(ym / 13), ym % 13, ymd & 31);
-  if (!withTime) return date;
-  return `${date} ${p2(hms >>> 12)}:${p2((hms >>> 6) & 63)}:${p2(hms & 63)}${fraction(micros, 6)}`;
+  let o = putDate(Math.floor(ym / 13), ym % 13, ymd & 31, 0);
+  if (withTime) {
+    S[o] = CH_SPACE;
+    o = putFraction(micros, 6, putTime(hms >>> 12, (hms >>> 6) & 63, hms & 63, o + 1));
+  }
+  return text(0, o);
 }
 
 /** MySQL packed time → `[-]HH:MM:SS.ffffff`. */
@@ -220,5 +356,5 @@ export function formatPackedTime(packed: bigint): string {
   const micros = Number(v % 16777216n);
   v >>= 24n;
   const hms = Number(v);
-  return `${negative ? '-' : ''}${p2((hms >>> 12) & 1023)}:${p2((hms >>> 6) & 63)}:${p2(hms & 63)}${fraction(micros, 6)}`;
+  return timeText(negative, (hms >>> 12) & 1023, (hms >>> 6) & 63, hms & 63, micros, 6);
 }
