@@ -61,6 +61,8 @@ export interface MySqlSourceConfig {
    * clock): `check` compares it with the server's own setting and warns when they differ.
    */
   serverTimeZone?: string | null;
+  /** `key-columns`: per `db.table` without a usable key, the columns that identify a row. */
+  keyColumns?: Record<string, string[]>;
 }
 
 /**

@@ -439,6 +439,12 @@ const sourceShape = {
     description: 'Longest wait for a connection to the source.',
     example: '30s',
   }),
+  'key-columns': field(z.record(z.string().regex(/^[^.\s]+\.[^.\s]+$/, 'table names are written db.table'), z.array(text()).min(1)).optional(), {
+    type: 'map of `db.table` to a list of column names',
+    description:
+      'For captured tables with neither a primary key nor a unique index over NOT NULL columns: the columns that identify a row. Ferry pages the snapshot and applies every change by them, and the target table gets them as its primary key. Exact only if they are unique on the source (Ferry cannot check this while writers run); they must be NOT NULL. Ignored for tables that have a key.',
+    example: '{ shop.events: [device_id, event_time] }',
+  }),
   'server-time-zone': field(timeZone().optional(), {
     type: 'string (`+HH:MM`, `-HH:MM`, `UTC` or an IANA name)',
     description:
@@ -1145,6 +1151,7 @@ function normalize(
     heartbeatIntervalMs: s['heartbeat.interval'],
     connectTimeoutMs: s['connect.timeout'],
     serverTimeZone: s['server-time-zone'] ?? null,
+    keyColumns: s['key-columns'] ?? {},
   };
   const sinkType = k.type === 'postgres' ? 'postgres' : 'mysql';
   const sink: SinkConfig = {

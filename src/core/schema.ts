@@ -52,7 +52,8 @@ export interface TableSchema extends TableRef {
   primaryKey: number[];
   /**
    * Source index that `primaryKey` stands for, when it is not the PRIMARY KEY (a unique index
-   * over NOT NULL columns of a table without one). Absent: the primary key.
+   * over NOT NULL columns of a table without one). Absent: the primary key. Empty string: columns
+   * named in `source.key-columns` for a table with neither (possibly without any index).
    */
   keyIndex?: string;
 }

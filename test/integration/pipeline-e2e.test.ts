@@ -176,6 +176,42 @@ describe('tables keyed by a unique index instead of a primary key', () => {
     ferry.child.kill('SIGTERM');
     assert.equal((await ferry.exited).code, 0, ferry.output());
   });
+
+  test('a table with no key at all is copied and streamed by the columns named in source.key-columns; bad names are refused with the key to fix', async () => {
+    const db = `e2e_kcol_${process.pid}`;
+    const c = await mysql.createConnection(mysqlOptions);
+    await c.query(`DROP DATABASE IF EXISTS \`${db}\``);
+    await c.query(`CREATE DATABASE \`${db}\``);
+    // No primary key, no unique index; (device, at) identifies a row, and there is no index on it.
+    await c.query(`CREATE TABLE \`${db}\`.readings (device VARCHAR(20) NOT NULL, at DATETIME(3) NOT NULL, value DOUBLE NULL, note TEXT NULL)`);
+    const rows: string[] = [];
+    for (let i = 0; i < 3000; i++) rows.push(`('dev-${i % 7}', TIMESTAMPADD(SECOND, ${i}, '2026-01-01 00:00:00'), ${i / 4}, ${i % 5 === 0 ? 'NULL' : `'n${i}'`})`);
+    await c.query(`INSERT INTO \`${db}\`.readings VALUES ${rows.join(',')}`);
+    await pgDatabase(db);
+    const dir = tempDir('e2e-kcol');
+    const bad = writePipelineFile(dir, { name: 'e2e-kcol-bad', tables: `${db}\\.readings`, sink: 'postgres', pgDatabase: db, extraSource: `  key-columns: { ${db}.readings: [device, value] }` });
+    const refused = await runFerry(['check', bad]);
+    assert.notEqual(refused.code, 0, refused.output);
+    assert.match(refused.output, /source\.key-columns names value for .*readings, but it is nullable/);
+    const file = writePipelineFile(dir, {
+      name: 'e2e-kcol', tables: `${db}\\.readings`, sink: 'postgres', pgDatabase: db, chunkSize: 400,
+      extraSource: `  key-columns: { ${db}.readings: [device, at] }`,
+      extraPipeline: '  snapshot.parallelism: 3',
+    });
+    const ferry = startFerry(['run', file]);
+    try {
+      await waitFor('copied', async () => isEqual(await compareToPostgres(db, 'readings', db)), 60_000, 300);
+      await c.query(`UPDATE \`${db}\`.readings SET value = -1 WHERE device = 'dev-3'`);
+      await c.query(`UPDATE \`${db}\`.readings SET at = TIMESTAMPADD(DAY, 1, at) WHERE device = 'dev-4' AND value < 100`);
+      await c.query(`DELETE FROM \`${db}\`.readings WHERE device = 'dev-5'`);
+      await c.query(`INSERT INTO \`${db}\`.readings VALUES ('dev-new', '2027-01-01 00:00:00.5', 1, 'x')`);
+      await waitConverged('streamed by the named key columns', async () => [await compareToPostgres(db, 'readings', db)]);
+    } finally {
+      await c.end();
+      ferry.child.kill('SIGTERM');
+    }
+    assert.equal((await ferry.exited).code, 0, ferry.output());
+  });
 });
 
 describe('startup modes', () => {

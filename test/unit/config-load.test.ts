@@ -82,6 +82,7 @@ describe('parsePipelineConfig: valid files', () => {
       heartbeatIntervalMs: 5000,
       connectTimeoutMs: 30000,
       serverTimeZone: null,
+      keyColumns: {},
     });
     const { password: sinkPassword, ...sink } = cfg.sink;
     assert.equal(sinkPassword.reveal(), 'secret');

@@ -258,7 +258,7 @@ export async function checkMySqlSource(conn: MySqlConnection, config: MySqlSourc
   }
 
   // Captured tables: what the patterns match among the tables this user can see.
-  const tables = await readTableSchemas(conn, config.tablePatterns);
+  const tables = await readTableSchemas(conn, config.tablePatterns, config.keyColumns);
   if (tables.length === 0) {
     problems.push({
       severity: 'error',
@@ -282,8 +282,8 @@ export async function checkMySqlSource(conn: MySqlConnection, config: MySqlSourc
     problems.push({
       severity: 'error',
       code: 'FERRY_NO_PRIMARY_KEY',
-      message: `captured table ${t.schema}.${t.name} has no primary key: it can be neither chunked for the snapshot nor applied by key`,
-      fix: `ALTER TABLE ${quoteId(t.schema)}.${quoteId(t.name)} ADD PRIMARY KEY (<unique not-null columns>); or leave it out of source.tables.`,
+      message: `captured table ${t.schema}.${t.name} has no primary key and no unique index over NOT NULL columns: it can be neither chunked for the snapshot nor applied by key`,
+      fix: `ALTER TABLE ${quoteId(t.schema)}.${quoteId(t.name)} ADD PRIMARY KEY (<unique not-null columns>); or name the columns that identify a row in source.key-columns (e.g. "${t.schema}.${t.name}: [col1, col2]"); or leave it out of source.tables.`,
     });
   }
   return problems;

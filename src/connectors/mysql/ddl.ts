@@ -906,7 +906,12 @@ export function applyAddColumns(
       columns.splice(at + 1, 0, col);
     } else columns.push(col);
   }
-  return { schema: schema.schema, name: schema.name, columns, primaryKey: pkNames.map((n) => find(n)) };
+  return { schema: schema.schema, name: schema.name, columns, primaryKey: pkNames.map((n) => find(n)), ...keyIndexOf(schema) };
+}
+
+/** The index the key is read through, kept across column changes (not across key changes). */
+function keyIndexOf(schema: TableSchema): { keyIndex?: string } {
+  return schema.keyIndex === undefined ? {} : { keyIndex: schema.keyIndex };
 }
 
 /**
@@ -1030,7 +1035,8 @@ export function applyAlterSpecs(schema: TableSchema, specs: AlterSpec[], default
         break;
     }
   }
-  return { table: { schema: schema.schema, name: schema.name, columns, primaryKey: pkNames.map((n) => find(n)) }, changes };
+  const keyChanged = changes.some((c) => c.op === 'primary-key');
+  return { table: { schema: schema.schema, name: schema.name, columns, primaryKey: pkNames.map((n) => find(n)), ...(keyChanged ? {} : keyIndexOf(schema)) }, changes };
 }
 
 /**

@@ -331,7 +331,7 @@ export async function listCapturedTables(conn: Connection, patterns: readonly Re
  * Reads the schemas of all base tables whose `db.table` matches one of `patterns`, in
  * (database, table) order. Columns come in ordinal order; the primary key in key order.
  */
-export async function readTableSchemas(conn: Connection, patterns: readonly RegExp[]): Promise<TableSchema[]> {
+export async function readTableSchemas(conn: Connection, patterns: readonly RegExp[], keyColumns: Readonly<Record<string, string[]>> = {}): Promise<TableSchema[]> {
   const tables = await listCapturedTables(conn, patterns);
   if (tables.length === 0) return [];
   const dbs = [...new Set(tables.map((t) => t.schema))];
@@ -423,6 +423,30 @@ export async function readTableSchemas(conn: Connection, patterns: readonly RegE
     table.keyIndex = key.split('\u0000')[2] ?? '';
   }
   for (const t of byTable.values()) delete t.uniqueKeyUsed;
+  // Tables with neither: the key columns the user named (`source.key-columns`), which the user
+  // vouches are unique. They must exist and be NOT NULL (a NULL key cannot be paged or matched).
+  for (const t of byTable.values()) {
+    if (t.primaryKey.length > 0 || t.columns.length === 0) continue;
+    const named = keyColumns[`${t.schema}.${t.name}`];
+    if (!named) continue;
+    const idx = named.map((n) => {
+      const i = t.columns.findIndex((c) => c.name.toLowerCase() === n.toLowerCase());
+      const col = t.columns[i];
+      if (!col) {
+        throw new FerryError('FERRY_CONFIG_INVALID', `source.key-columns names column ${n} for ${t.schema}.${t.name}, which has no such column`, {
+          fix: `Name columns of the table: ${t.columns.map((c) => c.name).join(', ')}.`,
+        });
+      }
+      if (col.nullable || col.generated) {
+        throw new FerryError('FERRY_CONFIG_INVALID', `source.key-columns names ${n} for ${t.schema}.${t.name}, but it is ${col.generated ? 'a generated column' : 'nullable'}: a key column must be a stored NOT NULL column`, {
+          fix: `ALTER TABLE ... MODIFY ${n} ... NOT NULL on the source, or name other columns.`,
+        });
+      }
+      return i;
+    });
+    t.primaryKey = idx;
+    t.keyIndex = '';
+  }
   // A table dropped between the two queries has no columns: leave it out.
   return [...byTable.values()].filter((t) => t.columns.length > 0);
 }

@@ -144,7 +144,10 @@ function planFor(table: TableSchema): ChunkPlan {
     return c;
   });
   const select = table.columns.map(selectExpr).join(', ');
-  const from = `${quoteTable(table)} FORCE INDEX (${table.keyIndex ? quoteMySqlIdent(table.keyIndex) : 'PRIMARY'})`;
+  // keyIndex: undefined = the primary key; a name = the unique index standing in for it; '' = key
+  // columns named in `source.key-columns`, which may have no index (the server picks the plan).
+  const from =
+    table.keyIndex === '' ? quoteTable(table) : `${quoteTable(table)} FORCE INDEX (${table.keyIndex ? quoteMySqlIdent(table.keyIndex) : 'PRIMARY'})`;
   const order = pkCols.map((c) => quoteId(c.name)).join(', ');
   const keys = pkCols.map(keyPartFor);
   const keySelect = pkCols.map(selectExpr).join(', ');

@@ -60,7 +60,7 @@ export function createMySqlSource(config: MySqlSourceConfig, log: (msg: string, 
 
   const readOne = async (schema: string, name: string): Promise<TableSchema | null> =>
     withConn(undefined, async (c) => {
-      const [t] = await readTableSchemas(c, [new RegExp(`^${escapeRegex(schema)}\\.${escapeRegex(name)}$`)]);
+      const [t] = await readTableSchemas(c, [new RegExp(`^${escapeRegex(schema)}\\.${escapeRegex(name)}$`)], config.keyColumns);
       return t ?? null;
     });
 
@@ -72,7 +72,7 @@ export function createMySqlSource(config: MySqlSourceConfig, log: (msg: string, 
     },
 
     async discover(signal): Promise<TableSchema[]> {
-      return withConn(signal, (c) => readTableSchemas(c, config.tablePatterns));
+      return withConn(signal, (c) => readTableSchemas(c, config.tablePatterns, config.keyColumns));
     },
 
     async identity(signal): Promise<string> {
