@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyTextField, quotePgIdent, quotePgTable } from '../../src/connectors/postgres/quote.js';
+import { CopyTextEncoder, copyTextField, quotePgIdent, quotePgTable } from '../../src/connectors/postgres/quote.js';
 import { isFerryError } from '../../src/core/errors.js';
 
 const HOSTILE_NAMES = [
@@ -94,5 +94,37 @@ test('copyTextField escapes backslash, tab, newline, CR; NULL is \\N', () => {
     let s = '';
     for (let j = 0; j < Math.floor(Math.random() * 10); j++) s += alphabet[Math.floor(Math.random() * alphabet.length)];
     assert.equal(decodeCopyField(copyTextField(s)), s);
+  }
+});
+
+test('CopyTextEncoder writes exactly the bytes of copyTextField rows, across piece boundaries and for long values', () => {
+  const alphabet = ['\\', '\t', '\n', '\r', 'N', '.', 'x', 'é', '😀', ' ', 'a'];
+  const values: (string | Buffer | null)[] = [null, '', '\\N', Buffer.alloc(0), Buffer.from([0, 0x0f, 0xf0, 0xff]), 'x'.repeat(5000), '😀'.repeat(3000), Buffer.alloc(3000, 0xab)];
+  for (let k = 0; k < 3000; k++) {
+    const r = Math.random();
+    if (r < 0.1) values.push(null);
+    else if (r < 0.2) values.push(Buffer.from(Array.from({ length: Math.floor(Math.random() * 40) }, () => Math.floor(Math.random() * 256))));
+    else {
+      let s = '';
+      for (let j = 0; j < Math.floor(Math.random() * 30); j++) s += alphabet[Math.floor(Math.random() * alphabet.length)];
+      values.push(s);
+    }
+  }
+  for (const pieceBytes of [64, 1000, 256 * 1024]) {
+    for (const width of [1, 3, 7]) {
+      const enc = new CopyTextEncoder(pieceBytes);
+      const pieces: Buffer[] = [];
+      let want = '';
+      for (let i = 0; i < values.length; i += width) {
+        const row = values.slice(i, i + width);
+        want += row.map(copyTextField).join('\t') + '\n';
+        for (const v of row) enc.field(v);
+        enc.endRow();
+        if (enc.hasPieces) pieces.push(...enc.takePieces());
+      }
+      pieces.push(...enc.finish());
+      assert.ok(pieces.every((p) => p.length > 0), 'no empty piece');
+      assert.equal(Buffer.concat(pieces).toString('utf8'), want, `pieces of ${pieceBytes} bytes, ${width} fields per row`);
+    }
   }
 });
