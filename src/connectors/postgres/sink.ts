@@ -20,7 +20,7 @@ import type { KeyAction, LaneBatch, LaneCheckpoint, Sink, SinkLane, TargetTable 
 import { FerryError, abortError, asFerryError, isFerryError, throwIfAborted } from '../../core/errors.js';
 import type { ColumnSchema, TableSchema } from '../../core/schema.js';
 import { CopyTextEncoder, pgStringLiteral, quotePgIdent, quotePgTable } from './quote.js';
-import { newLossStats, pgColumnType, pgEncoder, pgNotNull, type PgEncoder, type PgInput, type PgLossStats } from './type-map.js';
+import { newLossStats, pgColumnType, pgCopyWriter, pgEncoder, pgNotNull, type PgCopyWriter, type PgEncoder, type PgInput, type PgLossStats } from './type-map.js';
 
 export const CHECKPOINT_TABLE = '_ferry_checkpoint';
 
@@ -43,6 +43,7 @@ interface TablePlan {
   pk: number[];
   pkList: string;
   encoders: PgEncoder[];
+  copyWriters: PgCopyWriter[];
 }
 
 type UpsertGroup = SharedUpsertGroup<TablePlan>;
@@ -190,6 +191,7 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
         pk,
         pkList: pk.map((i) => cols[i] as string).join(', '),
         encoders: target.source.columns.map((c, i) => pgEncoder(c, stats, zeroDate, pk.includes(i))),
+        copyWriters: target.source.columns.map((c, i) => pgCopyWriter(c, stats, zeroDate, pk.includes(i))),
       };
       plans.set(target, plan);
     }
@@ -259,12 +261,12 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
 
   function* copyPieces(g: UpsertGroup): Generator<Buffer> {
     const { plan, present, rows } = g;
-    const encoders = present.map((i) => plan.encoders[i] as PgEncoder);
+    const writers = present.map((i) => plan.copyWriters[i] as PgCopyWriter);
     const width = present.length;
     const out = new CopyTextEncoder();
     for (let r = 0; r < rows.length; r++) {
       const row = rows[r] as Row;
-      for (let j = 0; j < width; j++) out.field((encoders[j] as PgEncoder)(row[present[j] as number] as Value));
+      for (let j = 0; j < width; j++) (writers[j] as PgCopyWriter)(out, row[present[j] as number] as Value);
       out.endRow();
       if (out.hasPieces) yield* out.takePieces();
     }
