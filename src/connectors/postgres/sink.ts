@@ -44,6 +44,10 @@ interface TablePlan {
   pkList: string;
   encoders: PgEncoder[];
   copyWriters: PgCopyWriter[];
+  /** Per column: `"name":` as a JSON object member prefix (set-based statements). */
+  jsonKeys: string[];
+  /** Per column: the value is JSON text that goes into the document as is (json columns). */
+  jsonRaw: boolean[];
 }
 
 type UpsertGroup = SharedUpsertGroup<TablePlan>;
@@ -192,6 +196,8 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
         pkList: pk.map((i) => cols[i] as string).join(', '),
         encoders: target.source.columns.map((c, i) => pgEncoder(c, stats, zeroDate, pk.includes(i))),
         copyWriters: target.source.columns.map((c, i) => pgCopyWriter(c, stats, zeroDate, pk.includes(i))),
+        jsonKeys: target.source.columns.map((c) => `${JSON.stringify(c.name)}:`),
+        jsonRaw: target.source.columns.map((c) => c.type.kind === 'json'),
       };
       plans.set(target, plan);
     }
@@ -208,6 +214,28 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
     const updates = present.filter((i) => !pkSet.has(i)).map((i) => plan.cols[i] as string);
     if (updates.length === 0) return ` ON CONFLICT (${plan.pkList}) DO NOTHING`;
     return ` ON CONFLICT (${plan.pkList}) DO UPDATE SET ${updates.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}`;
+  }
+
+  /** Deletes the keys with one prepared statement (see upsertFromJson). */
+  async function deleteFromJson(client: Client, plan: TablePlan, keys: Value[][], signal: AbortSignal): Promise<void> {
+    const width = plan.pk.length;
+    const rows: Row[] = keys.map((key) => {
+      if (key.length !== width) {
+        throw new FerryError('FERRY_INTERNAL', `delete key ${describeKey(key)} does not match the primary key of ${plan.target.schema}.${plan.target.name}`);
+      }
+      const row: Row = [];
+      for (let j = 0; j < width; j++) row[plan.pk[j] as number] = key[j] as Value;
+      return row;
+    });
+    const doc = rowsAsJson(plan, plan.pk, rows);
+    if (doc === null) {
+      await applyDeletes(client, plan, keys, signal);
+      return;
+    }
+    if (signal.aborted) throw abortError(signal);
+    const lhs = width === 1 ? plan.pkList : `(${plan.pkList})`;
+    const text = `DELETE FROM ${plan.qualified} WHERE ${lhs} IN (SELECT ${plan.pkList} FROM json_populate_recordset(NULL::${plan.qualified}, $1))`;
+    await client.query({ name: statementName(text), text, values: [doc] });
   }
 
   async function applyDeletes(client: Client, plan: TablePlan, keys: Value[][], signal: AbortSignal): Promise<void> {
@@ -332,7 +360,63 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
 
   async function applyUpserts(client: Client, g: UpsertGroup, signal: AbortSignal): Promise<void> {
     if (g.rows.length >= copyMinRows) await copyMerge(client, g, signal);
-    else await insertRows(client, g, signal);
+    else if (!(await upsertFromJson(client, g, signal))) await insertRows(client, g, signal);
+  }
+
+  /**
+   * Names of the prepared statements of the set-based upserts and deletes, by SQL text. The text
+   * depends only on the table and the set of columns, so each connection parses and plans it once:
+   * the multi-row VALUES statements they replace had a different text for every row count and
+   * cost PostgreSQL a parse and plan of hundreds of parameters per statement (about half of its
+   * time on a lane batch of the benchmark's workload).
+   */
+  const statementNames = new Map<string, string>();
+  function statementName(text: string): string {
+    let name = statementNames.get(text);
+    if (name === undefined) statementNames.set(text, (name = `ferry_s${statementNames.size + 1}`));
+    return name;
+  }
+
+  /**
+   * The rows' present columns as a JSON array of objects keyed by column name, for
+   * `json_populate_recordset(NULL::<target>, $1)`: the target's own row type converts every
+   * member with the column type's input function, as a parameter of that type would. Values are
+   * JSON strings (exact text: numbers are never turned into JSON numbers), null, or for json
+   * columns the document itself. Null when a value cannot go this way (a json column holding the
+   * JSON literal `null`, which json_populate_recordset would turn into SQL NULL).
+   */
+  function rowsAsJson(plan: TablePlan, present: readonly number[], rows: readonly Row[]): string | null {
+    let out = '[';
+    for (let r = 0; r < rows.length; r++) {
+      const row = rows[r] as Row;
+      out += r === 0 ? '{' : ',{';
+      for (let j = 0; j < present.length; j++) {
+        const i = present[j] as number;
+        const v = (plan.encoders[i] as PgEncoder)(row[i] as Value);
+        if (j > 0) out += ',';
+        out += plan.jsonKeys[i] as string;
+        if (v === null) out += 'null';
+        else if (typeof v !== 'string') out += `"\\\\x${v.toString('hex')}"`;
+        else if (plan.jsonRaw[i]) {
+          if (v.trim() === 'null') return null;
+          out += v;
+        } else out += JSON.stringify(v);
+      }
+      out += '}';
+    }
+    return out + ']';
+  }
+
+  /** One upsert statement for the group (see rowsAsJson); false when the group must take the VALUES path. */
+  async function upsertFromJson(client: Client, g: UpsertGroup, signal: AbortSignal): Promise<boolean> {
+    const { plan, present, rows } = g;
+    const doc = rowsAsJson(plan, present, rows);
+    if (doc === null) return false;
+    if (signal.aborted) throw abortError(signal);
+    const names = present.map((i) => plan.cols[i] as string).join(', ');
+    const text = `INSERT INTO ${plan.qualified} (${names}) SELECT ${names} FROM json_populate_recordset(NULL::${plan.qualified}, $1)${conflictClause(plan, present)}`;
+    await client.query({ name: statementName(text), text, values: [doc] });
+    return true;
   }
 
   /**
@@ -439,7 +523,7 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
       await client.query('BEGIN');
       for (const d of wp.deletes) {
         current = d.plan.target;
-        await applyDeletes(client, d.plan, d.keys, signal);
+        await deleteFromJson(client, d.plan, d.keys, signal);
       }
       for (const g of wp.upserts) {
         current = g.plan.target;
