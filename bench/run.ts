@@ -511,7 +511,10 @@ async function runWorkload(ctx: Ctx, state: WorkloadState, seed: number): Promis
 }
 
 async function streaming(ctx: Ctx): Promise<void> {
-  if (!ctx.lastFerryMaria || !ctx.lastFerryPg) throw new Error('streaming needs the Ferry snapshot targets (do not skip the snapshot paths)');
+  if (!ctx.lastFerryMaria && !ctx.lastFerryPg) throw new Error('streaming needs a Ferry snapshot target (do not skip both snapshot paths)');
+  // A skipped snapshot path skips Ferry's streaming run into that sink (the replicas still run).
+  if (!ctx.lastFerryMaria) ctx.notes.push('snapshot-mariadb skipped: no Ferry streaming → MariaDB run');
+  if (!ctx.lastFerryPg) ctx.notes.push('snapshot-postgres skipped: no Ferry streaming → PostgreSQL run');
   const state = initialWorkloadState(ctx.perTable);
   for (let rep = 1; rep <= ctx.o.reps; rep++) {
     await q(ctx.repA, 'STOP SLAVE SQL_THREAD');
@@ -534,19 +537,23 @@ async function streaming(ctx: Ctx): Promise<void> {
       record(ctx, key, { seconds: t.seconds, rows: w.changes, bytes });
     }
 
-    const pm = writePipeline({ name: `stream-maria-${rep}`, tables: `${SCHEMA}\\..*`, mode: w.start, sink: 'mariadb', targetSchema: ctx.lastFerryMaria });
-    const rm = await runFerry(ctx, pm, 'mariadb', w.end);
-    record(ctx, 'streaming-mariadb/ferry', { seconds: rm.seconds, rows: w.changes, bytes, peakRssKb: rm.peakRssKb, ...(rm.startupS !== undefined ? { startupS: rm.startupS } : {}) });
+    if (ctx.lastFerryMaria) {
+      const pm = writePipeline({ name: `stream-maria-${rep}`, tables: `${SCHEMA}\\..*`, mode: w.start, sink: 'mariadb', targetSchema: ctx.lastFerryMaria });
+      const rm = await runFerry(ctx, pm, 'mariadb', w.end);
+      record(ctx, 'streaming-mariadb/ferry', { seconds: rm.seconds, rows: w.changes, bytes, peakRssKb: rm.peakRssKb, ...(rm.startupS !== undefined ? { startupS: rm.startupS } : {}) });
+    }
 
-    const pp = writePipeline({ name: `stream-pg-${rep}`, tables: `${SCHEMA}\\..*`, mode: w.start, sink: 'postgres', targetSchema: ctx.lastFerryPg });
-    const rp = await runFerry(ctx, pp, 'postgres', w.end);
-    record(ctx, 'streaming-postgres/ferry', { seconds: rp.seconds, rows: w.changes, bytes, peakRssKb: rp.peakRssKb, ...(rp.startupS !== undefined ? { startupS: rp.startupS } : {}) });
+    if (ctx.lastFerryPg) {
+      const pp = writePipeline({ name: `stream-pg-${rep}`, tables: `${SCHEMA}\\..*`, mode: w.start, sink: 'postgres', targetSchema: ctx.lastFerryPg });
+      const rp = await runFerry(ctx, pp, 'postgres', w.end);
+      record(ctx, 'streaming-postgres/ferry', { seconds: rp.seconds, rows: w.changes, bytes, peakRssKb: rp.peakRssKb, ...(rp.startupS !== undefined ? { startupS: rp.startupS } : {}) });
+    }
 
     const expected = await mariaCounts(ctx.src, SCHEMA);
     expectSame('replica (serial)', expected, await mariaCounts(ctx.repA, SCHEMA));
     expectSame('replica (parallel)', expected, await mariaCounts(ctx.repB, SCHEMA));
-    expectSame('ferry streaming → MariaDB', expected, await mariaCounts(ctx.repA, ctx.lastFerryMaria));
-    expectSame('ferry streaming → PostgreSQL', expected, await pgCounts(ctx.pgc, ctx.lastFerryPg));
+    if (ctx.lastFerryMaria) expectSame('ferry streaming → MariaDB', expected, await mariaCounts(ctx.repA, ctx.lastFerryMaria));
+    if (ctx.lastFerryPg) expectSame('ferry streaming → PostgreSQL', expected, await pgCounts(ctx.pgc, ctx.lastFerryPg));
   }
 }
 
@@ -613,15 +620,19 @@ async function profiles(ctx: Ctx): Promise<string> {
     section('snapshot → PostgreSQL', d);
   }
   const w = ctx.workloads[ctx.workloads.length - 1];
-  if (w && ctx.lastFerryMaria && ctx.lastFerryPg) {
+  if (w && (ctx.lastFerryMaria || ctx.lastFerryPg)) {
     // Replays the last workload over the targets that already have it: upserts and deletes by key
     // are idempotent, so this is the same work as the first time.
-    const d = dirOf('streaming-mariadb');
-    await runFerry(ctx, writePipeline({ name: 'prof-stream-maria', tables: `${SCHEMA}\\..*`, mode: w.start, sink: 'mariadb', targetSchema: ctx.lastFerryMaria }), 'mariadb', w.end, d);
-    section('streaming → MariaDB', d);
-    const e = dirOf('streaming-postgres');
-    await runFerry(ctx, writePipeline({ name: 'prof-stream-pg', tables: `${SCHEMA}\\..*`, mode: w.start, sink: 'postgres', targetSchema: ctx.lastFerryPg }), 'postgres', w.end, e);
-    section('streaming → PostgreSQL', e);
+    if (ctx.lastFerryMaria) {
+      const d = dirOf('streaming-mariadb');
+      await runFerry(ctx, writePipeline({ name: 'prof-stream-maria', tables: `${SCHEMA}\\..*`, mode: w.start, sink: 'mariadb', targetSchema: ctx.lastFerryMaria }), 'mariadb', w.end, d);
+      section('streaming → MariaDB', d);
+    }
+    if (ctx.lastFerryPg) {
+      const e = dirOf('streaming-postgres');
+      await runFerry(ctx, writePipeline({ name: 'prof-stream-pg', tables: `${SCHEMA}\\..*`, mode: w.start, sink: 'postgres', targetSchema: ctx.lastFerryPg }), 'postgres', w.end, e);
+      section('streaming → PostgreSQL', e);
+    }
   }
   if (w && !ctx.o.skip.has('decode')) {
     const f = dirOf('decode');

@@ -12,15 +12,15 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
-import type { SchemaChange, Value } from '../../core/change.js';
+import type { Row, SchemaChange, Value } from '../../core/change.js';
 import { lenientColumnChanges } from '../../core/change.js';
 import type { SinkConfig } from '../../core/config-types.js';
 import { groupLaneActions, type UpsertGroup as SharedUpsertGroup, type WritePlan as SharedWritePlan } from '../../core/lane-actions.js';
 import type { KeyAction, LaneBatch, LaneCheckpoint, Sink, SinkLane, TargetTable } from '../../core/contracts.js';
 import { FerryError, abortError, asFerryError, isFerryError, throwIfAborted } from '../../core/errors.js';
 import type { ColumnSchema, TableSchema } from '../../core/schema.js';
-import { copyTextField, pgStringLiteral, quotePgIdent, quotePgTable } from './quote.js';
-import { newLossStats, pgColumnType, pgEncoder, pgNotNull, type PgEncoder, type PgInput, type PgLossStats } from './type-map.js';
+import { CopyTextEncoder, pgStringLiteral, quotePgIdent, quotePgTable } from './quote.js';
+import { newLossStats, pgColumnType, pgCopyWriter, pgEncoder, pgNotNull, type PgCopyWriter, type PgEncoder, type PgInput, type PgLossStats } from './type-map.js';
 
 export const CHECKPOINT_TABLE = '_ferry_checkpoint';
 
@@ -30,8 +30,6 @@ export const COPY_MIN_ROWS = 200;
 const MAX_PARAMS = 65_000;
 const MAX_ROWS_PER_INSERT = 1000;
 const MAX_DELETE_KEYS = 5000;
-/** COPY data is sent in pieces of about this many characters. */
-const COPY_PIECE_CHARS = 256 * 1024;
 
 /** The PostgreSQL sink: a Sink plus the counts of values it had to change (TYPES.md). */
 export interface PostgresSink extends Sink {
@@ -45,6 +43,11 @@ interface TablePlan {
   pk: number[];
   pkList: string;
   encoders: PgEncoder[];
+  copyWriters: PgCopyWriter[];
+  /** Per column: `"name":` as a JSON object member prefix (set-based statements). */
+  jsonKeys: string[];
+  /** Per column: the value is JSON text that goes into the document as is (json columns). */
+  jsonRaw: boolean[];
 }
 
 type UpsertGroup = SharedUpsertGroup<TablePlan>;
@@ -192,6 +195,9 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
         pk,
         pkList: pk.map((i) => cols[i] as string).join(', '),
         encoders: target.source.columns.map((c, i) => pgEncoder(c, stats, zeroDate, pk.includes(i))),
+        copyWriters: target.source.columns.map((c, i) => pgCopyWriter(c, stats, zeroDate, pk.includes(i))),
+        jsonKeys: target.source.columns.map((c) => `${JSON.stringify(c.name)}:`),
+        jsonRaw: target.source.columns.map((c) => c.type.kind === 'json'),
       };
       plans.set(target, plan);
     }
@@ -208,6 +214,28 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
     const updates = present.filter((i) => !pkSet.has(i)).map((i) => plan.cols[i] as string);
     if (updates.length === 0) return ` ON CONFLICT (${plan.pkList}) DO NOTHING`;
     return ` ON CONFLICT (${plan.pkList}) DO UPDATE SET ${updates.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}`;
+  }
+
+  /** Deletes the keys with one prepared statement (see upsertFromJson). */
+  async function deleteFromJson(client: Client, plan: TablePlan, keys: Value[][], signal: AbortSignal): Promise<void> {
+    const width = plan.pk.length;
+    const rows: Row[] = keys.map((key) => {
+      if (key.length !== width) {
+        throw new FerryError('FERRY_INTERNAL', `delete key ${describeKey(key)} does not match the primary key of ${plan.target.schema}.${plan.target.name}`);
+      }
+      const row: Row = [];
+      for (let j = 0; j < width; j++) row[plan.pk[j] as number] = key[j] as Value;
+      return row;
+    });
+    const doc = rowsAsJson(plan, plan.pk, rows);
+    if (doc === null) {
+      await applyDeletes(client, plan, keys, signal);
+      return;
+    }
+    if (signal.aborted) throw abortError(signal);
+    const lhs = width === 1 ? plan.pkList : `(${plan.pkList})`;
+    const text = `DELETE FROM ${plan.qualified} WHERE ${lhs} IN (SELECT ${plan.pkList} FROM json_populate_recordset(NULL::${plan.qualified}, $1))`;
+    await client.query({ name: statementName(text), text, values: [doc] });
   }
 
   async function applyDeletes(client: Client, plan: TablePlan, keys: Value[][], signal: AbortSignal): Promise<void> {
@@ -259,42 +287,197 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
     }
   }
 
-  function* copyPieces(g: UpsertGroup): Generator<string> {
+  function* copyPieces(g: UpsertGroup): Generator<Buffer> {
     const { plan, present, rows } = g;
-    let piece = '';
-    for (const row of rows) {
-      for (let j = 0; j < present.length; j++) {
-        const i = present[j] as number;
-        if (j > 0) piece += '\t';
-        piece += copyTextField((plan.encoders[i] as PgEncoder)(row[i] as Value));
-      }
-      piece += '\n';
-      if (piece.length >= COPY_PIECE_CHARS) {
-        yield piece;
-        piece = '';
-      }
+    const writers = present.map((i) => plan.copyWriters[i] as PgCopyWriter);
+    const width = present.length;
+    const out = new CopyTextEncoder();
+    for (let r = 0; r < rows.length; r++) {
+      const row = rows[r] as Row;
+      for (let j = 0; j < width; j++) (writers[j] as PgCopyWriter)(out, row[present[j] as number] as Value);
+      out.endRow();
+      if (out.hasPieces) yield* out.takePieces();
     }
-    if (piece.length > 0) yield piece;
+    yield* out.finish();
   }
+
+  async function copyRows(client: Client, table: string, names: string, g: UpsertGroup): Promise<void> {
+    const copy = client.query(copyStreams.from(`COPY ${table} (${names}) FROM STDIN`));
+    await pipeline(Readable.from(copyPieces(g), { objectMode: false }), copy);
+  }
+
+  /**
+   * Stage tables of a connection, per table plan and set of present columns. They are temporary
+   * tables `ON COMMIT DELETE ROWS`, created once per session and emptied by every commit (or
+   * rollback), so a merge costs no catalog changes: creating and dropping a table per merge made
+   * every small lane batch write a dozen catalog rows. A table plan is replaced when the target's
+   * columns change, so a stage never has outdated column types.
+   */
+  const stages = new WeakMap<Client, WeakMap<TablePlan, Map<string, string>>>();
+
+  async function stageFor(client: Client, plan: TablePlan, names: string): Promise<string> {
+    let byPlan = stages.get(client);
+    if (!byPlan) stages.set(client, (byPlan = new WeakMap()));
+    let byNames = byPlan.get(plan);
+    if (!byNames) byPlan.set(plan, (byNames = new Map()));
+    let stage = byNames.get(names);
+    if (stage === undefined) {
+      stage = quotePgIdent(`_ferry_stage_${++stageCounter}`);
+      // Only the present columns, typed like the target, without its NOT NULL constraints.
+      await client.query(`CREATE TEMPORARY TABLE ${stage} ON COMMIT DELETE ROWS AS SELECT ${names} FROM ${plan.qualified} WITH NO DATA`);
+      byNames.set(names, stage);
+    }
+    return stage;
+  }
+
+  /**
+   * Forgets the stage tables of a connection whose transaction failed: a stage created in that
+   * transaction is gone with its rollback.
+   */
+  function forgetStages(client: Client): void {
+    stages.delete(client);
+    stagesUsed.delete(client);
+  }
+  /** Stages that hold rows in the connection's open transaction (emptied at its end). */
+  const stagesUsed = new WeakMap<Client, Set<string>>();
 
   /** COPY into a stage table with the target's column types, then one merging INSERT. Needs an open transaction. */
   async function copyMerge(client: Client, g: UpsertGroup, signal: AbortSignal): Promise<void> {
     const { plan, present } = g;
     const names = present.map((i) => plan.cols[i] as string).join(', ');
-    const stage = quotePgIdent(`_ferry_stage_${++stageCounter}`);
-    // Only the present columns, typed like the target, without its NOT NULL constraints.
-    await client.query(`CREATE TEMPORARY TABLE ${stage} ON COMMIT DROP AS SELECT ${names} FROM ${plan.qualified} WITH NO DATA`);
+    const stage = await stageFor(client, plan, names);
     if (signal.aborted) throw abortError(signal);
-    const copy = client.query(copyStreams.from(`COPY ${stage} (${names}) FROM STDIN`));
-    await pipeline(Readable.from(copyPieces(g), { objectMode: false }), copy);
+    // A write plan has one group per table and column set, so a stage is normally used once per
+    // transaction; a second use in the same transaction must not merge the first one's rows again.
+    let used = stagesUsed.get(client);
+    if (!used) stagesUsed.set(client, (used = new Set()));
+    if (used.has(stage)) await client.query(`DELETE FROM ${stage}`);
+    used.add(stage);
+    await copyRows(client, stage, names, g);
     if (signal.aborted) throw abortError(signal);
     await client.query(`INSERT INTO ${plan.qualified} (${names}) SELECT ${names} FROM ${stage}${conflictClause(plan, present)}`);
-    await client.query(`DROP TABLE ${stage}`);
   }
 
   async function applyUpserts(client: Client, g: UpsertGroup, signal: AbortSignal): Promise<void> {
     if (g.rows.length >= copyMinRows) await copyMerge(client, g, signal);
-    else await insertRows(client, g, signal);
+    else if (!(await upsertFromJson(client, g, signal))) await insertRows(client, g, signal);
+  }
+
+  /**
+   * Names of the prepared statements of the set-based upserts and deletes, by SQL text. The text
+   * depends only on the table and the set of columns, so each connection parses and plans it once:
+   * the multi-row VALUES statements they replace had a different text for every row count and
+   * cost PostgreSQL a parse and plan of hundreds of parameters per statement (about half of its
+   * time on a lane batch of the benchmark's workload).
+   */
+  const statementNames = new Map<string, string>();
+  function statementName(text: string): string {
+    let name = statementNames.get(text);
+    if (name === undefined) statementNames.set(text, (name = `ferry_s${statementNames.size + 1}`));
+    return name;
+  }
+
+  /**
+   * The rows' present columns as a JSON array of objects keyed by column name, for
+   * `json_populate_recordset(NULL::<target>, $1)`: the target's own row type converts every
+   * member with the column type's input function, as a parameter of that type would. Values are
+   * JSON strings (exact text: numbers are never turned into JSON numbers), null, or for json
+   * columns the document itself. Null when a value cannot go this way (a json column holding the
+   * JSON literal `null`, which json_populate_recordset would turn into SQL NULL).
+   */
+  function rowsAsJson(plan: TablePlan, present: readonly number[], rows: readonly Row[]): string | null {
+    let out = '[';
+    for (let r = 0; r < rows.length; r++) {
+      const row = rows[r] as Row;
+      out += r === 0 ? '{' : ',{';
+      for (let j = 0; j < present.length; j++) {
+        const i = present[j] as number;
+        const v = (plan.encoders[i] as PgEncoder)(row[i] as Value);
+        if (j > 0) out += ',';
+        out += plan.jsonKeys[i] as string;
+        if (v === null) out += 'null';
+        else if (typeof v !== 'string') out += `"\\\\x${v.toString('hex')}"`;
+        else if (plan.jsonRaw[i]) {
+          if (v.trim() === 'null') return null;
+          out += v;
+        } else out += JSON.stringify(v);
+      }
+      out += '}';
+    }
+    return out + ']';
+  }
+
+  /** One upsert statement for the group (see rowsAsJson); false when the group must take the VALUES path. */
+  async function upsertFromJson(client: Client, g: UpsertGroup, signal: AbortSignal): Promise<boolean> {
+    const { plan, present, rows } = g;
+    const doc = rowsAsJson(plan, present, rows);
+    if (doc === null) return false;
+    if (signal.aborted) throw abortError(signal);
+    const names = present.map((i) => plan.cols[i] as string).join(', ');
+    const text = `INSERT INTO ${plan.qualified} (${names}) SELECT ${names} FROM json_populate_recordset(NULL::${plan.qualified}, $1)${conflictClause(plan, present)}`;
+    await client.query({ name: statementName(text), text, values: [doc] });
+    return true;
+  }
+
+  /**
+   * The rows as one upsert group when every row carries every column and a non-NULL key (what
+   * snapshot chunks are); null otherwise (the general grouping then sorts them out or refuses them).
+   */
+  function wholeRowsGroup(plan: TablePlan, rows: Row[]): UpsertGroup | null {
+    const width = plan.cols.length;
+    for (let r = 0; r < rows.length; r++) {
+      const row = rows[r] as Row;
+      if (row.length !== width) return null;
+      for (let i = 0; i < width; i++) if (row[i] === undefined) return null;
+      for (const k of plan.pk) if (row[k] === null) return null;
+    }
+    return { plan, present: plan.cols.map((_, i) => i), rows };
+  }
+
+  /**
+   * Writes a snapshot chunk with a plain COPY into the target table when none of its keys can be
+   * there yet; returns false (having written nothing) when that is not so, and the caller merges.
+   *
+   * Why this is safe: a plain COPY and an upsert leave the same rows when no key of the chunk is
+   * in the table. The first and last key of the chunk bound it (chunks are read in key order);
+   * when the target has no row in that range the COPY runs, in its own transaction. If a key is
+   * there after all (the target orders text keys by another collation than the source, a chunk
+   * holds a key twice, or another session inserted one meanwhile), the COPY fails with a unique
+   * violation and leaves nothing behind; any other failure (a value the column refuses) also
+   * leaves nothing, and the merge that follows reports the row by its key. A chunk applied again
+   * after a crash finds its rows and is merged (idempotent).
+   */
+  async function copyIntoFreeRange(client: Client, g: UpsertGroup, signal: AbortSignal): Promise<boolean> {
+    const { plan, rows } = g;
+    const first = rows[0] as Row;
+    const last = rows[rows.length - 1] as Row;
+    const params: PgInput[] = [];
+    const keyOf = (row: Row): string => {
+      const ph = plan.pk.map((i) => {
+        params.push((plan.encoders[i] as PgEncoder)(row[i] as Value));
+        return `$${params.length}`;
+      });
+      return ph.length === 1 ? (ph[0] as string) : `(${ph.join(', ')})`;
+    };
+    const lhs = plan.pk.length === 1 ? plan.pkList : `(${plan.pkList})`;
+    let found: number;
+    try {
+      const low = keyOf(first);
+      const high = keyOf(last);
+      found = (await client.query(`SELECT 1 FROM ${plan.qualified} WHERE ${lhs} BETWEEN SYMMETRIC ${low} AND ${high} LIMIT 1`, params)).rowCount ?? 0;
+    } catch (e) {
+      if (isConnectionError(e) || isFerryError(e)) throw e;
+      return false;
+    }
+    if (found > 0) return false;
+    if (signal.aborted) throw abortError(signal);
+    try {
+      await copyRows(client, plan.qualified, plan.cols.join(', '), g);
+    } catch (e) {
+      if (isConnectionError(e) || isFerryError(e)) throw e;
+      return false;
+    }
+    return true;
   }
 
   /** Replays a failed write one row at a time in a transaction that is always rolled back. */
@@ -335,11 +518,12 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
     signal: AbortSignal,
   ): Promise<void> {
     let current: TargetTable | null = null;
+    stagesUsed.delete(client);
     try {
       await client.query('BEGIN');
       for (const d of wp.deletes) {
         current = d.plan.target;
-        await applyDeletes(client, d.plan, d.keys, signal);
+        await deleteFromJson(client, d.plan, d.keys, signal);
       }
       for (const g of wp.upserts) {
         current = g.plan.target;
@@ -355,6 +539,7 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
       }
       await client.query('COMMIT');
     } catch (e) {
+      forgetStages(client);
       if (isConnectionError(e)) {
         throw sinkWriteError(`${what}: the connection to the PostgreSQL sink failed (nothing of this batch was committed unless COMMIT had been sent)`, e);
       }
@@ -454,7 +639,9 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
     async writeSnapshotRows(table, rows, signal) {
       if (rows.length === 0) return;
       throwIfAborted(signal);
-      const wp: WritePlan = groupLaneActions(rows.map((row) => ({ kind: 'upsert' as const, table, row })), planOf);
+      const whole = wholeRowsGroup(planOf(table), rows);
+      if (whole && rows.length >= copyMinRows && (await withPooled((client) => copyIntoFreeRange(client, whole, signal)))) return;
+      const wp: WritePlan = whole ? { deletes: [], upserts: [whole] } : groupLaneActions(rows.map((row) => ({ kind: 'upsert' as const, table, row })), planOf);
       await withPooled((client) => applyInTransaction(client, wp, null, 'snapshot write', signal));
     },
 

@@ -6,6 +6,7 @@ import type { Value } from '../../core/change.js';
 import { FerryError } from '../../core/errors.js';
 import type { ColumnSchema, LogicalType } from '../../core/schema.js';
 import type { ZeroDatePolicy } from '../../core/config-types.js';
+import type { CopyTextEncoder } from './quote.js';
 
 /** Whether a column of this type can hold a MySQL zero or partial-zero date. */
 export function holdsZeroDates(t: LogicalType): boolean {
@@ -212,5 +213,43 @@ export function pgEncoder(col: ColumnSchema, stats: PgLossStats, policy: ZeroDat
     case 'inet4':
     case 'inet6':
       return (v) => (v === null ? null : String(v));
+  }
+}
+
+/** Writes one canonical value of one column as a COPY text field. */
+export type PgCopyWriter = (out: CopyTextEncoder, v: Value) => void;
+
+/** Text that needs neither COPY escaping nor U+0000 removal. */
+const PLAIN_TEXT = /[\\\n\r\t\u0000]/;
+
+/**
+ * The COPY writer for one column: exactly the bytes of `out.field(encoder(v))` for the column's
+ * `pgEncoder`, with shortcuts for the common cases that skip the intermediate strings (integers
+ * as digits, text with nothing to escape or strip written as is). Everything else goes through
+ * the encoder, so the lossy cases and their counts stay in one place.
+ */
+export function pgCopyWriter(col: ColumnSchema, stats: PgLossStats, policy: ZeroDatePolicy = 'null', isKey = false): PgCopyWriter {
+  const encode = pgEncoder(col, stats, policy, isKey);
+  switch (col.type.kind) {
+    case 'int':
+    case 'year':
+      return (out, v) => {
+        if (typeof v === 'number' && Number.isSafeInteger(v) && !Object.is(v, -0)) out.fieldInt(v);
+        else out.field(encode(v));
+      };
+    case 'string':
+    case 'enum':
+    case 'set':
+    case 'json':
+      // JSON with a backslash (any escape, \u0000 among them) takes the encoder's path.
+      return (out, v) => {
+        if (typeof v === 'string' && !PLAIN_TEXT.test(v)) out.fieldPlain(v);
+        else out.field(encode(v));
+      };
+    case 'binary':
+    case 'geometry':
+      return (out, v) => out.field(Buffer.isBuffer(v) ? v : encode(v));
+    default:
+      return (out, v) => out.field(encode(v));
   }
 }
