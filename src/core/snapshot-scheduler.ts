@@ -324,6 +324,7 @@ export class SnapshotScheduler<P> {
         if (generation !== t.generation || chunk.invalid) {
           this.#d.merger.abandon(chunk);
           t.starts.delete(chunk);
+          releaseCursor();
           return;
         }
       }
@@ -335,8 +336,11 @@ export class SnapshotScheduler<P> {
           this.#d.log.info({ table: t.id, readers: t.readers }, 'snapshot of table read by several readers at once (key ranges)');
         }
         releaseCursor();
-        const res = await readRange.call(this.#d.source, schema, start, end, signal);
-        high = await this.#d.source.currentPosition(signal);
+        // The cursor is past this range now: the range must be read by this chunk, or the whole
+        // pipeline stops (a restart resumes below it). So transient failures are retried here,
+        // with the chunk kept open (it holds back later chunks of the table meanwhile).
+        const res = await this.#readRangeRetrying(t, schema, start, end, signal);
+        high = res.high;
         rows = res.rows;
         lastKey = end;
         last = false;
@@ -348,14 +352,14 @@ export class SnapshotScheduler<P> {
         last = rows.length < limit;
       }
     } catch (e) {
+      // The read failed (it is retried from the same cursor): give up the chunk and the cursor.
       this.#d.merger.abandon(chunk);
       t.starts.delete(chunk);
+      releaseCursor();
       throw e;
-    } finally {
-      if (holdsCursor && generation === t.generation) {
-        // A keyset read: the cursor moves to its last key (below), then is free.
-      } else releaseCursor();
     }
+    // A keyset read still holds the cursor: it moves to the chunk's last key below, then is free.
+    if (generation !== t.generation) releaseCursor();
     try {
       if (generation !== t.generation || chunk.invalid) {
         // A schema change (or a restart request) came in while reading: read again.
@@ -381,6 +385,30 @@ export class SnapshotScheduler<P> {
     this.#d.metrics.rowsRead.inc({ pipeline: this.#d.config.pipeline.name, table: t.id, op: 'read' }, rows.length);
     this.#d.emitReady();
     await this.#bytes.take(bytes, signal);
+  }
+
+  async #readRangeRetrying(t: TableTask, schema: TableSchema, start: Value[] | null, end: Value[], signal: AbortSignal): Promise<{ rows: Row[]; high: P }> {
+    const readRange = this.#d.source.readRange as NonNullable<Source<P>['readRange']>;
+    let firstFailure = 0;
+    let delay = 500;
+    for (;;) {
+      try {
+        const res = await readRange.call(this.#d.source, schema, start, end, signal);
+        const high = await this.#d.source.currentPosition(signal);
+        return { rows: res.rows, high };
+      } catch (e) {
+        firstFailure ||= Date.now();
+        if (signal.aborted || isFerryError(e, 'FERRY_ABORTED')) throw e; // shutting down
+        if (!this.#d.isTransient(e) || Date.now() - firstFailure >= this.#d.outageLimitMs) {
+          // Not retried by the worker either: its cursor is already past this range.
+          this.#failure ??= e;
+          throw e;
+        }
+        this.#d.log.warn({ table: t.id, error: e instanceof Error ? e.message : String(e), retryInMs: delay }, 'snapshot range read failed; retrying');
+        await sleep(delay, signal);
+        delay = Math.min(delay * 2, 15_000);
+      }
+    }
   }
 
   /** The runtime handed a chunk's rows to the lanes. */
