@@ -739,7 +739,6 @@ function compileRowsDecoder(cols: readonly ColPlan[]): FullRowsDecoder {
     `return p;`,
     `};`,
   ].join('\n');
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval
   const factory = new Function(...names, body) as (...a: unknown[]) => FullRowsDecoder;
   return factory(...args);
 }
