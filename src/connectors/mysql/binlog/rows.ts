@@ -653,13 +653,12 @@ function valueCode(c: ColPlan, i: number): string {
         if (c.labels === null) break;
         return `{ const x = ${lengthExpr(c.m1)}; p += ${lit(c.m1)}; ${v} = x === 0 ? '' : (L${lit(i)}[x - 1] ?? ''); }`;
       case OP_VARSTR_UTF8:
-      case OP_BLOB_UTF8: {
-        const bytes = c.op === OP_VARSTR_UTF8 ? c.m1 : c.m1;
+      case OP_BLOB_UTF8:
+        // Length bytes: 1 or 2 for VARCHAR, 1 to 4 for TEXT (both in m1).
         return (
-          `{ const n = ${lengthExpr(bytes)}; p += ${lit(bytes)}; const e = p + n; if (e > end) throw truncatedValue(); ` +
+          `{ const n = ${lengthExpr(c.m1)}; p += ${lit(c.m1)}; const e = p + n; if (e > end) throw truncatedValue(); ` +
           `${v} = utf8Text(buf, p, e); p = e; }`
         );
-      }
       case OP_BLOB_BYTES:
         return (
           `{ const n = ${lengthExpr(c.m1)}; p += ${lit(c.m1)}; const e = p + n; if (e > end) throw truncatedValue(); ` +
