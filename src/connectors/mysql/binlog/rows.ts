@@ -738,9 +738,20 @@ function compileRowsDecoder(cols: readonly ColPlan[]): FullRowsDecoder {
     `return p;`,
     `};`,
   ].join('\n');
-  const factory = new Function(...names, body) as (...a: unknown[]) => FullRowsDecoder;
+  // Same layout, same code (table ids change, Table_maps are re-sent): compile each body once
+  // and bind it to each plan's labels and column plans.
+  let factory = compiledBodies.get(body);
+  if (factory === undefined) {
+    if (compiledBodies.size >= MAX_COMPILED_BODIES) compiledBodies.clear();
+    factory = new Function(...names, body) as (...a: unknown[]) => FullRowsDecoder;
+    compiledBodies.set(body, factory);
+  }
   return factory(...args);
 }
+
+/** Compiled decoder factories by generated body (which holds only plan integers). */
+const compiledBodies = new Map<string, (...a: unknown[]) => FullRowsDecoder>();
+const MAX_COMPILED_BODIES = 512;
 
 class RowsEventImpl implements RowsEvent {
   readonly type = 'rows' as const;
