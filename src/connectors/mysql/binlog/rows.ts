@@ -79,6 +79,8 @@ interface ColPlan {
 
 export interface RowsPlan {
   cols: ColPlan[];
+  /** The compiled decoder for full row images, built on first use. */
+  full: FullRowsDecoder | null;
 }
 
 function mismatch(msg: string): FerryError {
@@ -249,7 +251,7 @@ export function buildPlan(tm: TableMapEvent, columns?: readonly ColumnSchema[]):
     }
     cols.push(plan);
   }
-  return { cols };
+  return { cols, full: null };
 }
 
 function truncatedValue(): RangeError {
@@ -276,6 +278,21 @@ function readUint64(buf: Buffer, p: number): number | bigint {
   const hi = buf.readUInt32LE(p + 4);
   if (hi < 2097152) return hi * 4294967296 + buf.readUInt32LE(p);
   return buf.readBigUInt64LE(p);
+}
+
+/** Node's Buffer methods behind `toString(encoding, start, end)` (present in Node 20; not in its typings). */
+interface BufferSlices {
+  utf8Slice?: (this: Buffer, start: number, end: number) => string;
+}
+const utf8Slice = (Buffer.prototype as unknown as BufferSlices).utf8Slice;
+
+/**
+ * UTF-8 text of `buf[start, end)` (the caller has checked the bounds). Calls the slice method
+ * directly: `toString` adds encoding lookup and argument checks that cost more than decoding a
+ * short value.
+ */
+function utf8Text(buf: Buffer, start: number, end: number): string {
+  return utf8Slice !== undefined ? utf8Slice.call(buf, start, end) : buf.toString('utf8', start, end);
 }
 
 /** A copy of `buf[start, end)` that does not keep the event buffer alive. */
@@ -358,7 +375,8 @@ function postProcess(v: Value, post: number): Value {
 
 /**
  * Decodes one row image starting at `p` into `row` (one slot per table column; undefined for
- * columns absent from the image). Returns the position after the image.
+ * columns absent from the image). Returns the position after the image. Used for partial
+ * images; full images go through the table's compiled decoder (`compileRowsDecoder`).
  */
 function decodeImage(buf: Buffer, p: number, end: number, cols: ColPlan[], present: Uint8Array, nPresent: number, row: Row): number {
   const nullStart = p;
@@ -375,168 +393,173 @@ function decodeImage(buf: Buffer, p: number, end: number, cols: ColPlan[], prese
       row[i] = null;
       continue;
     }
-    const c = cols[i] as ColPlan;
-    let v: Value;
-    switch (c.op) {
-      case OP_TINY:
-        v = ((buf[p] as number) << 24) >> 24;
-        p += 1;
-        break;
-      case OP_TINY_U:
-        v = buf[p] as number;
-        p += 1;
-        break;
-      case OP_SHORT:
-        v = (((buf[p] as number) | ((buf[p + 1] as number) << 8)) << 16) >> 16;
-        p += 2;
-        break;
-      case OP_SHORT_U:
-        v = (buf[p] as number) | ((buf[p + 1] as number) << 8);
-        p += 2;
-        break;
-      case OP_INT24:
-        v = (((buf[p] as number) | ((buf[p + 1] as number) << 8) | ((buf[p + 2] as number) << 16)) << 8) >> 8;
-        p += 3;
-        break;
-      case OP_INT24_U:
-        v = (buf[p] as number) | ((buf[p + 1] as number) << 8) | ((buf[p + 2] as number) << 16);
-        p += 3;
-        break;
-      case OP_LONG:
-        v = (buf[p] as number) | ((buf[p + 1] as number) << 8) | ((buf[p + 2] as number) << 16) | ((buf[p + 3] as number) << 24);
-        p += 4;
-        break;
-      case OP_LONG_U:
-        v = ((buf[p] as number) | ((buf[p + 1] as number) << 8) | ((buf[p + 2] as number) << 16)) + (buf[p + 3] as number) * 16777216;
-        p += 4;
-        break;
-      case OP_LONGLONG:
-        v = readInt64(buf, p);
-        p += 8;
-        break;
-      case OP_LONGLONG_U:
-        v = readUint64(buf, p);
-        p += 8;
-        break;
-      case OP_FLOAT:
-        v = buf.readFloatLE(p);
-        p += 4;
-        break;
-      case OP_DOUBLE:
-        v = buf.readDoubleLE(p);
-        p += 8;
-        break;
-      case OP_DECIMAL:
-        v = readDecimal(buf, p, c.m1, c.m2);
-        p += c.size;
-        break;
-      case OP_YEAR: {
-        const y = buf[p] as number;
-        v = y === 0 ? 0 : 1900 + y;
-        p += 1;
-        break;
-      }
-      case OP_DATE:
-        v = readDate(buf, p);
-        p += 3;
-        break;
-      case OP_TIME:
-        v = readTimeOld(buf, p);
-        p += 3;
-        break;
-      case OP_TIME2:
-        v = readTime2(buf, p, c.m1);
-        p += c.size;
-        break;
-      case OP_DATETIME:
-        v = readDatetimeOld(buf, p);
-        p += 8;
-        break;
-      case OP_DATETIME2:
-        v = readDatetime2(buf, p, c.m1);
-        p += c.size;
-        break;
-      case OP_TIMESTAMP:
-        v = formatUtcTimestamp(buf.readUInt32LE(p), 0, 0);
-        p += 4;
-        break;
-      case OP_TIMESTAMP2:
-        v = readTimestamp2(buf, p, c.m1);
-        p += c.size;
-        break;
-      case OP_BIT:
-        v = copyBytes(buf, p, p + c.m1);
-        p += c.m1;
-        break;
-      case OP_VARSTR_UTF8: {
-        const len = c.m1 === 1 ? (buf[p] as number) : (buf[p] as number) | ((buf[p + 1] as number) << 8);
-        p += c.m1;
-        if (p + len > end) throw truncatedValue();
-        v = buf.toString('utf8', p, p + len);
-        p += len;
-        break;
-      }
-      case OP_VARSTR: {
-        const len = c.m1 === 1 ? (buf[p] as number) : (buf[p] as number) | ((buf[p + 1] as number) << 8);
-        p += c.m1;
-        if (p + len > end) throw truncatedValue();
-        if (c.pad > len) {
-          const out = Buffer.alloc(c.pad);
-          buf.copy(out, 0, p, p + len);
-          v = out;
-        } else v = decodeText(c.cs, buf, p, p + len);
-        p += len;
-        break;
-      }
-      case OP_ENUM: {
-        const idx = c.m1 === 1 ? (buf[p] as number) : buf.readUInt16LE(p);
-        p += c.m1;
-        if (c.labels === null) v = idx;
-        else v = idx === 0 ? '' : (c.labels[idx - 1] ?? '');
-        break;
-      }
-      case OP_SET:
-        v = setLabels(buf, p, c.m1, c.labels);
-        p += c.m1;
-        break;
-      case OP_BLOB_UTF8: {
-        const len = readBlobLength(buf, p, c.m1);
-        p += c.m1;
-        if (p + len > end) throw truncatedValue();
-        v = buf.toString('utf8', p, p + len);
-        p += len;
-        break;
-      }
-      case OP_BLOB_BYTES: {
-        const len = readBlobLength(buf, p, c.m1);
-        p += c.m1;
-        if (p + len > end) throw truncatedValue();
-        v = copyBytes(buf, p, p + len);
-        p += len;
-        break;
-      }
-      case OP_BLOB: {
-        const len = readBlobLength(buf, p, c.m1);
-        p += c.m1;
-        if (p + len > end) throw truncatedValue();
-        v = decodeText(c.cs, buf, p, p + len);
-        p += len;
-        break;
-      }
-      case OP_JSONBIN: {
-        const len = readBlobLength(buf, p, c.m1);
-        p += c.m1;
-        if (p + len > end) throw truncatedValue();
-        v = binaryJsonToText(buf, p, p + len);
-        p += len;
-        break;
-      }
-      default:
-        v = null;
-        break;
-    }
-    row[i] = c.post === POST_NONE ? v : postProcess(v, c.post);
+    p = decodeValue(cols[i] as ColPlan, buf, p, end, row, i);
   }
+  return p;
+}
+
+/** Decodes the non-null value of column `c` at `p` into `row[i]`; returns the position after it. */
+function decodeValue(c: ColPlan, buf: Buffer, p: number, end: number, row: Row, i: number): number {
+  let v: Value;
+  switch (c.op) {
+    case OP_TINY:
+      v = ((buf[p] as number) << 24) >> 24;
+      p += 1;
+      break;
+    case OP_TINY_U:
+      v = buf[p] as number;
+      p += 1;
+      break;
+    case OP_SHORT:
+      v = (((buf[p] as number) | ((buf[p + 1] as number) << 8)) << 16) >> 16;
+      p += 2;
+      break;
+    case OP_SHORT_U:
+      v = (buf[p] as number) | ((buf[p + 1] as number) << 8);
+      p += 2;
+      break;
+    case OP_INT24:
+      v = (((buf[p] as number) | ((buf[p + 1] as number) << 8) | ((buf[p + 2] as number) << 16)) << 8) >> 8;
+      p += 3;
+      break;
+    case OP_INT24_U:
+      v = (buf[p] as number) | ((buf[p + 1] as number) << 8) | ((buf[p + 2] as number) << 16);
+      p += 3;
+      break;
+    case OP_LONG:
+      v = (buf[p] as number) | ((buf[p + 1] as number) << 8) | ((buf[p + 2] as number) << 16) | ((buf[p + 3] as number) << 24);
+      p += 4;
+      break;
+    case OP_LONG_U:
+      v = ((buf[p] as number) | ((buf[p + 1] as number) << 8) | ((buf[p + 2] as number) << 16)) + (buf[p + 3] as number) * 16777216;
+      p += 4;
+      break;
+    case OP_LONGLONG:
+      v = readInt64(buf, p);
+      p += 8;
+      break;
+    case OP_LONGLONG_U:
+      v = readUint64(buf, p);
+      p += 8;
+      break;
+    case OP_FLOAT:
+      v = buf.readFloatLE(p);
+      p += 4;
+      break;
+    case OP_DOUBLE:
+      v = buf.readDoubleLE(p);
+      p += 8;
+      break;
+    case OP_DECIMAL:
+      v = readDecimal(buf, p, c.m1, c.m2);
+      p += c.size;
+      break;
+    case OP_YEAR: {
+      const y = buf[p] as number;
+      v = y === 0 ? 0 : 1900 + y;
+      p += 1;
+      break;
+    }
+    case OP_DATE:
+      v = readDate(buf, p);
+      p += 3;
+      break;
+    case OP_TIME:
+      v = readTimeOld(buf, p);
+      p += 3;
+      break;
+    case OP_TIME2:
+      v = readTime2(buf, p, c.m1);
+      p += c.size;
+      break;
+    case OP_DATETIME:
+      v = readDatetimeOld(buf, p);
+      p += 8;
+      break;
+    case OP_DATETIME2:
+      v = readDatetime2(buf, p, c.m1);
+      p += c.size;
+      break;
+    case OP_TIMESTAMP:
+      v = formatUtcTimestamp(buf.readUInt32LE(p), 0, 0);
+      p += 4;
+      break;
+    case OP_TIMESTAMP2:
+      v = readTimestamp2(buf, p, c.m1);
+      p += c.size;
+      break;
+    case OP_BIT:
+      v = copyBytes(buf, p, p + c.m1);
+      p += c.m1;
+      break;
+    case OP_VARSTR_UTF8: {
+      const len = c.m1 === 1 ? (buf[p] as number) : (buf[p] as number) | ((buf[p + 1] as number) << 8);
+      p += c.m1;
+      if (p + len > end) throw truncatedValue();
+      v = utf8Text(buf, p, p + len);
+      p += len;
+      break;
+    }
+    case OP_VARSTR: {
+      const len = c.m1 === 1 ? (buf[p] as number) : (buf[p] as number) | ((buf[p + 1] as number) << 8);
+      p += c.m1;
+      if (p + len > end) throw truncatedValue();
+      if (c.pad > len) {
+        const out = Buffer.alloc(c.pad);
+        buf.copy(out, 0, p, p + len);
+        v = out;
+      } else v = decodeText(c.cs, buf, p, p + len);
+      p += len;
+      break;
+    }
+    case OP_ENUM: {
+      const idx = c.m1 === 1 ? (buf[p] as number) : buf.readUInt16LE(p);
+      p += c.m1;
+      if (c.labels === null) v = idx;
+      else v = idx === 0 ? '' : (c.labels[idx - 1] ?? '');
+      break;
+    }
+    case OP_SET:
+      v = setLabels(buf, p, c.m1, c.labels);
+      p += c.m1;
+      break;
+    case OP_BLOB_UTF8: {
+      const len = readBlobLength(buf, p, c.m1);
+      p += c.m1;
+      if (p + len > end) throw truncatedValue();
+      v = utf8Text(buf, p, p + len);
+      p += len;
+      break;
+    }
+    case OP_BLOB_BYTES: {
+      const len = readBlobLength(buf, p, c.m1);
+      p += c.m1;
+      if (p + len > end) throw truncatedValue();
+      v = copyBytes(buf, p, p + len);
+      p += len;
+      break;
+    }
+    case OP_BLOB: {
+      const len = readBlobLength(buf, p, c.m1);
+      p += c.m1;
+      if (p + len > end) throw truncatedValue();
+      v = decodeText(c.cs, buf, p, p + len);
+      p += len;
+      break;
+    }
+    case OP_JSONBIN: {
+      const len = readBlobLength(buf, p, c.m1);
+      p += c.m1;
+      if (p + len > end) throw truncatedValue();
+      v = binaryJsonToText(buf, p, p + len);
+      p += len;
+      break;
+    }
+    default:
+      v = null;
+      break;
+  }
+  row[i] = c.post === POST_NONE ? v : postProcess(v, c.post);
   return p;
 }
 
@@ -556,6 +579,179 @@ function readBlobLength(buf: Buffer, p: number, bytes: number): number {
       return buf.readUIntLE(p, bytes);
   }
 }
+
+/**
+ * Decodes every row of a rows event whose images are all full (every column present): pushes
+ * the before/only image of each row to `first` and, for updates, the after image to `second`.
+ * Returns the position after the last row.
+ */
+type FullRowsDecoder = (buf: Buffer, p: number, end: number, first: Row[], second: Row[] | null) => number;
+
+/** An integer from the column plan, checked before it is written into generated code. */
+function lit(n: number): string {
+  if (!Number.isSafeInteger(n)) throw new FerryError('FERRY_INTERNAL', `column plan value ${String(n)} is not an integer`);
+  return String(n);
+}
+
+/** Length prefix of `bytes` (1–4) bytes at `p`, as an expression. */
+function lengthExpr(bytes: number): string {
+  switch (bytes) {
+    case 1:
+      return 'buf[p]';
+    case 2:
+      return '(buf[p] | (buf[p + 1] << 8))';
+    case 3:
+      return '(buf[p] | (buf[p + 1] << 8) | (buf[p + 2] << 16))';
+    default:
+      return `readBlobLength(buf, p, ${lit(bytes)})`;
+  }
+}
+
+/**
+ * Statements that decode the non-null value of column `i` at `p` into `v<i>` and move `p` past
+ * it. The common types are written out; the others call `decodeValue` with the column's plan.
+ */
+function valueCode(c: ColPlan, i: number): string {
+  const v = `v${lit(i)}`;
+  if (c.post === POST_NONE) {
+    switch (c.op) {
+      case OP_TINY:
+        return `${v} = (buf[p] << 24) >> 24; p += 1;`;
+      case OP_TINY_U:
+        return `${v} = buf[p]; p += 1;`;
+      case OP_SHORT:
+        return `${v} = ((buf[p] | (buf[p + 1] << 8)) << 16) >> 16; p += 2;`;
+      case OP_SHORT_U:
+        return `${v} = buf[p] | (buf[p + 1] << 8); p += 2;`;
+      case OP_INT24:
+        return `${v} = ((buf[p] | (buf[p + 1] << 8) | (buf[p + 2] << 16)) << 8) >> 8; p += 3;`;
+      case OP_INT24_U:
+        return `${v} = buf[p] | (buf[p + 1] << 8) | (buf[p + 2] << 16); p += 3;`;
+      case OP_LONG:
+        return `${v} = buf[p] | (buf[p + 1] << 8) | (buf[p + 2] << 16) | (buf[p + 3] << 24); p += 4;`;
+      case OP_LONG_U:
+        return `${v} = (buf[p] | (buf[p + 1] << 8) | (buf[p + 2] << 16)) + buf[p + 3] * 16777216; p += 4;`;
+      case OP_LONGLONG:
+        return `${v} = readInt64(buf, p); p += 8;`;
+      case OP_LONGLONG_U:
+        return `${v} = readUint64(buf, p); p += 8;`;
+      case OP_FLOAT:
+        return `${v} = buf.readFloatLE(p); p += 4;`;
+      case OP_DOUBLE:
+        return `${v} = buf.readDoubleLE(p); p += 8;`;
+      case OP_DECIMAL:
+        return `${v} = readDecimal(buf, p, ${lit(c.m1)}, ${lit(c.m2)}); p += ${lit(c.size)};`;
+      case OP_DATE:
+        return `${v} = readDate(buf, p); p += 3;`;
+      case OP_DATETIME2:
+        return `${v} = readDatetime2(buf, p, ${lit(c.m1)}); p += ${lit(c.size)};`;
+      case OP_TIMESTAMP2:
+        return `${v} = readTimestamp2(buf, p, ${lit(c.m1)}); p += ${lit(c.size)};`;
+      case OP_TIME2:
+        return `${v} = readTime2(buf, p, ${lit(c.m1)}); p += ${lit(c.size)};`;
+      case OP_ENUM:
+        if (c.labels === null) break;
+        return `{ const x = ${lengthExpr(c.m1)}; p += ${lit(c.m1)}; ${v} = x === 0 ? '' : (L${lit(i)}[x - 1] ?? ''); }`;
+      case OP_VARSTR_UTF8:
+      case OP_BLOB_UTF8:
+        // Length bytes: 1 or 2 for VARCHAR, 1 to 4 for TEXT (both in m1).
+        return (
+          `{ const n = ${lengthExpr(c.m1)}; p += ${lit(c.m1)}; const e = p + n; if (e > end) throw truncatedValue(); ` +
+          `${v} = utf8Text(buf, p, e); p = e; }`
+        );
+      case OP_BLOB_BYTES:
+        return (
+          `{ const n = ${lengthExpr(c.m1)}; p += ${lit(c.m1)}; const e = p + n; if (e > end) throw truncatedValue(); ` +
+          `${v} = copyBytes(buf, p, e); p = e; }`
+        );
+      case OP_JSONBIN:
+        return (
+          `{ const n = ${lengthExpr(c.m1)}; p += ${lit(c.m1)}; const e = p + n; if (e > end) throw truncatedValue(); ` +
+          `${v} = binaryJsonToText(buf, p, e); p = e; }`
+        );
+      default:
+        break;
+    }
+  }
+  return `p = decodeValue(C${lit(i)}, buf, p, end, T, 0); ${v} = T[0];`;
+}
+
+/**
+ * One straight-line decoder per column plan (generated once per Table_map and schema): each full
+ * row image decodes without a per-value dispatch, into an array literal. Only integers from the
+ * plan (checked by `lit`) and fixed identifiers are written into the code; labels and plans are
+ * passed in as arguments, and nothing read from the stream ever is.
+ */
+function compileRowsDecoder(cols: readonly ColPlan[]): FullRowsDecoder {
+  const n = cols.length;
+  const nb = (n + 7) >> 3;
+  const names: string[] = [];
+  const args: unknown[] = [];
+  for (let i = 0; i < n; i++) {
+    const c = cols[i] as ColPlan;
+    names.push(`C${lit(i)}`, `L${lit(i)}`);
+    args.push(c, c.labels);
+  }
+  const helpers: Record<string, unknown> = {
+    decodeValue,
+    readInt64,
+    readUint64,
+    readDecimal,
+    readDate,
+    readDatetime2,
+    readTimestamp2,
+    readTime2,
+    readBlobLength,
+    copyBytes,
+    utf8Text,
+    binaryJsonToText,
+    truncatedValue,
+  };
+  for (const [k, f] of Object.entries(helpers)) {
+    names.push(k);
+    args.push(f);
+  }
+  const vars = Array.from({ length: n }, (_, i) => `v${lit(i)}`);
+  const image: string[] = [];
+  image.push(`{`);
+  for (let b = 0; b < nb; b++) image.push(`const n${lit(b)} = buf[p + ${lit(b)}];`);
+  image.push(`p += ${lit(nb)};`);
+  for (let i = 0; i < n; i++) {
+    image.push(`if ((n${lit(i >> 3)} & ${lit(1 << (i & 7))}) !== 0) v${lit(i)} = null; else { ${valueCode(cols[i] as ColPlan, i)} }`);
+  }
+  image.push(`}`);
+  const imageCode = image.join('\n');
+  const body = [
+    `'use strict';`,
+    `const T = [null];`,
+    `return function decodeFullRows(buf, p, end, first, second) {`,
+    n > 0 ? `let ${vars.join(', ')};` : '',
+    `while (p < end) {`,
+    imageCode,
+    `first.push([${vars.join(', ')}]);`,
+    `if (second !== null) {`,
+    imageCode,
+    `second.push([${vars.join(', ')}]);`,
+    `}`,
+    `if (p > end) throw truncatedValue();`,
+    `}`,
+    `return p;`,
+    `};`,
+  ].join('\n');
+  // Same layout, same code (table ids change, Table_maps are re-sent): compile each body once
+  // and bind it to each plan's labels and column plans.
+  let factory = compiledBodies.get(body);
+  if (factory === undefined) {
+    if (compiledBodies.size >= MAX_COMPILED_BODIES) compiledBodies.clear();
+    factory = new Function(...names, body) as (...a: unknown[]) => FullRowsDecoder;
+    compiledBodies.set(body, factory);
+  }
+  return factory(...args);
+}
+
+/** Compiled decoder factories by generated body (which holds only plan integers). */
+const compiledBodies = new Map<string, (...a: unknown[]) => FullRowsDecoder>();
+const MAX_COMPILED_BODIES = 512;
 
 class RowsEventImpl implements RowsEvent {
   readonly type = 'rows' as const;
@@ -595,13 +791,18 @@ class RowsEventImpl implements RowsEvent {
   }
 
   decodeRows(columns?: readonly ColumnSchema[]): RowImages {
-    const cols = planFor(this.table, columns).cols;
+    const plan = planFor(this.table, columns);
+    const cols = plan.cols;
     const n = cols.length;
     const { buf, rowsEnd } = this;
     let p = this.rowsStart;
     const first: Row[] = [];
     const second: Row[] | null = this.kind === 'update' ? [] : null;
     try {
+      if (this.nPresent1 === n && this.nPresent2 === n) {
+        const full = plan.full ?? (plan.full = compileRowsDecoder(cols));
+        p = full(buf, p, rowsEnd, first, second);
+      }
       while (p < rowsEnd) {
         const row: Row = new Array<Value | undefined>(n);
         p = decodeImage(buf, p, rowsEnd, cols, this.present1, this.nPresent1, row);

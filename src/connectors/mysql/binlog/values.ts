@@ -20,9 +20,15 @@ const CH_DOT = 46;
 const CH_COLON = 58;
 const CH_SPACE = 32;
 
-/** The scratch text `S[start, end)` as a string. */
+/** Node's Buffer method behind `toString('latin1', start, end)` (present in Node 20; not in its typings). */
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice?: (this: Buffer, start: number, end: number) => string }).latin1Slice;
+
+/**
+ * The scratch text `S[start, end)` as a string. Calls the slice method directly: `toString`'s
+ * encoding lookup and argument checks cost more than reading back a few digits.
+ */
 function text(start: number, end: number): string {
-  return S.toString('latin1', start, end);
+  return latin1Slice !== undefined ? latin1Slice.call(S, start, end) : S.toString('latin1', start, end);
 }
 
 /** Writes the non-negative integer `n` (< 2^53) without padding at `o`; returns the end. */
