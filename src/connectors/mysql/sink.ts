@@ -1,9 +1,11 @@
 /**
  * The MySQL/MariaDB sink.
  *
- * Writes are multi-row statements built with the literal encoder of quote.ts (a few MB each,
- * bounded by the server's `max_allowed_packet`), sent over the text protocol: one round trip
- * per statement, never one per row. Each lane owns one connection and applies its batch and its
+ * Writes are multi-row statements (about 1 MiB each, well under the server's
+ * `max_allowed_packet`) built straight into reused byte buffers by quote.ts's
+ * `MySqlStatementBuffer` and sent as ready COM_QUERY packets (raw-query.ts): one round trip per
+ * statement, never one per row, and the next statement is built while the server runs the
+ * previous one. Each lane owns one connection (autocommit off) and applies its batch and its
  * checkpoint row in one transaction. Every connection runs `SINK_SESSION_SQL` first (UTC time
  * zone, strict mode, utf8mb4, backslash escapes on).
  */
