@@ -63,17 +63,43 @@ function sameKey(a: Value[], b: Value[]): boolean {
 /** FNV-1a over the table id and key string; stable across processes so a key keeps its lane. */
 export function laneOf(tableKey: string, key: string, lanes: number): number {
   if (lanes <= 1) return 0;
+  return laneFromTableHash(tableHash(tableKey), key, lanes);
+}
+
+/** The FNV-1a state after the table id (and its separator): the first half of `laneOf`. */
+function tableHash(tableKey: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < tableKey.length; i++) {
     h ^= tableKey.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
   h ^= 0x2f;
+  return h;
+}
+
+function laneFromTableHash(h: number, key: string, lanes: number): number {
   for (let i = 0; i < key.length; i++) {
     h ^= key.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
   return (h >>> 0) % lanes;
+}
+
+/** Per target table: its id, the id prefix of its steps and its hash state (computed once). */
+interface TargetKeying {
+  tk: string;
+  prefix: string;
+  hash: number;
+}
+const keying = new WeakMap<TargetTable, TargetKeying>();
+function keyingOf(target: TargetTable): TargetKeying {
+  let k = keying.get(target);
+  if (!k) {
+    const tk = tableId(target);
+    k = { tk, prefix: `${tk}\u0001`, hash: tableHash(tk) };
+    keying.set(target, k);
+  }
+  return k;
 }
 
 /** One keyed step of a change: what it does to one key. */
@@ -92,12 +118,13 @@ export interface KeyedStep {
  */
 export function stepsOf(change: RowChange, target: TargetTable, lanes: number, out: KeyedStep[]): void {
   const table = change.table;
-  const tk = tableId(target);
+  const k = keyingOf(target);
+  const lane = (ks: string): number => (lanes <= 1 ? 0 : laneFromTableHash(k.hash, ks, lanes));
   if (change.op === 'delete') {
     if (!change.before) throw new FerryError('FERRY_INTERNAL', 'delete without a before image');
     const key = keyOf(table, change.before);
     const ks = keyString(key);
-    out.push({ lane: laneOf(tk, ks, lanes), id: `${tk}\u0001${ks}`, target, row: null, key });
+    out.push({ lane: lane(ks), id: k.prefix + ks, target, row: null, key });
     return;
   }
   if (!change.after) throw new FerryError('FERRY_INTERNAL', `${change.op} without an after image`);
@@ -107,10 +134,10 @@ export function stepsOf(change: RowChange, target: TargetTable, lanes: number, o
     const oldKey = keyOf(table, change.before);
     if (!sameKey(oldKey, key)) {
       const oks = keyString(oldKey);
-      out.push({ lane: laneOf(tk, oks, lanes), id: `${tk}\u0001${oks}`, target, row: null, key: oldKey });
+      out.push({ lane: lane(oks), id: k.prefix + oks, target, row: null, key: oldKey });
     }
   }
-  out.push({ lane: laneOf(tk, ks, lanes), id: `${tk}\u0001${ks}`, target, row: change.after, key });
+  out.push({ lane: lane(ks), id: k.prefix + ks, target, row: change.after, key });
 }
 
 /**

@@ -28,6 +28,14 @@ export interface WritePlan<Plan> {
   upserts: UpsertGroup<Plan>[];
 }
 
+const allColumnsOf = new WeakMap<object, number[]>();
+/** [0, 1, ..., n-1] for the plan's columns (shared by every full row image). */
+function allColumns(plan: ActionPlanBase): number[] {
+  let all = allColumnsOf.get(plan);
+  if (!all) allColumnsOf.set(plan, (all = plan.cols.map((_, i) => i)));
+  return all;
+}
+
 export function groupLaneActions<Plan extends ActionPlanBase>(actions: readonly KeyAction[], planOf: (t: TargetTable) => Plan): WritePlan<Plan> {
   const deletes = new Map<Plan, Value[][]>();
   const upserts = new Map<Plan, Map<string, UpsertGroup<Plan>>>();
@@ -40,13 +48,19 @@ export function groupLaneActions<Plan extends ActionPlanBase>(actions: readonly 
       continue;
     }
     const row = a.row;
-    const present: number[] = [];
+    // Most rows carry every column: they share one group key and one `present` list.
+    let present = allColumns(plan);
     let mask = '';
     for (let i = 0; i < plan.cols.length; i++) {
-      if (row[i] !== undefined) {
-        present.push(i);
-        mask += '1';
-      } else mask += '0';
+      if (row[i] !== undefined) continue;
+      present = [];
+      for (let j = 0; j < plan.cols.length; j++) {
+        if (row[j] !== undefined) {
+          present.push(j);
+          mask += '1';
+        } else mask += '0';
+      }
+      break;
     }
     for (const i of plan.pk) {
       if (row[i] === undefined || row[i] === null) {

@@ -151,9 +151,15 @@ export class LaneWriter {
     }
   }
 
-  /** How long the pending state may wait: rows wait flushIntervalMs; a bare position (no rows) waits longer. */
+  /**
+   * How long the pending state may wait: flushIntervalMs, for rows and for a bare position (no
+   * rows) alike. A lane that gets no rows for a while would otherwise hold the pipeline
+   * checkpoint (the lowest lane position) back by longer than the lanes that do; a
+   * checkpoint-only transaction is one small row, and an idle source moves positions only once
+   * per heartbeat.
+   */
   #maxWait(): number {
-    return this.#merger.steps > 0 ? this.#o.flushIntervalMs : Math.max(this.#o.flushIntervalMs, 1000);
+    return this.#o.flushIntervalMs;
   }
 
   #due(): boolean {

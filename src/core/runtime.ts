@@ -11,7 +11,7 @@ import { LaneWriter, isTransientSinkError } from './lane-writer.js';
 import type { PipelineMetrics } from './metrics.js';
 import type { TableRef, TableSchema } from './schema.js';
 import { tableId } from './schema.js';
-import { sleep } from './async-queue.js';
+import { Notifier, sleep } from './async-queue.js';
 import { decodeValues, encodeValues } from './value-json.js';
 import { crashPoint } from './faults.js';
 import type { StateStore } from '../state/store.js';
@@ -351,6 +351,8 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
     source.releaseHistory(low, signal).catch((e: unknown) => log.warn({ error: String(e) }, 'releasing source history failed'));
   };
 
+  /** Notified whenever a lane committed (the source waits on it while the lanes are full). */
+  const laneProgress = new Notifier();
   const writers = Array.from({ length: lanes }, (_, lane) =>
     new LaneWriter({
       lane,
@@ -371,18 +373,22 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
         if (t !== undefined) lastSourceTimeMs = Math.max(lastSourceTimeMs, t);
         commitCheckpoint(false);
         scheduler.recordDurable((lane) => (writers[lane] as LaneWriter).durableSeq);
+        laneProgress.notify();
       },
     }),
   );
   const countWritten = (lane: number, actions: KeyAction[]): void => {
-    const counts = new Map<string, number>();
+    // Counted per table object (no per-action strings): [upserts, deletes].
+    const counts = new Map<TargetTable, [number, number]>();
     for (const a of actions) {
-      const k = `${tableId(a.table.source)}\u0000${a.kind}`;
-      counts.set(k, (counts.get(k) ?? 0) + 1);
+      let c = counts.get(a.table);
+      if (!c) counts.set(a.table, (c = [0, 0]));
+      c[a.kind === 'delete' ? 1 : 0]++;
     }
-    for (const [k, n] of counts) {
-      const [table, op] = k.split('\u0000') as [string, string];
-      metrics.rowsWritten.inc({ pipeline: name, table, op }, n);
+    for (const [t, [upserts, deletes]] of counts) {
+      const table = tableId(t.source);
+      if (upserts > 0) metrics.rowsWritten.inc({ pipeline: name, table, op: 'upsert' }, upserts);
+      if (deletes > 0) metrics.rowsWritten.inc({ pipeline: name, table, op: 'delete' }, deletes);
     }
     appliedRows += actions.length;
     metrics.laneBatchRows.observe({ pipeline: name, lane: String(lane) }, actions.length);
@@ -542,6 +548,8 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
   };
 
   const steps: KeyedStep[][] = Array.from({ length: lanes }, () => []);
+  /** Scratch list for the steps of one change (reused: no array per change). */
+  const stepTmp: KeyedStep[] = [];
 
   /**
    * Applies one schema-change batch (one source DDL statement). Every lane is flushed first, then
@@ -677,17 +685,18 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
       }
       positionTime.set(posText, batch.sourceTimeMs);
       if (positionTime.size > 10_000) positionTime.clear();
-      const readCounts = new Map<string, number>();
+      // Counted per table object and op (no per-change strings).
+      const readCounts = new Map<TableSchema, Partial<Record<string, number>>>();
       for (const ch of batch.changes) {
         const target = targetOf(ch.table);
-        const tid = tableId(ch.table);
-        const k = `${tid}\u0000${ch.op}`;
-        readCounts.set(k, (readCounts.get(k) ?? 0) + 1);
+        let c = readCounts.get(ch.table);
+        if (!c) readCounts.set(ch.table, (c = {}));
+        c[ch.op] = (c[ch.op] ?? 0) + 1;
         stepsFor(ch, target, lanes, steps);
       }
-      for (const [k, n] of readCounts) {
-        const [table, op] = k.split('\u0000') as [string, string];
-        metrics.rowsRead.inc({ pipeline: name, table, op }, n);
+      for (const [t, c] of readCounts) {
+        const table = tableId(t);
+        for (const op in c) metrics.rowsRead.inc({ pipeline: name, table, op }, c[op] ?? 0);
       }
       dispatch(batch.position, posText);
       caughtUp = false;
@@ -709,8 +718,9 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
     }
     emitReadyChunks();
     // Backpressure: stop pulling from the source while the lanes are behind.
+    // (Woken as soon as a lane commits, instead of polling.)
     while (queued() > queueLimit() && !sourceSignal.aborted) {
-      await sleep(20, sourceSignal);
+      await laneProgress.waitAtMost(100, sourceSignal);
     }
   };
 
@@ -781,11 +791,11 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
   if (fatal) throw fatal;
 
   function stepsFor(ch: import('./change.js').RowChange, target: TargetTable, n: number, out: KeyedStep[][]): void {
-    const tmp: KeyedStep[] = [];
-    stepsOf(ch, target, n, tmp);
+    stepTmp.length = 0;
+    stepsOf(ch, target, n, stepTmp);
     const tid = tableId(ch.table);
     const watched = merger.watching(tid);
-    for (const s of tmp) {
+    for (const s of stepTmp) {
       (out[s.lane] as KeyedStep[]).push(s);
       if (watched) merger.noteKey(tid, keyString(s.key));
     }

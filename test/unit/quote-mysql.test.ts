@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mysqlLiteral, mysqlStringLiteral, quoteMySqlIdent, quoteMySqlTable } from '../../src/connectors/mysql/quote.js';
+import { MySqlStatementBuffer, STATEMENT_HEADER_BYTES, mysqlLiteral, mysqlStringLiteral, quoteMySqlIdent, quoteMySqlTable } from '../../src/connectors/mysql/quote.js';
 import { isFerryError } from '../../src/core/errors.js';
 
 /** Hostile names: each must come back as exactly one quoted identifier. */
@@ -142,4 +142,37 @@ test('mysqlLiteral encodes each canonical value form', () => {
   assert.equal(mysqlLiteral(Buffer.alloc(0)), "X''");
   assert.throws(() => mysqlLiteral(Number.NaN), (e) => isFerryError(e, 'FERRY_SINK_WRITE'));
   assert.throws(() => mysqlLiteral(Infinity), (e) => isFerryError(e, 'FERRY_SINK_WRITE'));
+});
+
+test('MySqlStatementBuffer writes the same bytes as mysqlLiteral for every value form', () => {
+  const values = [
+    null, 0, 7, 10, 42, -1, -10, 99, 100, 12345678, -2147483648, 4294967295, 999999999999999, -999999999999999,
+    1e15, 2 ** 53, -(2 ** 53), 1.5, -1.5, -0, 1e-7, 3.4028234663852886e38, 0.1 + 0.2,
+    18446744073709551615n, -9223372036854775808n, 0n,
+    '', '12.340', "it's", 'back\\slash', 'a\u0000b', 'line\nbreak\r\n', '\u001a', '😀 emoji', '\uD800 lone surrogate', 'ünïcødé 表名',
+    Buffer.alloc(0), Buffer.from([0, 1, 0x27, 0x5c, 0xff]), Buffer.alloc(300, 0xab),
+  ];
+  const sb = new MySqlStatementBuffer(16);
+  for (const v of values) {
+    sb.reset();
+    sb.literal(v);
+    assert.deepEqual(sb.packet().subarray(STATEMENT_HEADER_BYTES), Buffer.from(mysqlLiteral(v), 'utf8'), `value ${String(v)}`);
+  }
+  // Many values into one statement: the buffer grows and keeps what it held.
+  sb.reset();
+  let expected = 'INSERT INTO `t` VALUES ';
+  sb.text('INSERT INTO `t` VALUES ');
+  for (let i = 0; i < 2000; i++) {
+    const v = values[i % values.length] as (typeof values)[number];
+    if (i > 0) {
+      sb.byte(0x2c);
+      expected += ',';
+    }
+    sb.literal(v);
+    expected += mysqlLiteral(v);
+  }
+  const packet = sb.packet();
+  assert.equal(packet[4], 0x03); // COM_QUERY
+  assert.deepEqual(packet.subarray(STATEMENT_HEADER_BYTES), Buffer.from(expected, 'utf8'));
+  assert.throws(() => sb.literal(Number.NaN), (e) => isFerryError(e, 'FERRY_SINK_WRITE'));
 });

@@ -1,9 +1,11 @@
 /**
  * The MySQL/MariaDB sink.
  *
- * Writes are multi-row statements built with the literal encoder of quote.ts (a few MB each,
- * bounded by the server's `max_allowed_packet`), sent over the text protocol: one round trip
- * per statement, never one per row. Each lane owns one connection and applies its batch and its
+ * Writes are multi-row statements (about 1 MiB each, well under the server's
+ * `max_allowed_packet`) built straight into reused byte buffers by quote.ts's
+ * `MySqlStatementBuffer` and sent as ready COM_QUERY packets (raw-query.ts): one round trip per
+ * statement, never one per row, and the next statement is built while the server runs the
+ * previous one. Each lane owns one connection (autocommit off) and applies its batch and its
  * checkpoint row in one transaction. Every connection runs `SINK_SESSION_SQL` first (UTC time
  * zone, strict mode, utf8mb4, backslash escapes on).
  */
@@ -15,14 +17,19 @@ import { groupLaneActions, type UpsertGroup as SharedUpsertGroup, type WritePlan
 import type { KeyAction, LaneBatch, LaneCheckpoint, Sink, SinkLane, TargetTable } from '../../core/contracts.js';
 import { FerryError, abortError, asFerryError, isFerryError, throwIfAborted } from '../../core/errors.js';
 import type { ColumnSchema, TableSchema } from '../../core/schema.js';
-import { SINK_SESSION_SQL, mysqlLiteral, mysqlStringLiteral, quoteMySqlIdent, quoteMySqlTable } from './quote.js';
+import { MySqlStatementBuffer, SINK_SESSION_SQL, mysqlStringLiteral, quoteMySqlIdent, quoteMySqlTable } from './quote.js';
+import { sendRawStatement } from './raw-query.js';
 import { mysqlColumnDefinition, mysqlColumnType, mysqlCreateTableSql, requirePrimaryKey } from './sink-types.js';
 import { parseDefault } from '../../core/default-value.js';
 
 export const CHECKPOINT_TABLE = '_ferry_checkpoint';
 
-/** Largest statement we build, in UTF-16 units (each becomes at most 3 bytes of UTF-8). */
-const MAX_STATEMENT_CHARS = 4 * 1024 * 1024;
+/**
+ * Bytes of SQL text after which a statement is cut (at the end of the row that crossed it).
+ * About a thousand rows: large enough that per-statement costs vanish, small enough that the
+ * next statement is built while the server runs this one, and that few bytes are held.
+ */
+const STATEMENT_BYTES = 1024 * 1024;
 /** Most keys in one `DELETE ... IN (...)`. */
 const MAX_DELETE_KEYS = 2000;
 
@@ -43,13 +50,14 @@ interface TablePlan {
 
 /** One SQL statement of a write, with what it touches (for error messages). */
 interface Statement {
-  sql: string;
+  /** The statement's bytes (reused for another statement once this one is done). */
+  sb: MySqlStatementBuffer;
   table: TargetTable;
   /**
    * The statement writes ENUM index 0 (the source's "invalid value", read as ''), which strict
    * mode refuses: it runs with strict mode off (see `NON_STRICT_SQL`).
    */
-  enumZero?: boolean;
+  enumZero: boolean;
 }
 
 /** Session mode for a statement that writes ENUM index 0: as SINK_SESSION_SQL, without strict mode. */
@@ -119,7 +127,7 @@ export function createMySqlSink(config: SinkConfig, pipelineName: string): Sink 
   const lanes = new Set<SinkLane>();
   const plans = new WeakMap<TargetTable, TablePlan>();
   const checkpointTable = quoteMySqlTable(config.checkpointSchema, CHECKPOINT_TABLE);
-  let statementChars = MAX_STATEMENT_CHARS;
+  let statementBytes = STATEMENT_BYTES;
   let closed = false;
 
   function unreachable(e: unknown): FerryError {
@@ -135,8 +143,8 @@ export function createMySqlSink(config: SinkConfig, pipelineName: string): Sink 
     await conn.query(SINK_SESSION_SQL);
     const [rows] = await conn.query('SELECT @@max_allowed_packet AS m');
     const max = Number((rows as { m: string | number }[])[0]?.m ?? 0);
-    // Leave room for UTF-8 growth (a UTF-16 unit becomes up to 3 bytes) and the statement frame.
-    if (max > 0) statementChars = Math.max(64 * 1024, Math.min(MAX_STATEMENT_CHARS, Math.floor(max / 4)));
+    // A statement may exceed the cut by one row: leave the server's packet limit a wide margin.
+    if (max > 0) statementBytes = Math.max(16 * 1024, Math.min(STATEMENT_BYTES, Math.floor(max / 4)));
   }
 
   /** Runs `fn` with a pooled connection whose session is set up. */
@@ -184,35 +192,61 @@ export function createMySqlSink(config: SinkConfig, pipelineName: string): Sink 
     return plan;
   }
 
-  function keyLiteral(values: Value[]): string {
-    return values.length === 1 ? mysqlLiteral(values[0] as Value) : `(${values.map(mysqlLiteral).join(', ')})`;
-  }
-
   function keyOfRow(plan: TablePlan, row: Row): (Value | undefined)[] {
     return plan.pk.map((i) => row[i]);
   }
 
-  function deleteStatements(plan: TablePlan, keys: Value[][], out: Statement[]): void {
+  /** Statement buffers of a connection that are free to reuse (a statement in flight holds its own). */
+  const freeBuffers = new WeakMap<object, MySqlStatementBuffer[]>();
+  function buffersOf(conn: Conn): MySqlStatementBuffer[] {
+    // Keyed by the driver's connection: the pool hands out a new wrapper object per checkout.
+    const core = (conn as unknown as { connection: object }).connection;
+    let list = freeBuffers.get(core);
+    if (!list) freeBuffers.set(core, (list = []));
+    return list;
+  }
+  function release(conn: Conn, sb: MySqlStatementBuffer): void {
+    const list = buffersOf(conn);
+    // Keep two ordinary buffers per connection; one that grew for a huge row goes back to the GC.
+    if (list.length < 2 && sb.capacity <= 4 * statementBytes) list.push(sb);
+  }
+
+  function* deleteStatements(plan: TablePlan, keys: Value[][], take: () => MySqlStatementBuffer): Generator<Statement> {
     const head = `DELETE FROM ${plan.qualified} WHERE ${plan.keyTuple} IN (`;
-    let parts: string[] = [];
-    let chars = head.length;
+    let sb: MySqlStatementBuffer | null = null;
+    let n = 0;
     for (const key of keys) {
       if (key.length !== plan.pk.length) {
         throw new FerryError('FERRY_INTERNAL', `delete key ${describeKey(key)} does not match the primary key of ${plan.target.schema}.${plan.target.name}`);
       }
-      const lit = keyLiteral(key);
-      if (parts.length > 0 && (parts.length >= MAX_DELETE_KEYS || chars + lit.length + 2 > statementChars)) {
-        out.push({ sql: head + parts.join(', ') + ')', table: plan.target });
-        parts = [];
-        chars = head.length;
+      if (sb === null) {
+        sb = take();
+        sb.text(head);
+        n = 0;
+      } else sb.byte(0x2c);
+      if (key.length === 1) sb.literal(key[0] as Value);
+      else {
+        sb.byte(0x28);
+        for (let j = 0; j < key.length; j++) {
+          if (j > 0) sb.byte(0x2c);
+          sb.literal(key[j] as Value);
+        }
+        sb.byte(0x29);
       }
-      parts.push(lit);
-      chars += lit.length + 2;
+      n++;
+      if (n >= MAX_DELETE_KEYS || sb.sqlBytes >= statementBytes) {
+        sb.byte(0x29);
+        yield { sb, table: plan.target, enumZero: false };
+        sb = null;
+      }
     }
-    if (parts.length > 0) out.push({ sql: head + parts.join(', ') + ')', table: plan.target });
+    if (sb !== null) {
+      sb.byte(0x29);
+      yield { sb, table: plan.target, enumZero: false };
+    }
   }
 
-  function upsertStatements(group: UpsertGroup, out: Statement[]): void {
+  function* upsertStatements(group: UpsertGroup, take: () => MySqlStatementBuffer): Generator<Statement> {
     const { plan, present, rows } = group;
     const names = present.map((i) => plan.cols[i] as string);
     const pkSet = new Set(plan.pk);
@@ -221,56 +255,84 @@ export function createMySqlSink(config: SinkConfig, pipelineName: string): Sink 
     if (updates.length === 0) updates = [plan.cols[plan.pk[0] as number] as string];
     const head = `INSERT INTO ${plan.qualified} (${names.join(', ')}) VALUES `;
     const tail = ` ON DUPLICATE KEY UPDATE ${updates.map((c) => `${c} = VALUES(${c})`).join(', ')}`;
-    let tuples: string[] = [];
-    let chars = head.length + tail.length;
-    let enumZero = false;
     const zeroCols = plan.enumNoEmpty.filter((i) => present.includes(i));
-    const push = (): void => {
-      out.push(enumZero ? { sql: head + tuples.join(', ') + tail, table: plan.target, enumZero } : { sql: head + tuples.join(', ') + tail, table: plan.target });
-      tuples = [];
-      chars = head.length + tail.length;
-      enumZero = false;
-    };
+    let sb: MySqlStatementBuffer | null = null;
+    let enumZero = false;
     for (const row of rows) {
-      let tuple = '(';
+      if (sb === null) {
+        sb = take();
+        sb.text(head);
+        enumZero = false;
+      } else sb.byte(0x2c);
+      sb.byte(0x28);
       for (let j = 0; j < present.length; j++) {
-        if (j > 0) tuple += ', ';
-        tuple += mysqlLiteral(row[present[j] as number] as Value);
+        if (j > 0) sb.byte(0x2c);
+        sb.literal(row[present[j] as number] as Value);
       }
-      tuple += ')';
-      if (tuples.length > 0 && chars + tuple.length + 2 > statementChars) push();
-      tuples.push(tuple);
-      chars += tuple.length + 2;
+      sb.byte(0x29);
       for (const i of zeroCols) if (row[i] === '') enumZero = true;
+      if (sb.sqlBytes >= statementBytes) {
+        sb.text(tail);
+        yield { sb, table: plan.target, enumZero };
+        sb = null;
+      }
     }
-    if (tuples.length > 0) push();
+    if (sb !== null) {
+      sb.text(tail);
+      yield { sb, table: plan.target, enumZero };
+    }
   }
 
-  /** Runs one statement; ENUM index 0 needs strict mode off for just this statement. */
-  async function runStatement(conn: Conn, s: Statement): Promise<void> {
-    if (!s.enumZero) {
-      await conn.query(s.sql);
-      return;
+  /** Every statement of a write plan, built one at a time: deletes first, then upserts. */
+  function* statementsOf(wp: WritePlan, take: () => MySqlStatementBuffer): Generator<Statement> {
+    for (const d of wp.deletes) yield* deleteStatements(d.plan, d.keys, take);
+    for (const g of wp.upserts) yield* upsertStatements(g, take);
+  }
+
+  /** Sends one statement; ENUM index 0 needs strict mode off for just this statement. */
+  function sendStatement(conn: Conn, s: Statement): Promise<unknown> {
+    const packet = s.sb.packet();
+    if (!s.enumZero) return sendRawStatement(conn, packet);
+    // Queued back to back on the connection: strict mode is back on whatever the statement does.
+    return Promise.all([conn.query(NON_STRICT_SQL), sendRawStatement(conn, packet), conn.query(STRICT_SQL)]);
+  }
+
+  /**
+   * Runs the statements in order on `conn`, building the next one while the server executes the
+   * previous one (at most two in flight). `onFailing` learns which statement failed. A statement
+   * queued behind a failing one still runs: callers run this inside a transaction they roll back
+   * (lane connections have autocommit off, so even a deadlock's implicit rollback cannot let a
+   * later statement commit on its own).
+   */
+  async function runStatements(conn: Conn, statements: Iterable<Statement>, signal: AbortSignal, onFailing: (s: Statement) => void): Promise<void> {
+    let prev: { s: Statement; done: Promise<unknown> } | null = null;
+    const settle = async (x: { s: Statement; done: Promise<unknown> }): Promise<void> => {
+      onFailing(x.s);
+      await x.done;
+      release(conn, x.s.sb);
+    };
+    for (const s of statements) {
+      if (signal.aborted) throw abortError(signal);
+      const done = sendStatement(conn, s);
+      done.catch(() => undefined); // awaited below, in order
+      if (prev !== null) await settle(prev);
+      prev = { s, done };
     }
-    await conn.query(NON_STRICT_SQL);
-    try {
-      await conn.query(s.sql);
-    } finally {
-      await conn.query(STRICT_SQL);
-    }
+    if (prev !== null) await settle(prev);
+  }
+
+  function takerFor(conn: Conn): () => MySqlStatementBuffer {
+    const free = buffersOf(conn);
+    return () => {
+      const sb = free.pop() ?? new MySqlStatementBuffer(statementBytes + 64 * 1024);
+      sb.reset();
+      return sb;
+    };
   }
 
   /** Groups rows of one table by which columns they carry (partial images keep absent columns untouched). */
   function planActions(actions: KeyAction[]): WritePlan {
     return groupLaneActions(actions, planOf);
-  }
-
-
-  function statementsOf(wp: WritePlan): Statement[] {
-    const out: Statement[] = [];
-    for (const d of wp.deletes) deleteStatements(d.plan, d.keys, out);
-    for (const g of wp.upserts) upsertStatements(g, out);
-    return out;
   }
 
   /**
@@ -279,14 +341,17 @@ export function createMySqlSink(config: SinkConfig, pipelineName: string): Sink 
    */
   async function findPoisonRow(conn: Conn, wp: WritePlan, signal: AbortSignal): Promise<{ table: TargetTable; key: string; cause: unknown } | null> {
     await conn.query('START TRANSACTION');
+    const sb = new MySqlStatementBuffer();
+    const take = (): MySqlStatementBuffer => {
+      sb.reset();
+      return sb;
+    };
     try {
       for (const d of wp.deletes) {
         for (const key of d.keys) {
           throwIfAborted(signal);
-          const out: Statement[] = [];
-          deleteStatements(d.plan, [key], out);
           try {
-            for (const s of out) await conn.query(s.sql);
+            for (const s of deleteStatements(d.plan, [key], take)) await sendStatement(conn, s);
           } catch (e) {
             return { table: d.plan.target, key: describeKey(key), cause: e };
           }
@@ -295,10 +360,8 @@ export function createMySqlSink(config: SinkConfig, pipelineName: string): Sink 
       for (const g of wp.upserts) {
         for (const row of g.rows) {
           throwIfAborted(signal);
-          const out: Statement[] = [];
-          upsertStatements({ ...g, rows: [row] }, out);
           try {
-            for (const s of out) await runStatement(conn, s);
+            for (const s of upsertStatements({ ...g, rows: [row] }, take)) await sendStatement(conn, s);
           } catch (e) {
             return { table: g.plan.target, key: describeKey(keyOfRow(g.plan, row)), cause: e };
           }
@@ -312,18 +375,16 @@ export function createMySqlSink(config: SinkConfig, pipelineName: string): Sink 
 
   /**
    * Runs the statements (and `extra`, the checkpoint upsert) in one transaction. On failure
-   * rolls back, finds the offending row when it can, and throws FERRY_SINK_WRITE.
+   * rolls back, finds the offending row when it can, and throws FERRY_SINK_WRITE. `begin`:
+   * whether to send START TRANSACTION (lane connections run with autocommit off instead).
    */
-  async function applyInTransaction(conn: Conn, wp: WritePlan, extra: string | null, what: string, signal: AbortSignal): Promise<void> {
-    const statements = statementsOf(wp);
+  async function applyInTransaction(conn: Conn, wp: WritePlan, extra: string | null, what: string, signal: AbortSignal, begin: boolean): Promise<void> {
     let current: Statement | null = null;
     try {
-      await conn.query('START TRANSACTION');
-      for (const s of statements) {
-        if (signal.aborted) throw abortError(signal);
+      if (begin) await conn.query('START TRANSACTION');
+      await runStatements(conn, statementsOf(wp, takerFor(conn)), signal, (s) => {
         current = s;
-        await runStatement(conn, s);
-      }
+      });
       current = null;
       if (extra !== null) await conn.query(extra);
       await conn.query('COMMIT');
@@ -333,12 +394,13 @@ export function createMySqlSink(config: SinkConfig, pipelineName: string): Sink 
       }
       await conn.query('ROLLBACK').catch(() => undefined);
       if (isFerryError(e)) throw e;
-      const poison = current === null ? null : await findPoisonRow(conn, wp, signal).catch(() => null);
+      const failing = current as Statement | null;
+      const poison = failing === null ? null : await findPoisonRow(conn, wp, signal).catch(() => null);
       if (poison) {
         const t = `${poison.table.schema}.${poison.table.name}`;
         throw sinkWriteError(`${what}: table ${t} rejected the row with key ${poison.key}`, poison.cause, { table: t, key: poison.key });
       }
-      const t = current ? `${current.table.schema}.${current.table.name}` : config.checkpointSchema + '.' + CHECKPOINT_TABLE;
+      const t = failing ? `${failing.table.schema}.${failing.table.name}` : config.checkpointSchema + '.' + CHECKPOINT_TABLE;
       throw sinkWriteError(`${what}: table ${t} rejected the write`, e, { table: t });
     }
   }
@@ -430,7 +492,7 @@ export function createMySqlSink(config: SinkConfig, pipelineName: string): Sink 
       if (rows.length === 0) return;
       throwIfAborted(signal);
       const wp: WritePlan = groupLaneActions(rows.map((row) => ({ kind: 'upsert' as const, table, row })), planOf);
-      await withPooled((conn) => applyInTransaction(conn, wp, null, 'snapshot write', signal));
+      await withPooled((conn) => applyInTransaction(conn, wp, null, 'snapshot write', signal, true));
     },
 
     async openLane(lane) {
@@ -450,6 +512,10 @@ export function createMySqlSink(config: SinkConfig, pipelineName: string): Sink 
         });
         try {
           await initSession(c);
+          // Every lane write is one transaction ended by COMMIT or ROLLBACK; with autocommit off
+          // no statement of it can commit on its own, even one queued behind a statement whose
+          // deadlock rolled the transaction back.
+          await c.query('SET SESSION autocommit = 0');
         } catch (e) {
           c.destroy();
           throw unreachable(e);
@@ -468,7 +534,7 @@ export function createMySqlSink(config: SinkConfig, pipelineName: string): Sink 
             `(${mysqlStringLiteral(pipelineName)}, ${lane}, ${mysqlStringLiteral(batch.checkpoint)}, CURRENT_TIMESTAMP(6)) ` +
             'ON DUPLICATE KEY UPDATE position = VALUES(position), updated_at = VALUES(updated_at)';
           try {
-            await applyInTransaction(c, wp, checkpoint, `lane ${lane} write`, signal);
+            await applyInTransaction(c, wp, checkpoint, `lane ${lane} write`, signal, false);
           } catch (e) {
             const cause = e instanceof FerryError ? e.cause : e;
             if (isFatal(cause)) {
