@@ -31,7 +31,7 @@ export interface BinlogStreamOptions {
   signal?: AbortSignal;
   /** Verify each event's CRC32 (default true). */
   verifyChecksum?: boolean;
-  /** Stop reading the socket when this many bytes of events wait for the consumer (default 16 MiB). */
+  /** Stop reading the socket when this many bytes of events wait for the consumer (default 4 MiB: two batches are alive at once, the one consumed and the one filling). */
   highWaterMarkBytes?: number;
   /** MariaDB: also send Annotate_rows events (the SQL text of row events). Default false. */
   annotateRows?: boolean;
@@ -136,7 +136,7 @@ class BinlogStreamImpl implements BinlogStream {
   };
 
   constructor(private readonly opts: BinlogStreamOptions) {
-    this.hwm = opts.highWaterMarkBytes ?? 16 * 1024 * 1024;
+    this.hwm = opts.highWaterMarkBytes ?? 4 * 1024 * 1024;
     const s = opts.start;
     this.parser = new BinlogEventParser({
       file: 'file' in s ? s.file : '',
