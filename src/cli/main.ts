@@ -135,8 +135,30 @@ async function runCommand(file: string, opts: { metricsPort?: string; progress?:
   }
 }
 
+/**
+ * The pipeline file for `ferry status`, which reads only the state store: `${VAR}`s it does not
+ * need (the source and sink passwords, typically) may be unset in the shell that asks. A missing
+ * variable in the pipeline's name or state directory is still an error.
+ */
+function loadConfigForStatus(file: string): PipelineConfig {
+  try {
+    return loadPipelineConfig(file);
+  } catch (e) {
+    if (!isFerryError(e, 'FERRY_CONFIG_ENV_MISSING')) return loadConfigOrExit(file);
+    const unset = 'ferry-status-unset-variable';
+    const env = new Proxy(process.env, { get: (t, k) => (typeof k === 'string' ? (t[k] ?? unset) : undefined) });
+    try {
+      const cfg = loadPipelineConfig(file, env);
+      if (!cfg.pipeline.name.includes(unset) && !cfg.pipeline.stateDir.includes(unset)) return cfg;
+    } catch {
+      // fall through to the original error
+    }
+    return loadConfigOrExit(file);
+  }
+}
+
 function statusCommand(file: string, opts: { json?: boolean }): void {
-  const cfg = loadConfigOrExit(file);
+  const cfg = loadConfigForStatus(file);
   const state = openStateStore(cfg.pipeline.stateDir, cfg.pipeline.name);
   try {
     const statusText = state.getStatus();

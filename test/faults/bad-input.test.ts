@@ -106,5 +106,11 @@ describe('bad pipeline files through the CLI: exit 2, key and fix named, no serv
     const r = await runFerry(['check', file], {}, 30_000);
     assert.equal(r.code, 2, r.output);
     assert.match(r.output, /source\.password: refers to the environment variable FERRY_TEST_SURELY_UNSET_PW/);
+    // `ferry status` reads only the state store: an unset password does not stop it, and it
+    // never shows a placeholder or a secret.
+    const st = await runFerry(['status', file, '--json'], {}, 30_000);
+    assert.equal(st.code, 0, st.output);
+    assert.equal((JSON.parse(st.output) as { phase: string }).phase, 'not started');
+    assert.doesNotMatch(st.output, /unset-variable|FERRY_TEST_SURELY_UNSET_PW/);
   });
 });
