@@ -8,7 +8,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
-import { Secret, type MySqlSourceConfig } from '../../src/core/config-types.js';
 import { isFerryError } from '../../src/core/errors.js';
 import { openBinlogStream, readServerPosition } from '../../src/connectors/mysql/binlog/reader.js';
 import type { BinlogEvent } from '../../src/connectors/mysql/binlog/types.js';
@@ -16,6 +15,7 @@ import { findPositionAtTime, readFileStartTime } from '../../src/connectors/mysq
 import { binlogPositionCodec, type BinlogPosition } from '../../src/connectors/mysql/position.js';
 import { createMySqlSource } from '../../src/connectors/mysql/source.js';
 import { HOST, MYSQL_PORT, mysqlOptions, PASSWORD, USER } from '../helpers/env.js';
+import { sourceConfig } from '../helpers/source-setup.js';
 
 const DB = `pat_${process.pid}`;
 const conn = { host: HOST, port: MYSQL_PORT, user: USER, password: PASSWORD };
@@ -185,22 +185,10 @@ describe('findPositionAtTime (MariaDB)', () => {
   });
 
   it('the MySQL source positionAtTime uses it', async () => {
-    const config: MySqlSourceConfig = {
-      type: 'mysql',
-      hostname: HOST,
-      port: MYSQL_PORT,
-      username: USER,
-      password: new Secret(PASSWORD),
-      tables: `${DB}\\..*`,
-      tablePatterns: [new RegExp(`^${DB}\\..*$`)],
+    const config = sourceConfig(`${DB}\\..*`, {
       serverId: serverId(),
       startup: { mode: 'timestamp', specificOffset: { file: null, pos: null, gtidSet: null }, timestampMillis: T },
-      snapshotChunkSize: 8096,
-      snapshotChunkBytes: 4 * 1024 * 1024,
-      rateLimit: { rowsPerSecond: 0, bytesPerSecond: 0 },
-      heartbeatIntervalMs: 5000,
-      connectTimeoutMs: 5000,
-    };
+    });
     const source = createMySqlSource(config);
     try {
       const p = await source.positionAtTime(T, signal);

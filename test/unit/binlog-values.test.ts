@@ -13,6 +13,7 @@ import {
   readTimeOld,
   readTimestamp2,
 } from '../../src/connectors/mysql/binlog/values.js';
+import { prng } from '../../bench/lib.js';
 
 /*
  * The value decoders write digits into a scratch buffer. These tests hold them to a plain
@@ -20,18 +21,6 @@ import {
  * concatenation) on random bytes, so every branch is covered: valid values, negative zero,
  * and the out-of-range groups and fields only corrupt data has.
  */
-
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomBytes(rnd: () => number, n: number): Buffer {
   const b = Buffer.alloc(n);
