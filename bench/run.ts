@@ -602,7 +602,11 @@ async function profiles(ctx: Ctx): Promise<string> {
     return d;
   };
   const section = (title: string, dir: string): void => {
-    const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
+    // `ferry run` runs the pipeline in a worker thread: its profile is the one with thread id > 0
+    // (CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile); the main thread only waits.
+    const all = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
+    const workers = all.filter((f) => Number(f.split('.')[4]) > 0);
+    const files = workers.length > 0 ? workers : all;
     for (const f of files) out.push(`#### ${title}\n\n${summarizeProfile(JSON.parse(readFileSync(join(dir, f), 'utf8')), BUILD, 14)}`);
   };
   if (!ctx.o.skip.has('snapshot-mariadb')) {

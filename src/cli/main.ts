@@ -1,29 +1,16 @@
 import { Command, Option } from 'commander';
-import type { Server } from 'node:http';
-import { loadPipelineConfig, describeConfig } from '../core/config.js';
+import { Worker } from 'node:worker_threads';
+import { loadPipelineConfig } from '../core/config.js';
 import type { PipelineConfig } from '../core/config-types.js';
 import type { CheckProblem } from '../core/contracts.js';
 import { FerryError, isFerryError } from '../core/errors.js';
 import { createLogger, redactSecrets } from '../core/logger.js';
-import { createPipelineMetrics, serveMetrics } from '../core/metrics.js';
-import { META_SNAPSHOT_REQUESTS, runPipeline } from '../core/runtime.js';
-import { createSink, createSource } from '../connectors/registry.js';
-import { openStateStore } from '../state/sqlite-store.js';
-import { resolveTarget } from '../transform/route.js';
-import { createTerminalObserver } from './progress.js';
+import type { RuntimeObserver } from '../core/runtime.js';
+import { EXIT_BAD_INPUT, EXIT_FAILED, printError, secretsOf, type RunResult } from './run.js';
+import type { FromWorker, PipelineWorkerData, ToWorker } from './run-worker.js';
 
-/** Exit codes: 0 done or stopped gracefully, 1 the pipeline failed or cannot run, 2 bad input. */
-const EXIT_FAILED = 1;
-const EXIT_BAD_INPUT = 2;
-
-function secretsOf(cfg: PipelineConfig | null): string[] {
-  return cfg ? [cfg.source.password.reveal(), cfg.sink.password.reveal()] : [];
-}
-
-function printError(e: unknown, cfg: PipelineConfig | null): void {
-  const text = isFerryError(e) ? e.describe() : `FERRY_INTERNAL: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`;
-  process.stderr.write(`${redactSecrets(text, secretsOf(cfg))}\n`);
-}
+// Connectors, the runtime, the state store and the metrics registry are imported by the command
+// that needs them: `ferry run` loads them only in its pipeline worker, not twice.
 
 function loadConfigOrExit(file: string): PipelineConfig {
   try {
@@ -36,6 +23,7 @@ function loadConfigOrExit(file: string): PipelineConfig {
 
 async function checkCommand(file: string): Promise<void> {
   const cfg = loadConfigOrExit(file);
+  const { createSink, createSource } = await import('../connectors/registry.js');
   const signal = AbortSignal.timeout(cfg.source.connectTimeoutMs * 2 + 30_000);
   const problems: CheckProblem[] = [];
   const source = createSource(cfg);
@@ -69,21 +57,20 @@ async function checkCommand(file: string): Promise<void> {
   }
 }
 
+/**
+ * `ferry run`: the main thread validates the file, starts the pipeline worker (run-worker.ts)
+ * with its heap capped at `pipeline.heap.max-bytes`, turns signals into stop requests, renders
+ * progress on a terminal, and reports a worker that ran out of heap as FERRY_OUT_OF_MEMORY.
+ * The process (one PID, shared by both threads) exits with the worker's exit code.
+ */
 async function runCommand(file: string, opts: { metricsPort?: string; progress?: boolean; logLevel?: string }): Promise<void> {
   const cfg = loadConfigOrExit(file);
-  const tty = process.stderr.isTTY && opts.progress !== false;
-  const log = createLogger({ level: opts.logLevel ?? (tty ? 'warn' : 'info'), pipeline: cfg.pipeline.name });
-  const state = openStateStore(cfg.pipeline.stateDir, cfg.pipeline.name);
-  try {
-    state.acquireRunLock();
-  } catch (e) {
-    state.close();
-    throw e;
-  }
-  const metrics = createPipelineMetrics();
-  let metricsServer: Server | null = null;
-  if (opts.metricsPort) metricsServer = await serveMetrics(metrics.registry, Number(opts.metricsPort));
-  const controller = new AbortController();
+  const tty = Boolean(process.stderr.isTTY) && opts.progress !== false;
+  const workerData: PipelineWorkerData = { file, opts: { metricsPort: opts.metricsPort, logLevel: opts.logLevel, tty } };
+  const heapMb = Math.floor(cfg.pipeline.heapMaxBytes / 2 ** 20);
+  const worker = new Worker(new URL('./run-worker.js', import.meta.url), { workerData, resourceLimits: { maxOldGenerationSizeMb: heapMb } });
+  let observer: (RuntimeObserver & { stop(): void }) | undefined;
+  if (tty) observer = (await import('./progress.js')).createTerminalObserver();
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals): void => {
     signals++;
@@ -91,48 +78,46 @@ async function runCommand(file: string, opts: { metricsPort?: string; progress?:
       process.stderr.write('second signal: exiting now; the pipeline resumes from its last checkpoint\n');
       process.exit(130);
     }
-    log.warn({ signal: sig }, 'stopping gracefully: flushing lanes and writing the checkpoint');
-    controller.abort(new FerryError('FERRY_ABORTED', `received ${sig}`));
+    worker.postMessage({ t: 'stop', signal: sig } satisfies ToWorker);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const observer = tty ? createTerminalObserver() : undefined;
-  const source = createSource(cfg);
-  const sink = createSink(cfg);
-  log.info({ config: describeConfig(cfg) }, 'pipeline starting');
-  try {
-    const outcome = await runPipeline(
-      { config: cfg, source, sink, state, metrics, log, observer, resolveTarget: (t) => resolveTarget(cfg.route, t, cfg.sink.type) },
-      controller.signal,
+  let result: RunResult | null = null;
+  let failure: unknown = null;
+  const exitCode = await new Promise<number>((resolve) => {
+    worker.on('message', (m: FromWorker) => {
+      if (m.t === 'result') result = m.result;
+      else if (m.t === 'observe') (observer?.[m.m] as ((...a: unknown[]) => void) | undefined)?.apply(observer, m.a);
+    });
+    worker.on('error', (e) => {
+      failure = e;
+    });
+    worker.on('exit', resolve);
+  });
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  observer?.stop();
+  const done = result as RunResult | null;
+  if (failure !== null) {
+    const oom = (failure as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY';
+    const e = oom
+      ? new FerryError('FERRY_OUT_OF_MEMORY', `the pipeline used all of its ${heapMb} MB JavaScript heap (\`pipeline.heap.max-bytes\`) and was stopped; nothing is lost, the next run resumes from the last checkpoint`, {
+          fix: 'Raise `pipeline.heap.max-bytes` (rows of tens of MB need several times their size), or lower `pipeline.queue.max-bytes` and `sink.batch.max-rows`.',
+          cause: failure,
+        })
+      : failure;
+    createLogger({ level: opts.logLevel ?? (tty ? 'warn' : 'info'), pipeline: cfg.pipeline.name }).error(
+      { code: isFerryError(e) ? e.code : 'FERRY_INTERNAL', error: redactSecrets(e instanceof Error ? e.message : String(e), secretsOf(cfg)) },
+      'pipeline failed',
     );
-    observer?.stop();
-    log.info({ outcome }, outcome === 'done' ? 'snapshot complete' : 'pipeline stopped');
-    if (tty) process.stderr.write(outcome === 'done' ? 'snapshot complete\n' : 'stopped; run again to resume from the checkpoint\n');
-  } catch (e) {
-    observer?.stop();
-    if (isFerryError(e, 'FERRY_ABORTED') && controller.signal.aborted) {
-      log.info({}, 'pipeline stopped');
-    } else {
-      log.error({ code: isFerryError(e) ? e.code : 'FERRY_INTERNAL', error: redactSecrets(e instanceof Error ? e.message : String(e), secretsOf(cfg)) }, 'pipeline failed');
-      printError(e, cfg);
-      process.exitCode = EXIT_FAILED;
-    }
-  } finally {
-    // Each step on its own: one failing cleanup must not keep the others (and the exit) from happening.
-    const step = async (what: string, f: () => unknown): Promise<void> => {
-      try {
-        await f();
-      } catch (e) {
-        process.stderr.write(`ferry: ${what} failed during shutdown: ${redactSecrets(e instanceof Error ? e.message : String(e), secretsOf(cfg))}\n`);
-      }
-    };
-    await step('closing the source', () => source.close());
-    await step('closing the sink', () => sink.close());
-    await step('releasing the run lock', () => state.releaseRunLock());
-    await step('closing the state store', () => state.close());
-    await step('closing the metrics server', () => metricsServer?.close());
-    await step('flushing the log', () => log.flush());
+    printError(e, cfg);
+    process.exitCode = EXIT_FAILED;
+    return;
   }
+  if (tty && done !== null && done.outcome !== 'failed') {
+    process.stderr.write(done.outcome === 'done' ? 'snapshot complete\n' : 'stopped; run again to resume from the checkpoint\n');
+  }
+  process.exitCode = done?.exitCode ?? (exitCode === 0 ? 0 : EXIT_FAILED);
 }
 
 /**
@@ -157,8 +142,9 @@ function loadConfigForStatus(file: string): PipelineConfig {
   }
 }
 
-function statusCommand(file: string, opts: { json?: boolean }): void {
+async function statusCommand(file: string, opts: { json?: boolean }): Promise<void> {
   const cfg = loadConfigForStatus(file);
+  const { openStateStore } = await import('../state/sqlite-store.js');
   const state = openStateStore(cfg.pipeline.stateDir, cfg.pipeline.name);
   try {
     const statusText = state.getStatus();
@@ -220,8 +206,10 @@ function statusCommand(file: string, opts: { json?: boolean }): void {
  * while every other table keeps streaming. The request is stored in the pipeline state; a
  * running `ferry run` picks it up within a second, otherwise the next run does.
  */
-function snapshotCommand(file: string, opts: { table: string[] }): void {
+async function snapshotCommand(file: string, opts: { table: string[] }): Promise<void> {
   const cfg = loadConfigOrExit(file);
+  const { openStateStore } = await import('../state/sqlite-store.js');
+  const { META_SNAPSHOT_REQUESTS } = await import('../core/runtime.js');
   const state = openStateStore(cfg.pipeline.stateDir, cfg.pipeline.name);
   try {
     const tables = opts.table.flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean);
@@ -265,13 +253,13 @@ export async function main(argv: string[]): Promise<void> {
     .argument('<pipeline-file>', 'pipeline YAML file')
     .option('--json', 'machine-readable output')
     .description('show phase, position, lag and per-table snapshot state')
-    .action((file: string, opts: { json?: boolean }) => statusCommand(file, opts));
+    .action(async (file: string, opts: { json?: boolean }) => statusCommand(file, opts));
   program
     .command('snapshot')
     .argument('<pipeline-file>', 'pipeline YAML file')
     .requiredOption('--table <db.table...>', 'table(s) to copy again (repair); the others keep streaming')
     .description('copy one or more tables again while the pipeline keeps streaming the others')
-    .action((file: string, opts: { table: string[] }) => snapshotCommand(file, opts));
+    .action(async (file: string, opts: { table: string[] }) => snapshotCommand(file, opts));
   try {
     await program.parseAsync(argv);
   } catch (e) {

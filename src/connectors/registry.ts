@@ -2,6 +2,7 @@ import type { PipelineConfig } from '../core/config-types.js';
 import type { Sink, Source } from '../core/contracts.js';
 import { createMySqlSink } from './mysql/sink.js';
 import { createMySqlSource } from './mysql/source.js';
+import { ROW_HEAP_FACTOR } from './mysql/stream.js';
 import type { BinlogPosition } from './mysql/position.js';
 import { createPostgresSink } from './postgres/sink.js';
 
@@ -11,7 +12,7 @@ import { createPostgresSink } from './postgres/sink.js';
 export function createSource(config: PipelineConfig): Source<BinlogPosition> {
   switch (config.source.type) {
     case 'mysql':
-      return createMySqlSource(config.source);
+      return createMySqlSource(config.source, undefined, { maxRowEventBytes: Math.floor(config.pipeline.heapMaxBytes / ROW_HEAP_FACTOR) });
   }
 }
 

@@ -120,6 +120,8 @@ export interface PipelineSettings {
   flushIntervalMs: number;
   /** Bytes held in the queue between source and lanes before the source is paused (default 64 MiB). */
   queueMaxBytes: number;
+  /** Cap of the pipeline worker's JavaScript heap (`ferry run`). */
+  heapMaxBytes: number;
   /** Snapshot chunks read at once (`snapshot.parallelism`, default 2). */
   snapshotParallelism: number;
   /** Schema changes met in the stream (`schema-change`); absent means `evolve` (configs built by hand in tests). */

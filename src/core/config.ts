@@ -547,6 +547,12 @@ const pipelineShape = {
     description: 'Bytes of changes held between source and lanes before the source is paused.',
     example: '64MiB',
   }),
+  'heap.max-bytes': field(byteSize(64 * 2 ** 20, 2 ** 40).prefault('160MiB'), {
+    type: 'size',
+    description:
+      'Most JavaScript heap the pipeline may use (`ferry run` runs the pipeline in a worker thread with this limit). Without a limit V8 lets the heap grow to several times the live data before collecting; with it, peak RSS stays near this value plus about 80 MB (code, buffers, SQLite). Reaching it stops the pipeline with FERRY_OUT_OF_MEMORY; nothing is lost. Raise it for rows of tens of MB; it must be at least twice `queue.max-bytes`.',
+    example: '512MiB',
+  }),
   'schema-change': field(z.enum(['evolve', 'lenient', 'ignore', 'fail']).default('evolve'), {
     type: '`evolve`, `lenient`, `ignore` or `fail`',
     description:
@@ -1109,6 +1115,17 @@ export function parsePipelineConfig(text: string, file: string, env: Env = proce
     else for (const issue of r.error.issues) for (const p of issueProblems(section, issue, root)) push('schema', p);
   }
   for (const p of crossFieldProblems(root)) push('schema', p);
+  const pl = results.pipeline as Partial<z.output<typeof pipelineSchema>> | undefined;
+  const heap = pl?.['heap.max-bytes'];
+  const queue = pl?.['queue.max-bytes'];
+  if (typeof heap === 'number' && typeof queue === 'number' && heap < 2 * queue) {
+    const mib = (n: number): string => `${Math.round(n / 2 ** 20)}MiB`;
+    push('schema', {
+      key: 'pipeline.heap.max-bytes',
+      problem: `is ${mib(heap)}, less than twice pipeline.queue.max-bytes (${mib(queue)}): the queued changes alone could fill the heap`,
+      fix: `raise it to at least \`${mib(2 * queue)}\`, or lower \`queue.max-bytes\``,
+    });
+  }
 
   if (problems.length > 0) throw configError(absFile, problems, secrets);
   return normalize(
@@ -1172,6 +1189,7 @@ function normalize(
     stateDir: resolvePath(p['state-dir']),
     flushIntervalMs: p['flush-interval'],
     queueMaxBytes: p['queue.max-bytes'],
+    heapMaxBytes: p['heap.max-bytes'],
     snapshotParallelism: p['snapshot.parallelism'],
     schemaChange: p['schema-change'],
   };
@@ -1235,6 +1253,7 @@ pipeline:
   snapshot.parallelism: 2
   flush-interval: 200ms
   queue.max-bytes: 64MiB
+  heap.max-bytes: 160MiB
   schema-change: evolve
 `;
 

@@ -24,6 +24,7 @@ export const ERROR_CODES = {
   FERRY_STATE_WRITE: 'The state store cannot be written (disk full, read-only or I/O error).',
   FERRY_STATE_LOCKED: 'Another Ferry process runs the same pipeline.',
   FERRY_POSITION_INVALID: 'A position is malformed or positions of different logs were compared.',
+  FERRY_OUT_OF_MEMORY: 'The pipeline used all of the heap `pipeline.heap.max-bytes` allows.',
   FERRY_ABORTED: 'The operation was cancelled by shutdown.',
   FERRY_INTERNAL: 'An internal invariant was broken (a bug in Ferry).',
 } as const;

@@ -1,6 +1,7 @@
 /**
  * The machine Ferry runs on misbehaves: the state directory's disk fills up, the state file is
- * truncated or overwritten with garbage, a source transaction has 1M rows, a row is 64 MB.
+ * truncated or overwritten with garbage, a source transaction has 1M rows, a row is 64 MB, a row
+ * is larger than the pipeline's heap cap (`pipeline.heap.max-bytes`).
  * Expected: coded errors and non-zero exits, never a half-written or silently recreated state;
  * memory bounded (peak RSS, VmHWM, of the ferry process is measured and reported).
  *
@@ -214,7 +215,8 @@ describe('environment faults', () => {
     await sourceExec(`DROP DATABASE IF EXISTS \`${db}\`; CREATE DATABASE \`${db}\`; CREATE TABLE \`${db}\`.big (id INT PRIMARY KEY, body LONGTEXT NOT NULL, h CHAR(32) NOT NULL);
                       INSERT INTO \`${db}\`.big VALUES (1, REPEAT('a', 1000), MD5(REPEAT('a', 1000)));`);
     await freshPgDatabase(pgAdmin, db);
-    const file = writePipelineFile(tempDir('fault-hugerow'), { name: 'f-hugerow', tables: `${db}\\..*`, sink: 'postgres', pgDatabase: db, parallelism: 1 });
+    // A row change of 64 MB needs four times that in heap (FERRY_OUT_OF_MEMORY names the size otherwise).
+    const file = writePipelineFile(tempDir('fault-hugerow'), { name: 'f-hugerow', tables: `${db}\\..*`, sink: 'postgres', pgDatabase: db, parallelism: 1, extraPipeline: '  heap.max-bytes: 320MiB' });
     const ferry = startFerry(['run', file]);
     running.push(ferry);
     const m = measure(ferry);
@@ -238,5 +240,61 @@ describe('environment faults', () => {
     ferry.child.kill('SIGTERM');
     assert.equal((await ferry.exited).code, 0, ferry.output().slice(-2000));
     assert.ok(peak < 2048, `peak RSS ${peak} MiB`);
+  });
+
+  test('the pipeline worker runs out of heap: FERRY_OUT_OF_MEMORY naming pipeline.heap.max-bytes, exit 1, no abort; the rerun loses nothing', async () => {
+    const db = `fault_heapfull_${process.pid}`;
+    await smallSource(db, 500);
+    const file = writePipelineFile(tempDir('fault-heapfull'), { name: 'f-heapfull', tables: `${db}\\..*`, sink: 'postgres', pgDatabase: db, parallelism: 2, extraPipeline: '  heap.max-bytes: 64MiB\n  queue.max-bytes: 8MiB' });
+    const ferry = startFerry(['run', file], { FERRY_EXHAUST_HEAP_AT: 'stream.after-lane-commit:3' });
+    running.push(ferry);
+    await sleep(2000);
+    await sourceExec(`USE \`${db}\`; INSERT INTO \`${db}\`.t SELECT 1000 + seq, CONCAT('w', seq), seq FROM seq_1_to_200; UPDATE \`${db}\`.t SET n = n + 1 WHERE id <= 100; DELETE FROM \`${db}\`.t WHERE id BETWEEN 400 AND 450;`);
+    for (let i = 0; i < 20; i++) await sourceExec(`UPDATE \`${db}\`.t SET n = n + 1 WHERE id = ${1000 + i}`);
+    const ended = await Promise.race([ferry.exited, sleep(60_000).then(() => null)]);
+    assert.ok(ended !== null, `ferry did not stop on a full heap:\n${ferry.output().slice(-3000)}`);
+    assert.equal(ended.code, 1, ferry.output().slice(-3000));
+    assert.match(ferry.output(), /FERRY_OUT_OF_MEMORY: the pipeline used all of its 64 MB JavaScript heap/, ferry.output().slice(-3000));
+    assert.match(ferry.output(), /fix: Raise `pipeline\.heap\.max-bytes`/);
+    assert.doesNotMatch(ferry.output(), /FATAL ERROR|Aborted|core dumped/, 'the process ended by itself, it did not abort');
+    const again = startFerry(['run', file]);
+    running.push(again);
+    await converged(db, 't', again);
+    again.child.kill('SIGTERM');
+    assert.equal((await again.exited).code, 0, again.output().slice(-2000));
+  });
+
+  test('a row change larger than the heap cap allows: FERRY_OUT_OF_MEMORY before decoding it, naming the table and a heap that fits; with that heap the rerun lands it exactly', async () => {
+    const db = `fault_heaprow_${process.pid}`;
+    await sourceExec(`DROP DATABASE IF EXISTS \`${db}\`; CREATE DATABASE \`${db}\`; CREATE TABLE \`${db}\`.big (id INT PRIMARY KEY, body LONGTEXT NOT NULL, h CHAR(32) NOT NULL); USE \`${db}\`;
+                      INSERT INTO \`${db}\`.big SELECT seq, CONCAT('r', seq), MD5(CONCAT('r', seq)) FROM seq_1_to_50;`);
+    await freshPgDatabase(pgAdmin, db);
+    const dir = tempDir('fault-heaprow');
+    const pipeline = (heap: string): string => writePipelineFile(dir, { name: 'f-heaprow', tables: `${db}\\..*`, sink: 'postgres', pgDatabase: db, parallelism: 1, extraPipeline: `  heap.max-bytes: ${heap}\n  queue.max-bytes: 8MiB` });
+    const first = startFerry(['run', pipeline('64MiB')]);
+    running.push(first);
+    await converged(db, 'big', first);
+    // 20 MB in one value: more than a quarter of a 64 MiB heap.
+    await sourceExec(`INSERT INTO \`${db}\`.big VALUES (100, REPEAT('0123456789abcdef', 1310720), MD5(REPEAT('0123456789abcdef', 1310720)))`);
+    const ended = await Promise.race([first.exited, sleep(60_000).then(() => null)]);
+    assert.ok(ended !== null, `ferry did not stop on the large row:\n${first.output().slice(-3000)}`);
+    assert.equal(ended.code, 1, first.output().slice(-3000));
+    assert.match(first.output(), new RegExp(`FERRY_OUT_OF_MEMORY: a row change of 2[01] MiB in ${db}\\.big`), first.output().slice(-3000));
+    assert.doesNotMatch(first.output(), /FATAL ERROR|Aborted|core dumped/);
+    const suggested = /Raise `pipeline\.heap\.max-bytes` to at least `(\d+MiB)`/.exec(first.output())?.[1];
+    assert.ok(suggested, `the fix names a heap size:\n${first.output().slice(-2000)}`);
+    const second = startFerry(['run', pipeline(suggested)]);
+    running.push(second);
+    await converged(db, 'big', second, 180_000);
+    const c = new pg.Client({ ...pgOptions, database: db });
+    await c.connect();
+    try {
+      const r = await c.query(`SELECT count(*)::int AS n FROM "${db}".big WHERE md5(body) = h`);
+      assert.equal((r.rows[0] as { n: number }).n, 51, 'every row, the 20 MB one included, landed exactly');
+    } finally {
+      await c.end();
+    }
+    second.child.kill('SIGTERM');
+    assert.equal((await second.exited).code, 0, second.output().slice(-2000));
   });
 });

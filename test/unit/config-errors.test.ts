@@ -157,6 +157,10 @@ describe('rules between keys', () => {
     expectProblem(VALID.replace('type: postgres', 'type: mysql'), 'FERRY_CONFIG_INVALID', 'sink.database', /not used by a mysql sink — remove it/);
   });
 
+  test('the heap cap must hold twice the queue', () => {
+    expectProblem(VALID.replace("  name: shop\n", "  name: shop\n  queue.max-bytes: 128MiB\n  heap.max-bytes: 200MiB\n"), 'FERRY_CONFIG_INVALID', 'pipeline.heap.max-bytes', /is 200MiB, less than twice pipeline\.queue\.max-bytes \(128MiB\).*raise it to at least `256MiB`/s);
+  });
+
   test('replace-symbol must occur in sink-table', () => {
     expectProblem(`${VALID}route:\n  - source-table: a\\..*\n    sink-table: dw.t\n    replace-symbol: <>\n`, 'FERRY_CONFIG_INVALID', 'route[0].replace-symbol', /does not occur in sink-table/);
   });

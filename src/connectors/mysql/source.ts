@@ -23,7 +23,11 @@ function escapeRegex(s: string): string {
  * The MySQL/MariaDB source: checks, schema discovery, chunked snapshot reads over a small
  * connection pool, and the binlog stream. Never writes to the source.
  */
-export function createMySqlSource(config: MySqlSourceConfig, log: (msg: string, details?: Record<string, unknown>) => void = () => undefined): Source<BinlogPosition> {
+export function createMySqlSource(
+  config: MySqlSourceConfig,
+  log: (msg: string, details?: Record<string, unknown>) => void = () => undefined,
+  limits: { maxRowEventBytes?: number } = {},
+): Source<BinlogPosition> {
   const idle: MySqlConnection[] = [];
   const all = new Set<MySqlConnection>();
   let closed = false;
@@ -174,6 +178,7 @@ export function createMySqlSource(config: MySqlSourceConfig, log: (msg: string, 
         schemas,
         signal,
         log,
+        maxRowEventBytes: limits.maxRowEventBytes,
         readSchema: readOne,
         defaultCharset: async (schema) => {
           const cached = charsets.get(schema);

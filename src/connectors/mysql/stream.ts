@@ -19,6 +19,17 @@ import { isCapturedTable } from './schema-reader.js';
  * A transaction larger than `splitRows` is handed on in pieces whose position stays at the
  * boundary before it, so a crash inside it replays it from its start (idempotent upserts).
  */
+/** How many times its binlog size a row needs in heap while decoded and applied (strings, statement text). */
+export const ROW_HEAP_FACTOR = 4;
+
+function rowTooLarge(bytes: number, max: number, table: string, at: string): FerryError {
+  const mib = (n: number): number => Math.ceil(n / 2 ** 20);
+  return new FerryError('FERRY_OUT_OF_MEMORY', `a row change of ${mib(bytes)} MiB in ${table} (binlog event ending at ${at}) needs more heap than pipeline.heap.max-bytes allows (rows up to ${mib(max)} MiB)`, {
+    fix: `Raise \`pipeline.heap.max-bytes\` to at least \`${Math.max(256, 64 * Math.ceil((bytes * ROW_HEAP_FACTOR) / 2 ** 26))}MiB\` and run again; nothing is lost (the pipeline resumes from the checkpoint before this transaction).`,
+    details: { table, bytes },
+  });
+}
+
 export interface StreamOptions {
   config: MySqlSourceConfig;
   serverId: number;
@@ -31,6 +42,13 @@ export interface StreamOptions {
   defaultCharset(schema: string): Promise<CharsetDefaults>;
   log(msg: string, details?: Record<string, unknown>): void;
   splitRows?: number;
+  /**
+   * Largest rows event (bytes of row images) the pipeline's heap can take through decoding and
+   * applying (from `pipeline.heap.max-bytes`). A larger one stops the stream with
+   * FERRY_OUT_OF_MEMORY before it is decoded: a single huge value would otherwise end the
+   * process with V8's fatal out-of-memory abort instead of a coded error.
+   */
+  maxRowEventBytes?: number;
 }
 
 interface GtidState {
@@ -448,6 +466,7 @@ export async function* streamChanges(o: StreamOptions): AsyncGenerator<ChangeBat
               }
               break;
             }
+            if (o.maxRowEventBytes !== undefined && ev.rowBytes > o.maxRowEventBytes) throw rowTooLarge(ev.rowBytes, o.maxRowEventBytes, tableId(table), `${ev.file}:${ev.nextPos}`);
             const images = ev.decodeRows(table.columns);
             if (ev.kind === 'insert') {
               for (const r of images.after ?? []) txnChanges.push({ op: 'insert', table, before: null, after: r });

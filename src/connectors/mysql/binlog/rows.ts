@@ -790,6 +790,10 @@ class RowsEventImpl implements RowsEvent {
     return (this.flags & STMT_END_F) !== 0;
   }
 
+  get rowBytes(): number {
+    return this.rowsEnd - this.rowsStart;
+  }
+
   decodeRows(columns?: readonly ColumnSchema[]): RowImages {
     const plan = planFor(this.table, columns);
     const cols = plan.cols;

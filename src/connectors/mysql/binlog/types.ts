@@ -96,6 +96,8 @@ export interface RowsEvent extends EventBase {
   /** STMT_END_F: the last rows event of its statement. */
   statementEnd: boolean;
   columnCount: number;
+  /** Bytes of row images in the event (after decompression): what decoding will turn into values. */
+  readonly rowBytes: number;
   /**
    * Decodes the rows (lazily; the event keeps its raw bytes). `columns` is the schema in force
    * for the table at this position; it supplies what the table map lacks without FULL metadata

@@ -1,0 +1,112 @@
+import type { Server } from 'node:http';
+import { writeSync } from 'node:fs';
+import { describeConfig, loadPipelineConfig } from '../core/config.js';
+import type { PipelineConfig } from '../core/config-types.js';
+import { FerryError, isFerryError } from '../core/errors.js';
+import { createLogger, redactSecrets } from '../core/logger.js';
+import { createPipelineMetrics, serveMetrics } from '../core/metrics.js';
+import { runPipeline, type RuntimeObserver } from '../core/runtime.js';
+import { createSink, createSource } from '../connectors/registry.js';
+import { openStateStore } from '../state/sqlite-store.js';
+import { resolveTarget } from '../transform/route.js';
+
+/** Exit codes: 0 done or stopped gracefully, 1 the pipeline failed or cannot run, 2 bad input. */
+export const EXIT_FAILED = 1;
+export const EXIT_BAD_INPUT = 2;
+
+export interface RunResult {
+  exitCode: number;
+  /** `done`: a snapshot-only pipeline finished; `stopped`: stopped on request; `failed`: error printed. */
+  outcome: 'done' | 'stopped' | 'failed';
+}
+
+export interface RunOptions {
+  metricsPort?: string;
+  logLevel?: string;
+  /** Progress goes to a terminal (the observer renders it); logs default to `warn` then. */
+  tty: boolean;
+}
+
+export function secretsOf(cfg: PipelineConfig | null): string[] {
+  return cfg ? [cfg.source.password.reveal(), cfg.sink.password.reveal()] : [];
+}
+
+/**
+ * The text of an error for stderr, secrets redacted. Written with a synchronous write: the
+ * pipeline runs in a worker thread, whose `process.stderr` is forwarded asynchronously by the
+ * main thread and may lose its last lines when the process ends right after.
+ */
+export function printError(e: unknown, cfg: PipelineConfig | null): void {
+  const text = isFerryError(e) ? e.describe() : `FERRY_INTERNAL: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`;
+  writeSync(2, `${redactSecrets(text, secretsOf(cfg))}\n`);
+}
+
+/**
+ * One `ferry run` of a pipeline file, start to end: takes the run lock, runs snapshot and stream
+ * until `stop` aborts or the pipeline ends, then closes everything in order. Returns the exit
+ * code. Runs inside the pipeline worker (run-worker.ts); the main thread owns signals and the
+ * terminal and only asks for a stop.
+ */
+export async function runPipelineFile(
+  file: string,
+  opts: RunOptions,
+  stop: AbortSignal,
+  observer: RuntimeObserver | undefined,
+): Promise<RunResult> {
+  const cfg = loadPipelineConfig(file);
+  const log = createLogger({ level: opts.logLevel ?? (opts.tty ? 'warn' : 'info'), pipeline: cfg.pipeline.name });
+  const state = openStateStore(cfg.pipeline.stateDir, cfg.pipeline.name);
+  try {
+    state.acquireRunLock();
+  } catch (e) {
+    state.close();
+    throw e;
+  }
+  const metrics = createPipelineMetrics();
+  let metricsServer: Server | null = null;
+  let result: RunResult = { exitCode: 0, outcome: 'stopped' };
+  const controller = new AbortController();
+  const onStop = (): void => {
+    log.warn({ signal: String((stop.reason as { signal?: string } | undefined)?.signal ?? 'stop') }, 'stopping gracefully: flushing lanes and writing the checkpoint');
+    controller.abort(new FerryError('FERRY_ABORTED', `received ${String((stop.reason as { signal?: string } | undefined)?.signal ?? 'a stop request')}`));
+  };
+  if (stop.aborted) onStop();
+  else stop.addEventListener('abort', onStop, { once: true });
+  const source = createSource(cfg);
+  const sink = createSink(cfg);
+  try {
+    if (opts.metricsPort) metricsServer = await serveMetrics(metrics.registry, Number(opts.metricsPort));
+    log.info({ config: describeConfig(cfg) }, 'pipeline starting');
+    const outcome = await runPipeline(
+      { config: cfg, source, sink, state, metrics, log, observer, resolveTarget: (t) => resolveTarget(cfg.route, t, cfg.sink.type) },
+      controller.signal,
+    );
+    log.info({ outcome }, outcome === 'done' ? 'snapshot complete' : 'pipeline stopped');
+    result = { exitCode: 0, outcome };
+  } catch (e) {
+    if (isFerryError(e, 'FERRY_ABORTED') && controller.signal.aborted) {
+      log.info({}, 'pipeline stopped');
+    } else {
+      log.error({ code: isFerryError(e) ? e.code : 'FERRY_INTERNAL', error: redactSecrets(e instanceof Error ? e.message : String(e), secretsOf(cfg)) }, 'pipeline failed');
+      printError(e, cfg);
+      result = { exitCode: EXIT_FAILED, outcome: 'failed' };
+    }
+  } finally {
+    stop.removeEventListener('abort', onStop);
+    // Each step on its own: one failing cleanup must not keep the others (and the exit) from happening.
+    const step = async (what: string, f: () => unknown): Promise<void> => {
+      try {
+        await f();
+      } catch (e) {
+        writeSync(2, `ferry: ${what} failed during shutdown: ${redactSecrets(e instanceof Error ? e.message : String(e), secretsOf(cfg))}\n`);
+      }
+    };
+    await step('closing the source', () => source.close());
+    await step('closing the sink', () => sink.close());
+    await step('releasing the run lock', () => state.releaseRunLock());
+    await step('closing the state store', () => state.close());
+    await step('closing the metrics server', () => metricsServer?.close());
+    await step('flushing the log', () => log.flush());
+  }
+  return result;
+}
