@@ -202,7 +202,9 @@ function writePipeline(p: {
     `  tables: ${p.tables}\n  server-id: ${serverIdSeq++}\n${startup}` +
     sink +
     `route:\n  - source-table: ${p.tables}\n    sink-table: ${p.targetSchema}.<>\n    replace-symbol: <>\n` +
-    `pipeline:\n  name: ${p.name}\n  state-dir: ${stateDir}\n`;
+    `pipeline:\n  name: ${p.name}\n  state-dir: ${stateDir}\n` +
+    // BENCH_FERRY_PIPELINE: extra `pipeline:` settings for every Ferry run, e.g. "heap.max-bytes: 1GiB".
+    (process.env.BENCH_FERRY_PIPELINE ? `${process.env.BENCH_FERRY_PIPELINE.split(';').map((l) => `  ${l.trim()}\n`).join('')}` : '');
   const file = join(RUN, 'pipelines', `${p.name}.yaml`);
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, yaml);
@@ -399,6 +401,7 @@ async function setup(o: Options): Promise<Ctx> {
     notes: [
       `dataset generated server-side in ${gen.seconds.toFixed(1)} s`,
       ...(process.env.BENCH_FERRY_NODE_OPTIONS ? [`Ferry processes ran with NODE_OPTIONS=${process.env.BENCH_FERRY_NODE_OPTIONS}`] : []),
+      ...(process.env.BENCH_FERRY_PIPELINE ? [`Ferry pipelines had extra settings: ${process.env.BENCH_FERRY_PIPELINE}`] : []),
       ...(process.env.BENCH_TSC_ERRORS === '1'
         ? ['the build had type errors in files other engineers were editing (tsc still emitted the JS); the measured build is the frozen copy made at the start of the run']
         : []),

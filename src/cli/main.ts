@@ -1,18 +1,21 @@
 import { Command, Option } from 'commander';
+import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { loadPipelineConfig } from '../core/config.js';
+import { parse as parseYaml } from 'yaml';
 import type { PipelineConfig } from '../core/config-types.js';
 import type { CheckProblem } from '../core/contracts.js';
 import { FerryError, isFerryError } from '../core/errors.js';
 import { createLogger, redactSecrets } from '../core/logger.js';
 import type { RuntimeObserver } from '../core/runtime.js';
-import { EXIT_BAD_INPUT, EXIT_FAILED, printError, secretsOf, type RunResult } from './run.js';
+import { DEFAULT_HEAP_MAX, parseByteSize } from '../core/sizes.js';
+import { EXIT_BAD_INPUT, EXIT_FAILED, printError, secretsOf, type RunResult } from './common.js';
 import type { FromWorker, PipelineWorkerData, ToWorker } from './run-worker.js';
 
 // Connectors, the runtime, the state store and the metrics registry are imported by the command
 // that needs them: `ferry run` loads them only in its pipeline worker, not twice.
 
-function loadConfigOrExit(file: string): PipelineConfig {
+async function loadConfigOrExit(file: string): Promise<PipelineConfig> {
+  const { loadPipelineConfig } = await import('../core/config.js');
   try {
     return loadPipelineConfig(file);
   } catch (e) {
@@ -22,7 +25,7 @@ function loadConfigOrExit(file: string): PipelineConfig {
 }
 
 async function checkCommand(file: string): Promise<void> {
-  const cfg = loadConfigOrExit(file);
+  const cfg = await loadConfigOrExit(file);
   const { createSink, createSource } = await import('../connectors/registry.js');
   const signal = AbortSignal.timeout(cfg.source.connectTimeoutMs * 2 + 30_000);
   const problems: CheckProblem[] = [];
@@ -58,17 +61,36 @@ async function checkCommand(file: string): Promise<void> {
 }
 
 /**
- * `ferry run`: the main thread validates the file, starts the pipeline worker (run-worker.ts)
- * with its heap capped at `pipeline.heap.max-bytes`, turns signals into stop requests, renders
- * progress on a terminal, and reports a worker that ran out of heap as FERRY_OUT_OF_MEMORY.
- * The process (one PID, shared by both threads) exits with the worker's exit code.
+ * `pipeline.heap.max-bytes` of a pipeline file, read with the YAML parser alone: the heap cap has
+ * to be known before the pipeline worker starts, and the worker validates the whole file (a bad
+ * value there is reported by it, exit 2; here it falls back to the default).
+ */
+function heapCapOf(file: string): number {
+  const fallback = parseByteSize(DEFAULT_HEAP_MAX) ?? 160 * 2 ** 20;
+  try {
+    const root: unknown = parseYaml(readFileSync(file, 'utf8'));
+    const pipeline = root !== null && typeof root === 'object' ? (root as Record<string, unknown>).pipeline : undefined;
+    const v = pipeline !== null && typeof pipeline === 'object' ? (pipeline as Record<string, unknown>)['heap.max-bytes'] : undefined;
+    const n = typeof v === 'number' || typeof v === 'string' ? parseByteSize(v) : null;
+    return n !== null && n >= 64 * 2 ** 20 ? n : fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+/**
+ * `ferry run`: the main thread starts the pipeline worker (run-worker.ts) with its heap capped at
+ * `pipeline.heap.max-bytes`, turns signals into stop requests, renders progress on a terminal,
+ * and reports a worker that ran out of heap as FERRY_OUT_OF_MEMORY. The worker validates the
+ * file and runs the pipeline. The process (one PID, shared by both threads) exits with the
+ * worker's exit code. The main thread loads no connector, runtime or schema module.
  */
 async function runCommand(file: string, opts: { metricsPort?: string; progress?: boolean; logLevel?: string }): Promise<void> {
-  const cfg = loadConfigOrExit(file);
   const tty = Boolean(process.stderr.isTTY) && opts.progress !== false;
   const workerData: PipelineWorkerData = { file, opts: { metricsPort: opts.metricsPort, logLevel: opts.logLevel, tty } };
-  const heapMb = Math.floor(cfg.pipeline.heapMaxBytes / 2 ** 20);
+  const heapMb = Math.floor(heapCapOf(file) / 2 ** 20);
   const worker = new Worker(new URL('./run-worker.js', import.meta.url), { workerData, resourceLimits: { maxOldGenerationSizeMb: heapMb } });
+  let pipelineName: string | null = null;
   let observer: (RuntimeObserver & { stop(): void }) | undefined;
   if (tty) observer = (await import('./progress.js')).createTerminalObserver();
   let signals = 0;
@@ -87,6 +109,7 @@ async function runCommand(file: string, opts: { metricsPort?: string; progress?:
   const exitCode = await new Promise<number>((resolve) => {
     worker.on('message', (m: FromWorker) => {
       if (m.t === 'result') result = m.result;
+      else if (m.t === 'started') pipelineName = m.pipeline;
       else if (m.t === 'observe') (observer?.[m.m] as ((...a: unknown[]) => void) | undefined)?.apply(observer, m.a);
     });
     worker.on('error', (e) => {
@@ -106,11 +129,11 @@ async function runCommand(file: string, opts: { metricsPort?: string; progress?:
           cause: failure,
         })
       : failure;
-    createLogger({ level: opts.logLevel ?? (tty ? 'warn' : 'info'), pipeline: cfg.pipeline.name }).error(
-      { code: isFerryError(e) ? e.code : 'FERRY_INTERNAL', error: redactSecrets(e instanceof Error ? e.message : String(e), secretsOf(cfg)) },
+    createLogger({ level: opts.logLevel ?? (tty ? 'warn' : 'info'), pipeline: pipelineName ?? undefined }).error(
+      { code: isFerryError(e) ? e.code : 'FERRY_INTERNAL', error: redactSecrets(e instanceof Error ? e.message : String(e)) },
       'pipeline failed',
     );
-    printError(e, cfg);
+    printError(e, null);
     process.exitCode = EXIT_FAILED;
     return;
   }
@@ -125,11 +148,12 @@ async function runCommand(file: string, opts: { metricsPort?: string; progress?:
  * need (the source and sink passwords, typically) may be unset in the shell that asks. A missing
  * variable in the pipeline's name or state directory is still an error.
  */
-function loadConfigForStatus(file: string): PipelineConfig {
+async function loadConfigForStatus(file: string): Promise<PipelineConfig> {
+  const { loadPipelineConfig } = await import('../core/config.js');
   try {
     return loadPipelineConfig(file);
   } catch (e) {
-    if (!isFerryError(e, 'FERRY_CONFIG_ENV_MISSING')) return loadConfigOrExit(file);
+    if (!isFerryError(e, 'FERRY_CONFIG_ENV_MISSING')) return await loadConfigOrExit(file);
     const unset = 'ferry-status-unset-variable';
     const env = new Proxy(process.env, { get: (t, k) => (typeof k === 'string' ? (t[k] ?? unset) : undefined) });
     try {
@@ -138,12 +162,12 @@ function loadConfigForStatus(file: string): PipelineConfig {
     } catch {
       // fall through to the original error
     }
-    return loadConfigOrExit(file);
+    return await loadConfigOrExit(file);
   }
 }
 
 async function statusCommand(file: string, opts: { json?: boolean }): Promise<void> {
-  const cfg = loadConfigForStatus(file);
+  const cfg = await loadConfigForStatus(file);
   const { openStateStore } = await import('../state/sqlite-store.js');
   const state = openStateStore(cfg.pipeline.stateDir, cfg.pipeline.name);
   try {
@@ -207,7 +231,7 @@ async function statusCommand(file: string, opts: { json?: boolean }): Promise<vo
  * running `ferry run` picks it up within a second, otherwise the next run does.
  */
 async function snapshotCommand(file: string, opts: { table: string[] }): Promise<void> {
-  const cfg = loadConfigOrExit(file);
+  const cfg = await loadConfigOrExit(file);
   const { openStateStore } = await import('../state/sqlite-store.js');
   const { META_SNAPSHOT_REQUESTS } = await import('../core/runtime.js');
   const state = openStateStore(cfg.pipeline.stateDir, cfg.pipeline.name);

@@ -1,7 +1,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { isFerryError } from '../core/errors.js';
 import type { RuntimeObserver } from '../core/runtime.js';
-import { EXIT_BAD_INPUT, EXIT_FAILED, printError, runPipelineFile, type RunOptions, type RunResult } from './run.js';
+import { EXIT_BAD_INPUT, EXIT_FAILED, printError, type RunOptions, type RunResult } from './common.js';
+import { runPipelineFile } from './run.js';
 
 /**
  * The pipeline worker of `ferry run`: the whole pipeline (connectors, lanes, state store, metrics
@@ -11,7 +12,7 @@ import { EXIT_BAD_INPUT, EXIT_FAILED, printError, runPipelineFile, type RunOptio
  * instead of V8 growing the heap to several times the live data (or aborting the process).
  *
  * Messages: main → worker `{ t: 'stop', signal }` (first SIGINT/SIGTERM: stop gracefully);
- * worker → main `{ t: 'observe', m, a }` (progress for the terminal, only when it is one) and
+ * worker → main `{ t: 'started', pipeline }` (the file is valid), `{ t: 'observe', m, a }` (progress for the terminal, only when it is one) and
  * `{ t: 'result', result }` once, at the end.
  */
 export interface PipelineWorkerData {
@@ -20,6 +21,7 @@ export interface PipelineWorkerData {
 }
 
 export type FromWorker =
+  | { t: 'started'; pipeline: string }
   | { t: 'observe'; m: keyof RuntimeObserver; a: unknown[] }
   | { t: 'result'; result: RunResult };
 
@@ -48,7 +50,7 @@ const observer: RuntimeObserver | undefined = data.opts.tty
 
 let result: RunResult;
 try {
-  result = await runPipelineFile(data.file, data.opts, stop.signal, observer);
+  result = await runPipelineFile(data.file, data.opts, stop.signal, observer, (pipeline) => port.postMessage({ t: 'started', pipeline } satisfies FromWorker));
 } catch (e) {
   printError(e, null);
   result = { exitCode: isFerryError(e) && e.code.startsWith('FERRY_CONFIG') ? EXIT_BAD_INPUT : EXIT_FAILED, outcome: 'failed' };

@@ -3,43 +3,13 @@ import { writeSync } from 'node:fs';
 import { describeConfig, loadPipelineConfig } from '../core/config.js';
 import type { PipelineConfig } from '../core/config-types.js';
 import { FerryError, isFerryError } from '../core/errors.js';
+import { EXIT_FAILED, printError, secretsOf, type RunOptions, type RunResult } from './common.js';
 import { createLogger, redactSecrets } from '../core/logger.js';
 import { createPipelineMetrics, serveMetrics } from '../core/metrics.js';
 import { runPipeline, type RuntimeObserver } from '../core/runtime.js';
 import { createSink, createSource } from '../connectors/registry.js';
 import { openStateStore } from '../state/sqlite-store.js';
 import { resolveTarget } from '../transform/route.js';
-
-/** Exit codes: 0 done or stopped gracefully, 1 the pipeline failed or cannot run, 2 bad input. */
-export const EXIT_FAILED = 1;
-export const EXIT_BAD_INPUT = 2;
-
-export interface RunResult {
-  exitCode: number;
-  /** `done`: a snapshot-only pipeline finished; `stopped`: stopped on request; `failed`: error printed. */
-  outcome: 'done' | 'stopped' | 'failed';
-}
-
-export interface RunOptions {
-  metricsPort?: string;
-  logLevel?: string;
-  /** Progress goes to a terminal (the observer renders it); logs default to `warn` then. */
-  tty: boolean;
-}
-
-export function secretsOf(cfg: PipelineConfig | null): string[] {
-  return cfg ? [cfg.source.password.reveal(), cfg.sink.password.reveal()] : [];
-}
-
-/**
- * The text of an error for stderr, secrets redacted. Written with a synchronous write: the
- * pipeline runs in a worker thread, whose `process.stderr` is forwarded asynchronously by the
- * main thread and may lose its last lines when the process ends right after.
- */
-export function printError(e: unknown, cfg: PipelineConfig | null): void {
-  const text = isFerryError(e) ? e.describe() : `FERRY_INTERNAL: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`;
-  writeSync(2, `${redactSecrets(text, secretsOf(cfg))}\n`);
-}
 
 /**
  * One `ferry run` of a pipeline file, start to end: takes the run lock, runs snapshot and stream
@@ -52,8 +22,10 @@ export async function runPipelineFile(
   opts: RunOptions,
   stop: AbortSignal,
   observer: RuntimeObserver | undefined,
+  onValidated: (pipeline: string) => void = () => undefined,
 ): Promise<RunResult> {
   const cfg = loadPipelineConfig(file);
+  onValidated(cfg.pipeline.name);
   const log = createLogger({ level: opts.logLevel ?? (opts.tty ? 'warn' : 'info'), pipeline: cfg.pipeline.name });
   const state = openStateStore(cfg.pipeline.stateDir, cfg.pipeline.name);
   try {

@@ -3,6 +3,7 @@ import { resolve as resolvePath } from 'node:path';
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { Secret } from './config-types.js';
+import { DEFAULT_HEAP_MAX, parseByteSize } from './sizes.js';
 import type { MySqlSourceConfig, PipelineConfig, PipelineSettings, RouteConfig, SinkConfig } from './config-types.js';
 import { FerryError } from './errors.js';
 import type { FerryErrorCode } from './errors.js';
@@ -135,26 +136,7 @@ function timeZone() {
   });
 }
 
-const SIZE_UNITS: Record<string, number> = {
-  b: 1,
-  kb: 1e3,
-  kib: 2 ** 10,
-  mb: 1e6,
-  mib: 2 ** 20,
-  gb: 1e9,
-  gib: 2 ** 30,
-};
-
-/** Bytes from a number or a string like `512KiB`, `64MiB`, `1GB`. */
-export function parseByteSize(v: number | string): number | null {
-  if (typeof v === 'number') return Number.isSafeInteger(v) && v >= 0 ? v : null;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$/.exec(v);
-  if (!m || m[1] === undefined) return null;
-  const factor = SIZE_UNITS[(m[2] ?? '').toLowerCase() || 'b'];
-  if (factor === undefined) return null;
-  const bytes = Number(m[1]) * factor;
-  return Number.isSafeInteger(bytes) ? bytes : null;
-}
+export { parseByteSize } from './sizes.js';
 
 function formatBytes(n: number): string {
   for (const [unit, f] of [['GiB', 2 ** 30], ['MiB', 2 ** 20], ['KiB', 2 ** 10]] as const) {
@@ -547,7 +529,7 @@ const pipelineShape = {
     description: 'Bytes of changes held between source and lanes before the source is paused.',
     example: '64MiB',
   }),
-  'heap.max-bytes': field(byteSize(64 * 2 ** 20, 2 ** 40).prefault('160MiB'), {
+  'heap.max-bytes': field(byteSize(64 * 2 ** 20, 2 ** 40).prefault(DEFAULT_HEAP_MAX), {
     type: 'size',
     description:
       'Most JavaScript heap the pipeline may use (`ferry run` runs the pipeline in a worker thread with this limit). Without a limit V8 lets the heap grow to several times the live data before collecting; with it, peak RSS stays near this value plus about 80 MB (code, buffers, SQLite). Reaching it stops the pipeline with FERRY_OUT_OF_MEMORY; nothing is lost. Raise it for rows of tens of MB; it must be at least twice `queue.max-bytes`.',
