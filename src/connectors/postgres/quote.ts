@@ -212,6 +212,144 @@ export class CopyTextEncoder {
     this.#pos += writeUtf8(this.#buf, s, this.#pos);
   }
 
+  /** NULL (`\N`). */
+  fieldNull(): void {
+    this.#room(3);
+    if (!this.#rowStart) this.#buf[this.#pos++] = TAB;
+    this.#buf[this.#pos++] = BACKSLASH;
+    this.#buf[this.#pos++] = LETTER_N;
+    this.#rowStart = false;
+  }
+
+  /**
+   * Bytes the caller knows need no escaping (digits, dates: text a server formatted), copied as
+   * they are, then `suffix` (ASCII, e.g. `+00`).
+   */
+  fieldAscii(src: Buffer, start: number, end: number, suffix = ''): void {
+    const n = end - start;
+    this.#room(1 + n + suffix.length);
+    const b = this.#buf;
+    let p = this.#pos;
+    if (!this.#rowStart) b[p++] = TAB;
+    this.#rowStart = false;
+    if (n > 32) {
+      src.copy(b, p, start, end);
+      p += n;
+    } else for (let i = start; i < end; i++) b[p++] = src[i] as number;
+    for (let i = 0; i < suffix.length; i++) b[p++] = suffix.charCodeAt(i);
+    this.#pos = p;
+  }
+
+  /**
+   * UTF-8 text bytes as one field: backslash, newline, carriage return and tab escaped (the same
+   * bytes `field(string)` writes for the decoded string). With `stripNul`, U+0000 (the byte 0x00
+   * in UTF-8) is left out; returns how many were. Without it a 0x00 byte is passed on (the
+   * server refuses it).
+   */
+  fieldText(src: Buffer, start: number, end: number, stripNul: boolean): number {
+    const n = end - start;
+    this.#room(1 + 2 * n);
+    const b = this.#buf;
+    let p = this.#pos;
+    if (!this.#rowStart) b[p++] = TAB;
+    this.#rowStart = false;
+    let stripped = 0;
+    let run = start;
+    for (let i = start; i < end; i++) {
+      const c = src[i] as number;
+      // The special bytes are 0x00, 0x09, 0x0a, 0x0d and 0x5c: most bytes skip at the first test.
+      if (c > 0x0d && c !== BACKSLASH) continue;
+      let esc: number;
+      if (c === BACKSLASH) esc = BACKSLASH;
+      else if (c === TAB) esc = 0x74; // t
+      else if (c === NEWLINE) esc = 0x6e; // n
+      else if (c === 0x0d) esc = 0x72; // r
+      else if (c === 0 && stripNul) esc = -1;
+      else continue;
+      if (i > run) p = copySpan(src, run, i, b, p);
+      run = i + 1;
+      if (esc < 0) {
+        stripped++;
+        continue;
+      }
+      b[p++] = BACKSLASH;
+      b[p++] = esc;
+    }
+    if (end > run) p = copySpan(src, run, end, b, p);
+    this.#pos = p;
+    return stripped;
+  }
+
+  /**
+   * JSON text bytes as one field, escaped like `fieldText`, with every `\u0000` escape (an odd
+   * run of backslashes followed by `u0000`) removed, which jsonb refuses; returns how many were.
+   */
+  fieldJson(src: Buffer, start: number, end: number): number {
+    const n = end - start;
+    this.#room(1 + 2 * n);
+    const b = this.#buf;
+    let p = this.#pos;
+    if (!this.#rowStart) b[p++] = TAB;
+    this.#rowStart = false;
+    let removed = 0;
+    let run = start;
+    for (let i = start; i < end; i++) {
+      const c = src[i] as number;
+      if (c > 0x0d && c !== BACKSLASH) continue;
+      if (c === BACKSLASH) {
+        let j = i;
+        while (j < end && src[j] === BACKSLASH) j++;
+        const count = j - i;
+        if (i > run) p = copySpan(src, run, i, b, p);
+        let keep = count;
+        let next = j;
+        if (count % 2 === 1 && isU0000(src, j, end)) {
+          keep = count - 1;
+          next = j + 5;
+          removed++;
+        }
+        for (let k = 0; k < keep; k++) {
+          b[p++] = BACKSLASH;
+          b[p++] = BACKSLASH;
+        }
+        run = next;
+        i = next - 1;
+        continue;
+      }
+      let esc: number;
+      if (c === TAB) esc = 0x74;
+      else if (c === NEWLINE) esc = 0x6e;
+      else if (c === 0x0d) esc = 0x72;
+      else continue;
+      if (i > run) p = copySpan(src, run, i, b, p);
+      run = i + 1;
+      b[p++] = BACKSLASH;
+      b[p++] = esc;
+    }
+    if (end > run) p = copySpan(src, run, end, b, p);
+    this.#pos = p;
+    return removed;
+  }
+
+  /** Bytes as bytea hex input (`\\x` + hex), the same bytes `field(Buffer)` writes. */
+  fieldHex(src: Buffer, start: number, end: number): void {
+    const n = end - start;
+    this.#room(4 + 2 * n);
+    const b = this.#buf;
+    let p = this.#pos;
+    if (!this.#rowStart) b[p++] = TAB;
+    this.#rowStart = false;
+    b[p++] = BACKSLASH;
+    b[p++] = BACKSLASH;
+    b[p++] = LETTER_X;
+    for (let i = start; i < end; i++) {
+      const byte = src[i] as number;
+      b[p++] = HEX_DIGITS[byte >> 4] as number;
+      b[p++] = HEX_DIGITS[byte & 15] as number;
+    }
+    this.#pos = p;
+  }
+
   endRow(): void {
     this.#room(1);
     this.#buf[this.#pos++] = NEWLINE;
@@ -243,6 +381,18 @@ export class CopyTextEncoder {
     this.#rowStart = true;
     return this.takePieces();
   }
+}
+
+/** Copies src[start, end) to dst at p; returns the end offset. Short spans by hand (a native copy costs a call). */
+function copySpan(src: Buffer, start: number, end: number, dst: Buffer, p: number): number {
+  if (end - start > 32) return p + src.copy(dst, p, start, end);
+  for (let i = start; i < end; i++) dst[p++] = src[i] as number;
+  return p;
+}
+
+/** Whether src[at, at + 5) is `u0000`. */
+function isU0000(src: Buffer, at: number, end: number): boolean {
+  return at + 5 <= end && src[at] === 0x75 && src[at + 1] === 0x30 && src[at + 2] === 0x30 && src[at + 3] === 0x30 && src[at + 4] === 0x30;
 }
 
 /**

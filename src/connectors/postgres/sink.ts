@@ -20,7 +20,8 @@ import type { KeyAction, LaneBatch, LaneCheckpoint, Sink, SinkLane, TargetTable 
 import { FerryError, abortError, asFerryError, isFerryError, throwIfAborted } from '../../core/errors.js';
 import type { ColumnSchema, TableSchema } from '../../core/schema.js';
 import { CopyTextEncoder, pgStringLiteral, quotePgIdent, quotePgTable } from './quote.js';
-import { newLossStats, pgColumnType, pgCopyWriter, pgEncoder, pgNotNull, type PgCopyWriter, type PgEncoder, type PgInput, type PgLossStats } from './type-map.js';
+import { newLossStats, pgColumnType, pgCopyTextWriter, pgCopyWriter, pgEncoder, pgNotNull, type PgCopyTextWriter, type PgCopyWriter, type PgEncoder, type PgInput, type PgLossStats } from './type-map.js';
+import type { SnapshotTextChunk, TextRows } from '../../core/text-rows.js';
 
 export const CHECKPOINT_TABLE = '_ferry_checkpoint';
 
@@ -449,27 +450,8 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
    */
   async function copyIntoFreeRange(client: Client, g: UpsertGroup, signal: AbortSignal): Promise<boolean> {
     const { plan, rows } = g;
-    const first = rows[0] as Row;
-    const last = rows[rows.length - 1] as Row;
-    const params: PgInput[] = [];
-    const keyOf = (row: Row): string => {
-      const ph = plan.pk.map((i) => {
-        params.push((plan.encoders[i] as PgEncoder)(row[i] as Value));
-        return `$${params.length}`;
-      });
-      return ph.length === 1 ? (ph[0] as string) : `(${ph.join(', ')})`;
-    };
-    const lhs = plan.pk.length === 1 ? plan.pkList : `(${plan.pkList})`;
-    let found: number;
-    try {
-      const low = keyOf(first);
-      const high = keyOf(last);
-      found = (await client.query(`SELECT 1 FROM ${plan.qualified} WHERE ${lhs} BETWEEN SYMMETRIC ${low} AND ${high} LIMIT 1`, params)).rowCount ?? 0;
-    } catch (e) {
-      if (isConnectionError(e) || isFerryError(e)) throw e;
-      return false;
-    }
-    if (found > 0) return false;
+    const keyOf = (row: Row): Value[] => plan.pk.map((i) => row[i] as Value);
+    if (!(await keyRangeFree(client, plan, keyOf(rows[0] as Row), keyOf(rows[rows.length - 1] as Row)))) return false;
     if (signal.aborted) throw abortError(signal);
     try {
       await copyRows(client, plan.qualified, plan.cols.join(', '), g);
@@ -477,6 +459,79 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
       if (isConnectionError(e) || isFerryError(e)) throw e;
       return false;
     }
+    return true;
+  }
+
+  /**
+   * Whether the target holds no row with a key between `first` and `last` (either order). False
+   * also when the probe itself failed for a reason other than the connection (the caller merges).
+   */
+  async function keyRangeFree(client: Client, plan: TablePlan, first: Value[], last: Value[]): Promise<boolean> {
+    const params: PgInput[] = [];
+    const keyOf = (key: Value[]): string => {
+      const ph = plan.pk.map((i, j) => {
+        params.push((plan.encoders[i] as PgEncoder)(key[j] as Value));
+        return `$${params.length}`;
+      });
+      return ph.length === 1 ? (ph[0] as string) : `(${ph.join(', ')})`;
+    };
+    const lhs = plan.pk.length === 1 ? plan.pkList : `(${plan.pkList})`;
+    try {
+      const low = keyOf(first);
+      const high = keyOf(last);
+      const found = (await client.query(`SELECT 1 FROM ${plan.qualified} WHERE ${lhs} BETWEEN SYMMETRIC ${low} AND ${high} LIMIT 1`, params)).rowCount ?? 0;
+      return found === 0;
+    } catch (e) {
+      if (isConnectionError(e) || isFerryError(e)) throw e;
+      return false;
+    }
+  }
+
+  /**
+   * A snapshot chunk in text form as COPY text pieces: each value's bytes turned into COPY bytes
+   * by the column's text writer (type-map.ts), no JS value per field. Lossy-case counts go to
+   * `chunkStats`, added to the sink's only once the chunk is written.
+   */
+  function copyTextPieces(plan: TablePlan, text: TextRows, chunkStats: PgLossStats): Buffer[] {
+    const cols = plan.cols.length;
+    const writers = plan.target.source.columns.map((c, i) => pgCopyTextWriter(c, chunkStats, zeroDate, plan.pk.includes(i)));
+    const { data, starts, ends, rowCount } = text;
+    const out = new CopyTextEncoder();
+    const pieces: Buffer[] = [];
+    let cell = 0;
+    for (let r = 0; r < rowCount; r++) {
+      for (let j = 0; j < cols; j++, cell++) {
+        const start = starts[cell] as number;
+        if (start < 0) out.fieldNull();
+        else (writers[j] as PgCopyTextWriter)(out, data, start, ends[cell] as number);
+      }
+      out.endRow();
+      if (out.hasPieces) for (const p of out.takePieces()) pieces.push(p);
+    }
+    for (const p of out.finish()) pieces.push(p);
+    return pieces;
+  }
+
+  /**
+   * writeSnapshotText: a plain COPY of the chunk into the target table when its key range is free
+   * there (see copyIntoFreeRange for why that is safe); false, having written nothing, otherwise.
+   */
+  async function copyTextIntoFreeRange(client: Client, plan: TablePlan, chunk: SnapshotTextChunk, signal: AbortSignal): Promise<boolean> {
+    const { text, firstKey, lastKey } = chunk;
+    if (firstKey === null || lastKey === null) return false;
+    const chunkStats = newLossStats();
+    const pieces = copyTextPieces(plan, text, chunkStats);
+    if (!(await keyRangeFree(client, plan, firstKey, lastKey))) return false;
+    if (signal.aborted) throw abortError(signal);
+    try {
+      const copy = client.query(copyStreams.from(`COPY ${plan.qualified} (${plan.cols.join(', ')}) FROM STDIN`));
+      await pipeline(Readable.from(pieces, { objectMode: false }), copy);
+    } catch (e) {
+      if (isConnectionError(e) || isFerryError(e)) throw e;
+      return false;
+    }
+    stats.nulCharsStripped += chunkStats.nulCharsStripped;
+    stats.zeroDatesReplaced += chunkStats.zeroDatesReplaced;
     return true;
   }
 
@@ -643,6 +698,14 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
       if (whole && rows.length >= copyMinRows && (await withPooled((client) => copyIntoFreeRange(client, whole, signal)))) return;
       const wp: WritePlan = whole ? { deletes: [], upserts: [whole] } : groupLaneActions(rows.map((row) => ({ kind: 'upsert' as const, table, row })), planOf);
       await withPooled((client) => applyInTransaction(client, wp, null, 'snapshot write', signal));
+    },
+
+    async writeSnapshotText(table, chunk, signal) {
+      throwIfAborted(signal);
+      const plan = planOf(table);
+      if (chunk.text.rowCount === 0) return true;
+      if (chunk.text.columns !== plan.cols.length) return false;
+      return withPooled((client) => copyTextIntoFreeRange(client, plan, chunk, signal));
     },
 
     async openLane(lane) {

@@ -253,3 +253,92 @@ export function pgCopyWriter(col: ColumnSchema, stats: PgLossStats, policy: Zero
       return (out, v) => out.field(encode(v));
   }
 }
+
+/**
+ * Writes one non-NULL value of one column, given in text form (core/text-rows.ts), as a COPY
+ * text field; NULL is `out.fieldNull()`.
+ */
+export type PgCopyTextWriter = (out: CopyTextEncoder, data: Buffer, start: number, end: number) => void;
+
+const ZERO = 0x30;
+const MINUS = 0x2d;
+
+/** Whether the date text (`YYYY-MM-DD...`) is one PostgreSQL cannot store: `isZeroDate` on bytes. */
+function isZeroDateBytes(d: Buffer, start: number, end: number): boolean {
+  const at = (i: number): number => (start + i < end ? (d[start + i] as number) : -1);
+  return (at(0) === ZERO && at(1) === ZERO && at(2) === ZERO && at(3) === ZERO && at(4) === MINUS) || (at(5) === ZERO && at(6) === ZERO) || (at(8) === ZERO && at(9) === ZERO);
+}
+
+/**
+ * The COPY writer for one column's values in text form: exactly the bytes `pgCopyWriter` writes
+ * for the canonical value the text stands for (test/unit/copy-text.test.ts holds them to that),
+ * without making that value: digits, decimals, dates and times are copied as they are (leading
+ * zeros of integers dropped), text and JSON escaped byte by byte, bytes written as hex. The rare
+ * cases (zero dates, BIT, FLOAT/DOUBLE text) go through the value encoder, so the lossy cases and
+ * their counts (`stats`) stay in one place.
+ */
+export function pgCopyTextWriter(col: ColumnSchema, stats: PgLossStats, policy: ZeroDatePolicy = 'null', isKey = false): PgCopyTextWriter {
+  const encode = pgEncoder(col, stats, policy, isKey);
+  const t = col.type;
+  switch (t.kind) {
+    case 'int':
+    case 'year': {
+      // The canonical value is a number: no leading zeros (ZEROFILL, YEAR 0000). Text with a
+      // leading zero other than `0` itself takes the value path, as readChunk's value would.
+      const copyWriter = pgCopyWriter(col, stats, policy, isKey);
+      return (out, d, start, end) => {
+        const lead = d[start] === MINUS ? start + 1 : start;
+        if (d[lead] !== ZERO || (end - start === 1 && lead === start)) out.fieldAscii(d, start, end);
+        else {
+          const s = d.toString('latin1', start, end);
+          const n = Number(s);
+          copyWriter(out, Number.isSafeInteger(n) ? n : BigInt(s));
+        }
+      };
+    }
+    case 'decimal':
+    case 'date':
+    case 'datetime':
+    case 'timestamp':
+    case 'time':
+      break;
+    case 'float':
+    case 'double':
+      return (out, d, start, end) => out.field(encode(Number(d.toString('latin1', start, end))));
+    case 'bit':
+      return (out, d, start, end) => out.field(encode(d.subarray(start, end)));
+    case 'string':
+    case 'enum':
+    case 'set':
+      return (out, d, start, end) => {
+        const n = out.fieldText(d, start, end, true);
+        if (n > 0) stats.nulCharsStripped += n;
+      };
+    case 'json':
+      return (out, d, start, end) => {
+        const n = out.fieldJson(d, start, end);
+        if (n > 0) stats.nulCharsStripped += n;
+      };
+    case 'binary':
+    case 'geometry':
+      return (out, d, start, end) => out.fieldHex(d, start, end);
+    case 'uuid':
+    case 'inet4':
+    case 'inet6':
+      return (out, d, start, end) => void out.fieldText(d, start, end, false);
+  }
+  switch (t.kind) {
+    case 'date':
+    case 'datetime':
+    case 'timestamp': {
+      const suffix = t.kind === 'timestamp' ? '+00' : '';
+      return (out, d, start, end) => {
+        if (isZeroDateBytes(d, start, end)) out.field(encode(d.toString('latin1', start, end)));
+        else out.fieldAscii(d, start, end, suffix);
+      };
+    }
+    default:
+      // decimal, time: the server's text, as the canonical string is.
+      return (out, d, start, end) => out.fieldAscii(d, start, end);
+  }
+}
