@@ -20,12 +20,16 @@ import type { Value } from './change.js';
  * | binary, geometry                | the canonical Buffer                                      |
  *
  * Value `i` of row `r` (columns aligned with `TableSchema.columns`, like a Row) is
- * `data[starts[r * columns + i], ends[r * columns + i])`; a start of -1 is SQL NULL.
+ * `buffers[rowBuffer[r]][starts[r * columns + i], ends[r * columns + i])`; a start of -1 is SQL
+ * NULL. All values of a row are in one buffer; the buffers may be shared with other data (a
+ * reader can point into the network buffers the rows arrived in instead of copying them) and
+ * must not be written to.
  */
 export interface TextRows {
   readonly rowCount: number;
   readonly columns: number;
-  readonly data: Buffer;
+  readonly buffers: readonly Buffer[];
+  readonly rowBuffer: Int32Array;
   readonly starts: Int32Array;
   readonly ends: Int32Array;
 }
@@ -38,85 +42,60 @@ export interface SnapshotTextChunk {
   lastKey: Value[] | null;
 }
 
-/** Builds TextRows row by row: `value()`/`nullValue()` per column, `endRow()` after each row. */
+/**
+ * Builds TextRows row by row: `beginRow(buffer)`, then `value(start, end)` or `nullValue()` per
+ * column (offsets into that buffer), then `endRow()`.
+ */
 export class TextRowsBuilder {
   readonly columns: number;
-  #data: Buffer;
-  #len = 0;
+  readonly #buffers: Buffer[] = [];
+  #current: Buffer | null = null;
+  #rowBuffer: Int32Array;
   #starts: Int32Array;
   #ends: Int32Array;
   #n = 0;
   #rows = 0;
 
-  constructor(columns: number, expectedRows = 1024, bytesPerRow = 128) {
+  constructor(columns: number, expectedRows = 1024) {
     this.columns = columns;
-    const cells = Math.max(1, expectedRows) * columns;
-    this.#starts = new Int32Array(cells);
-    this.#ends = new Int32Array(cells);
-    this.#data = Buffer.allocUnsafe(Math.max(1024, expectedRows * bytesPerRow));
+    const rows = Math.max(1, expectedRows);
+    this.#rowBuffer = new Int32Array(rows);
+    this.#starts = new Int32Array(rows * columns);
+    this.#ends = new Int32Array(rows * columns);
   }
 
   get rowCount(): number {
     return this.#rows;
   }
 
-  /** Values written so far in the current row. */
-  get pendingValues(): number {
-    return this.#n - this.#rows * this.columns;
-  }
-
-  #cell(): void {
-    if (this.#n === this.#starts.length) {
-      const starts = new Int32Array(this.#starts.length * 2);
-      starts.set(this.#starts);
-      this.#starts = starts;
-      const ends = new Int32Array(this.#ends.length * 2);
-      ends.set(this.#ends);
-      this.#ends = ends;
+  beginRow(buffer: Buffer): void {
+    if (this.#n !== this.#rows * this.columns) throw new Error('TextRowsBuilder: beginRow inside a row');
+    if (buffer !== this.#current) {
+      this.#buffers.push(buffer);
+      this.#current = buffer;
     }
-  }
-
-  /**
-   * Room for `n` more bytes; returns the buffer to write them into at `offset`. Then call
-   * `commitBytes(n)`. Lets a reader copy a whole protocol packet at once.
-   */
-  reserve(n: number): Buffer {
-    if (this.#len + n > this.#data.length) {
-      const grown = Buffer.allocUnsafe(Math.max(this.#data.length * 2, this.#len + n));
-      this.#data.copy(grown, 0, 0, this.#len);
-      this.#data = grown;
+    if (this.#rows === this.#rowBuffer.length) {
+      this.#rowBuffer = grow(this.#rowBuffer);
+      this.#starts = grow(this.#starts);
+      this.#ends = grow(this.#ends);
     }
-    return this.#data;
+    this.#rowBuffer[this.#rows] = this.#buffers.length - 1;
   }
 
-  get offset(): number {
-    return this.#len;
-  }
-
-  commitBytes(n: number): void {
-    this.#len += n;
-  }
-
-  /** The next value is `[start, end)` of the data (bytes already placed with reserve/commitBytes). */
-  valueAt(start: number, end: number): void {
-    this.#cell();
+  /** The next value is `[start, end)` of the row's buffer. */
+  value(start: number, end: number): void {
     this.#starts[this.#n] = start;
     this.#ends[this.#n++] = end;
   }
 
-  /** The next value is these bytes (copied). */
-  value(src: Buffer, start = 0, end = src.length): void {
-    const n = end - start;
-    const b = this.reserve(n);
-    src.copy(b, this.#len, start, end);
-    this.valueAt(this.#len, this.#len + n);
-    this.#len += n;
-  }
-
   nullValue(): void {
-    this.#cell();
     this.#starts[this.#n] = -1;
     this.#ends[this.#n++] = -1;
+  }
+
+  /** Forgets the values of the row begun last. */
+  dropRow(): void {
+    this.#n = this.#rows * this.columns;
   }
 
   endRow(): void {
@@ -125,6 +104,12 @@ export class TextRowsBuilder {
   }
 
   finish(): TextRows {
-    return { rowCount: this.#rows, columns: this.columns, data: this.#data, starts: this.#starts, ends: this.#ends };
+    return { rowCount: this.#rows, columns: this.columns, buffers: this.#buffers, rowBuffer: this.#rowBuffer, starts: this.#starts, ends: this.#ends };
   }
+}
+
+function grow(a: Int32Array): Int32Array {
+  const b = new Int32Array(Math.max(16, a.length * 2));
+  b.set(a);
+  return b;
 }

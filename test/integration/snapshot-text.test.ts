@@ -1,7 +1,7 @@
 /**
  * Snapshot chunks in text form (core/text-rows.ts) are the same chunks as rows: for every type
  * of the type catalogue, and for keys of every keyable kind, `readChunkText` returns the rows
- * `readChunk` returns, and the PostgreSQL COPY bytes made from the text (pgCopyTextWriter) are
+ * `readChunk` returns, and the PostgreSQL COPY bytes made from the text (copy-text.ts) are
  * exactly the bytes made from the rows (pgCopyWriter), with the same lossy-case counts, under
  * every zero-date policy. Then `ferry run` in snapshot mode (which takes the text path) lands
  * every catalogue value exactly, also when the target already holds rows of the chunks (the
@@ -15,7 +15,8 @@ import { openSourceConnection, type MySqlConnection } from '../../src/connectors
 import { readTableSchemas } from '../../src/connectors/mysql/schema-reader.js';
 import { readChunk, readChunkText } from '../../src/connectors/mysql/snapshot-reader.js';
 import { CopyTextEncoder } from '../../src/connectors/postgres/quote.js';
-import { newLossStats, pgCopyTextWriter, pgCopyWriter } from '../../src/connectors/postgres/type-map.js';
+import { copyTextRowsEncoder } from '../../src/connectors/postgres/copy-text.js';
+import { newLossStats, pgCopyWriter } from '../../src/connectors/postgres/type-map.js';
 import type { Row, Value } from '../../src/core/change.js';
 import type { ZeroDatePolicy } from '../../src/core/config-types.js';
 import type { TableSchema } from '../../src/core/schema.js';
@@ -73,18 +74,8 @@ function rowsToCopy(table: TableSchema, rows: Row[], policy: ZeroDatePolicy): { 
 
 function textToCopy(table: TableSchema, text: TextRows, policy: ZeroDatePolicy): { bytes: Buffer; stats: object } {
   const stats = newLossStats();
-  const writers = table.columns.map((c, i) => pgCopyTextWriter(c, stats, policy, table.primaryKey.includes(i)));
-  const out = new CopyTextEncoder(64);
-  for (let r = 0; r < text.rowCount; r++) {
-    for (let i = 0; i < text.columns; i++) {
-      const cell = r * text.columns + i;
-      const start = text.starts[cell] as number;
-      if (start < 0) out.fieldNull();
-      else (writers[i] as (typeof writers)[number])(out, text.data, start, text.ends[cell] as number);
-    }
-    out.endRow();
-  }
-  return { bytes: Buffer.concat(out.finish()), stats };
+  const pieces = copyTextRowsEncoder(table.columns, policy, table.primaryKey, 64).encode(text, stats);
+  return { bytes: Buffer.concat(pieces), stats };
 }
 
 /** Outcome of encoding: the bytes and counts, or the error code. */

@@ -312,7 +312,7 @@ function keyFromText(table: TableSchema, text: TextRows, row: number): Value[] {
     const cell = row * text.columns + i;
     const start = text.starts[cell] as number;
     if (start < 0) throw new FerryError('FERRY_INTERNAL', `NULL in primary key column ${table.columns[i]?.name ?? i} of ${table.schema}.${table.name}`);
-    return keyValueFromText((table.columns[i] as ColumnSchema).type, text.data, start, text.ends[cell] as number);
+    return keyValueFromText((table.columns[i] as ColumnSchema).type, text.buffers[text.rowBuffer[row] as number] as Buffer, start, text.ends[cell] as number);
   });
 }
 

@@ -4,8 +4,7 @@
  * mysql2 turns every field of every text-protocol row into a JS string (or number, Buffer) as
  * the packet arrives; for snapshot chunks that go on as text (PostgreSQL COPY) those strings
  * were the largest cost of the process, with the garbage collection they caused. This command
- * copies each row packet's payload into one buffer and notes where each field starts and ends,
- * nothing more.
+ * only notes where each field of each row starts and ends in the buffers the packets arrived in.
  *
  * Like raw-query.ts, it goes on mysql2's command queue as a small command object (mysql2 keeps
  * the handshake, TLS, packet reassembly, error objects, and failing queued commands when the
@@ -105,17 +104,19 @@ class TextResultCommand {
     }
   }
 
-  /** Copies the row's payload and notes each field: a length-encoded string, or 0xfb for NULL. */
+  /**
+   * Notes where each field of the row is: a length-encoded string, or 0xfb for NULL. Nothing is
+   * copied: the values stay in the buffer the packet arrived in (mysql2 reuses its packet object,
+   * never the buffer: a network read is a new buffer, a packet spanning reads is copied into one).
+   */
   #row(b: Buffer, start: number, end: number): void {
     const builder = this.builder;
-    const n = end - start;
-    const dst = builder.reserve(n);
-    const base = builder.offset - start;
-    b.copy(dst, builder.offset, start, end);
+    builder.beginRow(b);
     let p = start;
     const columns = builder.columns;
     for (let c = 0; c < columns; c++) {
       if (p >= end) {
+        builder.dropRow();
         this.#failure = protocolError('a result row is shorter than its columns');
         return;
       }
@@ -138,14 +139,14 @@ class TextResultCommand {
         len = b.readUInt32LE(p + 1) + b.readUInt32LE(p + 5) * 0x1_0000_0000;
         p += 9;
       }
-      builder.valueAt(p + base, p + base + len);
+      builder.value(p, p + len);
       p += len;
     }
     if (p !== end) {
+      builder.dropRow();
       this.#failure = protocolError('a result row is longer than its columns');
       return;
     }
-    builder.commitBytes(n);
     builder.endRow();
   }
 
@@ -196,7 +197,7 @@ class TextResultCommand {
 export function queryText(conn: mysql.Connection, sql: string, values: unknown[], columns: number, expectedRows: number): Promise<TextRows> {
   const core = (conn as unknown as { connection: ConnectionInternals }).connection;
   const text = values.length > 0 ? core.format(sql, values) : sql;
-  const builder = new TextRowsBuilder(columns, expectedRows, 192);
+  const builder = new TextRowsBuilder(columns, expectedRows);
   return new Promise((resolve, reject) => {
     core.addCommand(new TextResultCommand(text, builder, resolve, reject));
   });

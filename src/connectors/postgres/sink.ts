@@ -20,8 +20,9 @@ import type { KeyAction, LaneBatch, LaneCheckpoint, Sink, SinkLane, TargetTable 
 import { FerryError, abortError, asFerryError, isFerryError, throwIfAborted } from '../../core/errors.js';
 import type { ColumnSchema, TableSchema } from '../../core/schema.js';
 import { CopyTextEncoder, pgStringLiteral, quotePgIdent, quotePgTable } from './quote.js';
-import { newLossStats, pgColumnType, pgCopyTextWriter, pgCopyWriter, pgEncoder, pgNotNull, type PgCopyTextWriter, type PgCopyWriter, type PgEncoder, type PgInput, type PgLossStats } from './type-map.js';
-import type { SnapshotTextChunk, TextRows } from '../../core/text-rows.js';
+import { newLossStats, pgColumnType, pgCopyWriter, pgEncoder, pgNotNull, type PgCopyWriter, type PgEncoder, type PgInput, type PgLossStats } from './type-map.js';
+import { copyTextRowsEncoder, type CopyTextRowsEncoder } from './copy-text.js';
+import type { SnapshotTextChunk } from '../../core/text-rows.js';
 
 export const CHECKPOINT_TABLE = '_ferry_checkpoint';
 
@@ -49,6 +50,8 @@ interface TablePlan {
   jsonKeys: string[];
   /** Per column: the value is JSON text that goes into the document as is (json columns). */
   jsonRaw: boolean[];
+  /** Snapshot chunks in text form → COPY text (writeSnapshotText). */
+  textEncoder: CopyTextRowsEncoder;
 }
 
 type UpsertGroup = SharedUpsertGroup<TablePlan>;
@@ -199,6 +202,7 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
         copyWriters: target.source.columns.map((c, i) => pgCopyWriter(c, stats, zeroDate, pk.includes(i))),
         jsonKeys: target.source.columns.map((c) => `${JSON.stringify(c.name)}:`),
         jsonRaw: target.source.columns.map((c) => c.type.kind === 'json'),
+        textEncoder: copyTextRowsEncoder(target.source.columns, zeroDate, pk),
       };
       plans.set(target, plan);
     }
@@ -488,31 +492,6 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
   }
 
   /**
-   * A snapshot chunk in text form as COPY text pieces: each value's bytes turned into COPY bytes
-   * by the column's text writer (type-map.ts), no JS value per field. Lossy-case counts go to
-   * `chunkStats`, added to the sink's only once the chunk is written.
-   */
-  function copyTextPieces(plan: TablePlan, text: TextRows, chunkStats: PgLossStats): Buffer[] {
-    const cols = plan.cols.length;
-    const writers = plan.target.source.columns.map((c, i) => pgCopyTextWriter(c, chunkStats, zeroDate, plan.pk.includes(i)));
-    const { data, starts, ends, rowCount } = text;
-    const out = new CopyTextEncoder();
-    const pieces: Buffer[] = [];
-    let cell = 0;
-    for (let r = 0; r < rowCount; r++) {
-      for (let j = 0; j < cols; j++, cell++) {
-        const start = starts[cell] as number;
-        if (start < 0) out.fieldNull();
-        else (writers[j] as PgCopyTextWriter)(out, data, start, ends[cell] as number);
-      }
-      out.endRow();
-      if (out.hasPieces) for (const p of out.takePieces()) pieces.push(p);
-    }
-    for (const p of out.finish()) pieces.push(p);
-    return pieces;
-  }
-
-  /**
    * writeSnapshotText: a plain COPY of the chunk into the target table when its key range is free
    * there (see copyIntoFreeRange for why that is safe); false, having written nothing, otherwise.
    */
@@ -520,7 +499,7 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
     const { text, firstKey, lastKey } = chunk;
     if (firstKey === null || lastKey === null) return false;
     const chunkStats = newLossStats();
-    const pieces = copyTextPieces(plan, text, chunkStats);
+    const pieces = plan.textEncoder.encode(text, chunkStats);
     if (!(await keyRangeFree(client, plan, firstKey, lastKey))) return false;
     if (signal.aborted) throw abortError(signal);
     try {
