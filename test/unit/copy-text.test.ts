@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CopyTextEncoder } from '../../src/connectors/postgres/quote.js';
-import { copyTextRowsEncoder } from '../../src/connectors/postgres/copy-text.js';
+import { PieceBuffers, copyTextRowsEncoder } from '../../src/connectors/postgres/copy-text.js';
 import { newLossStats, pgCopyWriter } from '../../src/connectors/postgres/type-map.js';
 import { TextRowsBuilder, type TextRows } from '../../src/core/text-rows.js';
 import type { Value } from '../../src/core/change.js';
@@ -186,5 +186,21 @@ describe('COPY text from values in text form', () => {
     );
     assert.ok(pieces.length > 1);
     assert.equal(Buffer.concat(pieces).toString('latin1'), '\\\\x00abff\t\\N\n\\\\x\t\n');
+  });
+
+  it('reuses piece buffers given back, and the bytes stay right', () => {
+    // Pieces larger than Node's buffer pool: each has an ArrayBuffer of its own.
+    const pool = new PieceBuffers(5000);
+    const enc = copyTextRowsEncoder([col(str)], 'null', [], 5000);
+    const rows = textRows(Array.from({ length: 40 }, (_, i) => [`row ${i} \t ${'x'.repeat(i * 20)}`]));
+    const expected = Buffer.concat(enc.encode(rows, newLossStats())).toString('latin1');
+    const first = enc.encode(rows, newLossStats(), pool);
+    const firstBytes = Buffer.concat(first).toString('latin1');
+    pool.give(first);
+    const second = enc.encode(rows, newLossStats(), pool);
+    assert.equal(firstBytes, expected);
+    assert.equal(Buffer.concat(second).toString('latin1'), expected);
+    assert.ok(first.length > 2);
+    assert.ok(second.every((p) => first.some((q) => q.buffer === p.buffer)), 'the buffers were reused');
   });
 });

@@ -117,10 +117,43 @@ function isU0000(src: Buffer, at: number, end: number): boolean {
   return at + 5 <= end && src[at] === 0x75 && src[at + 1] === 0x30 && src[at + 2] === 0x30 && src[at + 3] === 0x30 && src[at + 4] === 0x30;
 }
 
+/**
+ * Piece buffers given back once the server has them: a chunk's COPY text is a few MB, and
+ * allocating it anew for every chunk made V8 collect garbage for the external memory alone.
+ */
+export class PieceBuffers {
+  readonly #free: ArrayBuffer[] = [];
+  constructor(
+    readonly pieceBytes = COPY_PIECE_BYTES,
+    private readonly keep = 64,
+  ) {}
+
+  /** A buffer of at least `n` bytes (`pieceBytes` unless `n` is larger). */
+  take(n: number): Buffer {
+    if (n <= this.pieceBytes) {
+      const ab = this.#free.pop();
+      if (ab) return Buffer.from(ab);
+      return Buffer.allocUnsafe(this.pieceBytes); // larger than Node's pool: an ArrayBuffer of its own
+    }
+    return Buffer.allocUnsafe(n);
+  }
+
+  /**
+   * Gives back the buffers under `pieces`. Only when nothing else can hold them any more: after
+   * the server confirmed the COPY (every byte was handed to the socket before).
+   */
+  give(pieces: readonly Buffer[]): void {
+    for (const p of pieces) {
+      const ab = p.buffer;
+      if (ab instanceof ArrayBuffer && ab.byteLength === this.pieceBytes && p.byteOffset === 0 && this.#free.length < this.keep && !this.#free.includes(ab)) this.#free.push(ab);
+    }
+  }
+}
+
 /** Encodes whole TextRows of one table into COPY text pieces. Not shared between chunks running at once. */
 export interface CopyTextRowsEncoder {
-  /** The chunk as COPY text pieces; lossy-case counts are added to `stats`. */
-  encode(text: TextRows, stats: PgLossStats): Buffer[];
+  /** The chunk as COPY text pieces; lossy-case counts are added to `stats`. Pieces come from `pool` when given. */
+  encode(text: TextRows, stats: PgLossStats, buffers?: PieceBuffers): Buffer[];
 }
 
 /**
@@ -131,7 +164,7 @@ export function copyTextRowsEncoder(columns: readonly ColumnSchema[], policy: Ze
   const ops = columns.map(opOf);
   const width = columns.length;
   return {
-    encode(text: TextRows, stats: PgLossStats): Buffer[] {
+    encode(text: TextRows, stats: PgLossStats, pool?: PieceBuffers): Buffer[] {
       if (text.columns !== width) throw new Error(`text rows have ${text.columns} columns, the table ${width}`);
       // The value path for rare fields: the column's own COPY writer, into a small encoder.
       const valueWriters = columns.map((c, i) => pgCopyWriter(c, stats, policy, pk.includes(i)));
@@ -143,7 +176,8 @@ export function copyTextRowsEncoder(columns: readonly ColumnSchema[], policy: Ze
       };
       const { buffers, rowBuffer, starts, ends, rowCount } = text;
       const pieces: Buffer[] = [];
-      let b = Buffer.allocUnsafe(pieceBytes);
+      const newPiece = (n: number): Buffer => (pool && pool.pieceBytes === pieceBytes ? pool.take(n) : Buffer.allocUnsafe(Math.max(pieceBytes, n)));
+      let b = newPiece(pieceBytes);
       let dv = new DataView(b.buffer, b.byteOffset, b.length);
       let cap = b.length;
       let p = 0;
@@ -172,7 +206,7 @@ export function copyTextRowsEncoder(columns: readonly ColumnSchema[], policy: Ze
           }
           if (p + need > cap) {
             if (p > 0) pieces.push(b.subarray(0, p));
-            b = Buffer.allocUnsafe(Math.max(pieceBytes, need + 1));
+            b = newPiece(need + 1);
             dv = new DataView(b.buffer, b.byteOffset, b.length);
             cap = b.length;
             p = 0;
@@ -281,7 +315,7 @@ export function copyTextRowsEncoder(columns: readonly ColumnSchema[], policy: Ze
         }
         if (p + 1 > cap) {
           pieces.push(b.subarray(0, p));
-          b = Buffer.allocUnsafe(pieceBytes);
+          b = newPiece(pieceBytes);
           dv = new DataView(b.buffer, b.byteOffset, b.length);
           cap = b.length;
           p = 0;

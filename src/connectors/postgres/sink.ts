@@ -21,7 +21,7 @@ import { FerryError, abortError, asFerryError, isFerryError, throwIfAborted } fr
 import type { ColumnSchema, TableSchema } from '../../core/schema.js';
 import { CopyTextEncoder, pgStringLiteral, quotePgIdent, quotePgTable } from './quote.js';
 import { newLossStats, pgColumnType, pgCopyWriter, pgEncoder, pgNotNull, type PgCopyWriter, type PgEncoder, type PgInput, type PgLossStats } from './type-map.js';
-import { copyTextRowsEncoder, type CopyTextRowsEncoder } from './copy-text.js';
+import { PieceBuffers, copyTextRowsEncoder, type CopyTextRowsEncoder } from './copy-text.js';
 import type { SnapshotTextChunk } from '../../core/text-rows.js';
 
 export const CHECKPOINT_TABLE = '_ferry_checkpoint';
@@ -157,6 +157,7 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
   const checkpointTable = quotePgTable(config.checkpointSchema, CHECKPOINT_TABLE);
   let stageCounter = 0;
   let closed = false;
+  const pieceBuffers = new PieceBuffers();
 
   function unreachable(e: unknown): FerryError {
     return asFerryError(
@@ -499,7 +500,7 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
     const { text, firstKey, lastKey } = chunk;
     if (firstKey === null || lastKey === null) return false;
     const chunkStats = newLossStats();
-    const pieces = plan.textEncoder.encode(text, chunkStats);
+    const pieces = plan.textEncoder.encode(text, chunkStats, pieceBuffers);
     if (!(await keyRangeFree(client, plan, firstKey, lastKey))) return false;
     if (signal.aborted) throw abortError(signal);
     try {
@@ -511,6 +512,7 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
     }
     stats.nulCharsStripped += chunkStats.nulCharsStripped;
     stats.zeroDatesReplaced += chunkStats.zeroDatesReplaced;
+    pieceBuffers.give(pieces);
     return true;
   }
 
