@@ -171,6 +171,10 @@ describe('snapshot chunks in text form', () => {
     await c.connect();
     await c.query(`UPDATE "${db}".k_text SET t = 'stale'`);
     await c.query(`UPDATE "${db}".t_int SET s_int = 5`);
+    // A target whose primary key is not the source's (column order): its chunk ranges are probed
+    // before the COPY; emptied, so they are free and COPYed.
+    await c.query(`ALTER TABLE "${db}".k_mixed DROP CONSTRAINT k_mixed_pkey, ADD PRIMARY KEY (s, u, b, d, dt, e, z)`);
+    await c.query(`TRUNCATE "${db}".k_mixed`);
     await c.end();
     const { rmSync } = await import('node:fs');
     rmSync(`${dir}/state`, { recursive: true, force: true });
