@@ -228,10 +228,8 @@ async function runSnapshot<P>(deps: RuntimeDeps<P>, tables: TableSchema[], targe
     const p = progress.get(id);
     let afterKey = p?.lastKeyJson ? decodeValues(p.lastKeyJson) : null;
     let copied = p?.rowsCopied ?? 0;
-    const estimate = await source.estimateRows(table, signal);
-    state.setSnapshotEstimate(id, estimate);
-    observer.snapshotTableStarted?.(id, estimate, copied);
-    log.info({ table: id, estimate, resumeFrom: afterKey === null ? null : 'key', copied }, 'snapshot of table started');
+    // The row estimate (for progress) is asked while the first chunk is read.
+    const estimating = source.estimateRows(table, signal);
     const limit = config.source.snapshotChunkSize;
     // Chunks go in text form (no JS value per field) when the source can read them so and the
     // sink can load them (text-rows.ts); as rows otherwise, or when the sink asks for them.
@@ -248,6 +246,11 @@ async function runSnapshot<P>(deps: RuntimeDeps<P>, tables: TableSchema[], targe
     };
     // Read the next chunk while the current one is written.
     let pending = read(afterKey);
+    pending.catch(() => undefined); // awaited below; not unhandled if the estimate fails first
+    const estimate = await estimating;
+    state.setSnapshotEstimate(id, estimate);
+    observer.snapshotTableStarted?.(id, estimate, copied);
+    log.info({ table: id, estimate, resumeFrom: afterKey === null ? null : 'key', copied }, 'snapshot of table started');
     for (;;) {
       const chunk = await pending;
       if (signal.aborted) return;
