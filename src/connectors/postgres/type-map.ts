@@ -253,4 +253,3 @@ export function pgCopyWriter(col: ColumnSchema, stats: PgLossStats, policy: Zero
       return (out, v) => out.field(encode(v));
   }
 }
-
