@@ -80,8 +80,8 @@ const CASES: [LogicalType, Buffer | string | null, Value][] = [
   [{ kind: 'inet4' }, null, null],
   // Every special at every offset of a word, next to bytes >= 0x80 and bytes just above 0x0d.
   ...['\\', '\t', '\n', '\r', '\u0000', '\u000e', '\u001f', 'é', '😀', '\u007f', '[', ']'].flatMap((c) =>
-    [0, 1, 2, 3, 4, 5, 6, 7, 8].map((k): [LogicalType, string, Value] => {
-      const v = 'abcdéfgh\u000e'.slice(0, k) + c + 'ijklmnop]\u000e'.slice(k);
+    Array.from({ length: 18 }, (_, k): [LogicalType, string, Value] => {
+      const v = 'abcdéfgh\u000eqrstuvwx'.slice(0, k) + c + 'ijklmnop]\u000eABCDEFGHI'.slice(k % 9);
       return [str, v, v];
     }),
   ),
@@ -89,8 +89,18 @@ const CASES: [LogicalType, Buffer | string | null, Value][] = [
     const v = '"' + 'x'.repeat(k) + '\\u0000' + '\\\\u0000'.repeat(k % 3) + 'y'.repeat(8 - k) + '\t\\"';
     return [{ kind: 'json' }, v, v];
   }),
-  ...[1, 2, 3, 4, 5, 7, 9].map((n): [LogicalType, Buffer, Value] => [{ kind: 'binary', maxBytes: 10, fixed: false, lob: false }, Buffer.alloc(n, 0x9c), Buffer.alloc(n, 0x9c)]),
+  ...[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 17].map((n): [LogicalType, Buffer, Value] => [{ kind: 'binary', maxBytes: 10, fixed: false, lob: false }, Buffer.alloc(n, 0x9c), Buffer.alloc(n, 0x9c)]),
   [{ kind: 'decimal', precision: 30, scale: 10, unsigned: false }, '-12345678901234567890.1234567890', '-12345678901234567890.1234567890'],
+  ...['1', '12', '123', '1234', '12345', '123456', '1234567', '12345678', '123456789', '-1234567890123'].map((v): [LogicalType, string, Value] => [
+    { kind: 'decimal', precision: 30, scale: 0, unsigned: false },
+    v,
+    v,
+  ]),
+  // Every byte value through hex, at every alignment of a word.
+  ...[0, 1, 2, 3].map((k): [LogicalType, Buffer, Value] => {
+    const all = Buffer.from(Array.from({ length: 256 + k }, (_, i) => (i * 7 + k) & 255));
+    return [{ kind: 'binary', maxBytes: null, fixed: false, lob: true }, all, all];
+  }),
 ];
 
 const INT: LogicalType = { kind: 'int', bits: 32, unsigned: false };

@@ -11,7 +11,9 @@
  * Why one loop with a switch instead of a writer function per column: a call per field through
  * nine different closures, each going through the encoder object's bounds checks, cost about as
  * much as the bytes themselves. Here the output buffer and position are locals, the room for a
- * field is checked once, and each kind's code is inline.
+ * field is checked once, and each kind's code is inline. Bytes move in words: text eight or four
+ * bytes at once when none needs escaping, hex four input bytes per two 32-bit stores (a 64 Ki
+ * table of digit quadruples; the BLOB column's hex was a third of the encoding time).
  */
 import type { Value } from '../../core/change.js';
 import type { ZeroDatePolicy } from '../../core/config-types.js';
@@ -51,6 +53,15 @@ const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
 /** Two hex digits of a byte as a little-endian uint16 (first digit in the low byte). */
 const HEX_PAIRS = new Uint16Array(256);
 for (let i = 0; i < 256; i++) HEX_PAIRS[i] = (HEX_DIGITS[i >> 4] as number) | ((HEX_DIGITS[i & 15] as number) << 8);
+/** Four hex digits of two bytes (a little-endian uint16) as a little-endian uint32: 256 KiB, two bytes per lookup. */
+const HEX_QUADS = new Uint32Array(65536);
+for (let i = 0; i < 65536; i++) HEX_QUADS[i] = ((HEX_PAIRS[i & 255] as number) | ((HEX_PAIRS[i >>> 8] as number) << 16)) >>> 0;
+
+/** Whether none of the four bytes of `x` is below 0x0e (NUL, tab, newline, CR) or a backslash (has-less-than / has-zero-byte word tests). */
+function plain4(x: number): boolean {
+  const y = x ^ 0x5c5c5c5c;
+  return ((((x - 0x0e0e0e0e) & ~x) | ((y - 0x01010101) & ~y)) & 0x80808080) === 0;
+}
 
 function opOf(col: ColumnSchema): Op {
   switch (col.type.kind) {
@@ -221,14 +232,22 @@ export function copyTextRowsEncoder(columns: readonly ColumnSchema[], policy: Ze
             p += value.copy(b, p);
             continue;
           }
-          // Bytes are moved four at a time where they can (DataView reads and writes any offset).
+          // Bytes are moved eight or four at a time where they can (DataView reads and writes any offset).
           let i = start;
           switch (op) {
             case Op.Ascii:
             case Op.Int:
             case Op.Date:
             case Op.Timestamp:
-              for (; i + 4 <= end; i += 4, p += 4) dv.setInt32(p, din.getInt32(i, true), true);
+              for (; i + 8 <= end; i += 8, p += 8) {
+                dv.setInt32(p, din.getInt32(i, true), true);
+                dv.setInt32(p + 4, din.getInt32(i + 4, true), true);
+              }
+              if (i + 4 <= end) {
+                dv.setInt32(p, din.getInt32(i, true), true);
+                i += 4;
+                p += 4;
+              }
               for (; i < end; i++) b[p++] = d[i] as number;
               if (op === Op.Timestamp) {
                 b[p++] = 0x2b; // +00
@@ -240,13 +259,21 @@ export function copyTextRowsEncoder(columns: readonly ColumnSchema[], policy: Ze
             case Op.Text:
             case Op.Json:
               while (i < end) {
-                if (i + 4 <= end) {
-                  // Four bytes at once when none is special: no byte below 0x0e (0x00, tab,
-                  // newline, carriage return) and no backslash (the classic has-less-than and
-                  // has-zero-byte word tests).
+                // Eight or four bytes at once when none is special (plain4).
+                if (i + 8 <= end) {
                   const x = din.getInt32(i, true);
-                  const y = x ^ 0x5c5c5c5c;
-                  if (((((x - 0x0e0e0e0e) & ~x) | ((y - 0x01010101) & ~y)) & 0x80808080) === 0) {
+                  const z = din.getInt32(i + 4, true);
+                  if (plain4(x) && plain4(z)) {
+                    dv.setInt32(p, x, true);
+                    dv.setInt32(p + 4, z, true);
+                    p += 8;
+                    i += 8;
+                    continue;
+                  }
+                }
+                if (i + 4 <= end) {
+                  const x = din.getInt32(i, true);
+                  if (plain4(x)) {
                     dv.setInt32(p, x, true);
                     p += 4;
                     i += 4;
@@ -303,7 +330,16 @@ export function copyTextRowsEncoder(columns: readonly ColumnSchema[], policy: Ze
               b[p++] = BACKSLASH; // `\\x`: COPY turns the doubled backslash into one
               b[p++] = BACKSLASH;
               b[p++] = 0x78;
-              for (; i + 2 <= end; i += 2, p += 4) dv.setInt32(p, (HEX_PAIRS[d[i] as number] as number) | ((HEX_PAIRS[d[i + 1] as number] as number) << 16), true);
+              for (; i + 4 <= end; i += 4, p += 8) {
+                const x = din.getUint32(i, true);
+                dv.setUint32(p, HEX_QUADS[x & 0xffff] as number, true);
+                dv.setUint32(p + 4, HEX_QUADS[x >>> 16] as number, true);
+              }
+              if (i + 2 <= end) {
+                dv.setUint32(p, HEX_QUADS[din.getUint16(i, true)] as number, true);
+                i += 2;
+                p += 4;
+              }
               if (i < end) {
                 dv.setUint16(p, HEX_PAIRS[d[i] as number] as number, true);
                 p += 2;
