@@ -195,4 +195,27 @@ describe('snapshot chunks in text form', () => {
     assert.notEqual(r.code, 0, f.output().slice(-4000));
     assert.match(f.output(), /k_text rejected the row with key \("a"\)/, f.output().slice(-4000));
   });
+
+  it('chunks of MBs whose keys the target holds: each COPY fails early with a unique violation, the chunk is merged, nothing else breaks', async () => {
+    // Big chunks, so the server refuses the COPY while most of it is still being sent.
+    await admin.query(`CREATE TABLE \`${db}\`.k_big (id INT NOT NULL PRIMARY KEY, t TEXT NOT NULL, b BLOB NOT NULL) DEFAULT CHARSET=utf8mb4`);
+    await admin.query(`INSERT INTO \`${db}\`.k_big SELECT seq, REPEAT(CONCAT('row ', seq, ' '), 200), UNHEX(REPEAT(SHA2(seq, 256), 16)) FROM \`${db}\`.seq_1_to_6000`);
+    const dir = tempDir('snaptextbig');
+    const file = writePipelineFile(dir, { name: 'snaptextbig', tables: `${reEscape(db)}\\.k_big`, sink: 'postgres', pgDatabase: pgdb, mode: 'snapshot', chunkSize: 3000 });
+    const run = async (): Promise<void> => {
+      const f = startFerry(['run', file]);
+      const r = await f.exited;
+      assert.equal(r.code, 0, f.output().slice(-4000));
+    };
+    await run();
+    const c = new pg.Client({ ...pgOptions, database: pgdb });
+    await c.connect();
+    await c.query(`UPDATE "${db}".k_big SET t = 'stale' WHERE id % 7 = 0`);
+    await c.end();
+    const { rmSync } = await import('node:fs');
+    rmSync(`${dir}/state`, { recursive: true, force: true });
+    await run();
+    const d = await compareToPostgres(db, 'k_big', pgdb);
+    assert.ok(isEqual(d), summarize(d));
+  });
 });

@@ -26,22 +26,6 @@ import type { SnapshotTextChunk } from '../../core/text-rows.js';
 
 export const CHECKPOINT_TABLE = '_ferry_checkpoint';
 
-/**
- * Writes pieces already in memory into a COPY ... FROM STDIN stream and resolves once the server
- * has confirmed the COPY (pg-copy-streams emits 'finish' after ReadyForQuery); rejects with the
- * server's error. The stream holds the pieces until it can send them (it is corked until the
- * server accepted the COPY), so they are written all at once. Not stream.pipeline: its clean-up
- * made an AbortError (a DOMException, stack and all) for every COPY.
- */
-function sendCopyPieces(copy: NodeJS.WritableStream, pieces: readonly Buffer[]): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    copy.once('error', reject);
-    copy.once('finish', resolve);
-    for (const p of pieces) copy.write(p);
-    copy.end();
-  });
-}
-
 /** Row groups at least this large are COPYed into a stage table; smaller ones use INSERT. */
 export const COPY_MIN_ROWS = 200;
 /** PostgreSQL allows 65535 bind parameters per statement. */
@@ -548,7 +532,11 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
     }
     if (signal.aborted) throw abortError(signal);
     try {
-      await sendCopyPieces(client.query(copyStreams.from(`COPY ${plan.qualified} (${plan.cols.join(', ')}) FROM STDIN`)), pieces);
+      // stream.pipeline: on a server error (a key already there) it destroys the COPY stream,
+      // which drops the pieces not yet sent; the stream would otherwise go on sending them
+      // after pg-copy-streams let go of the connection.
+      const copy = client.query(copyStreams.from(`COPY ${plan.qualified} (${plan.cols.join(', ')}) FROM STDIN`));
+      await pipeline(Readable.from(pieces, { objectMode: false }), copy);
     } catch (e) {
       if (isConnectionError(e) || isFerryError(e)) throw e;
       return false;
