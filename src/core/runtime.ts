@@ -244,9 +244,14 @@ async function runSnapshot<P>(deps: RuntimeDeps<P>, tables: TableSchema[], targe
       const chunk = await source.readChunk(table, after, limit, signal);
       return { text: null, rows: chunk.rows, count: chunk.rows.length, lastKey: chunk.lastKey };
     };
-    // Read the next chunk while the current one is written.
-    let pending = read(afterKey);
-    pending.catch(() => undefined); // awaited below; not unhandled if the estimate fails first
+    // Read the next chunk while the current one is written. A read is always awaited unless the
+    // table failed meanwhile (estimate, write): then its rejection must not go unhandled.
+    const readAhead = (after: Value[] | null): Promise<ReadChunk> => {
+      const p = read(after);
+      p.catch(() => undefined);
+      return p;
+    };
+    let pending = readAhead(afterKey);
     const estimate = await estimating;
     state.setSnapshotEstimate(id, estimate);
     observer.snapshotTableStarted?.(id, estimate, copied);
@@ -256,7 +261,7 @@ async function runSnapshot<P>(deps: RuntimeDeps<P>, tables: TableSchema[], targe
       if (signal.aborted) return;
       if (chunk.count === 0 || chunk.lastKey === null) break;
       const more = chunk.count >= limit;
-      if (more) pending = read(chunk.lastKey);
+      if (more) pending = readAhead(chunk.lastKey);
       let written = chunk.count;
       if (chunk.text !== null) {
         if (!(await (sink.writeSnapshotText as NonNullable<typeof sink.writeSnapshotText>).call(sink, target, chunk.text, signal))) {
