@@ -38,7 +38,7 @@ async function checkCommand(file: string): Promise<void> {
   } finally {
     await source.close().catch(() => undefined);
   }
-  const sink = createSink(cfg);
+  const sink = await createSink(cfg);
   try {
     await sink.readLaneCheckpoints(signal);
   } catch (e) {

@@ -5,7 +5,8 @@ import type { PipelineConfig } from '../core/config-types.js';
 import { FerryError, isFerryError } from '../core/errors.js';
 import { EXIT_FAILED, printError, secretsOf, type RunOptions, type RunResult } from './common.js';
 import { createLogger, redactSecrets } from '../core/logger.js';
-import { createPipelineMetrics, serveMetrics } from '../core/metrics.js';
+import type { PipelineMetrics } from '../core/metrics.js';
+import { unreadMetrics } from '../core/metrics-unread.js';
 import { runPipeline, type RuntimeObserver } from '../core/runtime.js';
 import { createSink, createSource } from '../connectors/registry.js';
 import { openStateStore } from '../state/sqlite-store.js';
@@ -34,7 +35,7 @@ export async function runPipelineFile(
     state.close();
     throw e;
   }
-  const metrics = createPipelineMetrics();
+  let metrics: PipelineMetrics = unreadMetrics();
   let metricsServer: Server | null = null;
   let result: RunResult = { exitCode: 0, outcome: 'stopped' };
   const controller = new AbortController();
@@ -45,9 +46,16 @@ export async function runPipelineFile(
   if (stop.aborted) onStop();
   else stop.addEventListener('abort', onStop, { once: true });
   const source = createSource(cfg);
-  const sink = createSink(cfg);
+  let sink: Awaited<ReturnType<typeof createSink>> | null = null;
   try {
-    if (opts.metricsPort) metricsServer = await serveMetrics(metrics.registry, Number(opts.metricsPort));
+    sink = await createSink(cfg);
+    // prom-client (and its collection of process metrics, GC observer included) only when someone
+    // can read the metrics: loading it was a tenth of a second of every start.
+    if (opts.metricsPort) {
+      const m = await import('../core/metrics.js');
+      metrics = m.createPipelineMetrics();
+      metricsServer = await m.serveMetrics(metrics.registry, Number(opts.metricsPort));
+    }
     log.info({ config: describeConfig(cfg) }, 'pipeline starting');
     const outcome = await runPipeline(
       { config: cfg, source, sink, state, metrics, log, observer, resolveTarget: (t) => resolveTarget(cfg.route, t, cfg.sink.type) },
@@ -74,7 +82,7 @@ export async function runPipelineFile(
       }
     };
     await step('closing the source', () => source.close());
-    await step('closing the sink', () => sink.close());
+    await step('closing the sink', () => sink?.close());
     await step('releasing the run lock', () => state.releaseRunLock());
     await step('closing the state store', () => state.close());
     await step('closing the metrics server', () => metricsServer?.close());

@@ -1,10 +1,8 @@
 import type { PipelineConfig } from '../core/config-types.js';
 import type { Sink, Source } from '../core/contracts.js';
-import { createMySqlSink } from './mysql/sink.js';
 import { createMySqlSource } from './mysql/source.js';
 import { ROW_HEAP_FACTOR } from './mysql/stream.js';
 import type { BinlogPosition } from './mysql/position.js';
-import { createPostgresSink } from './postgres/sink.js';
 
 /**
  * The connectors this build knows. One entry per system; the pipeline file's `type` picks it.
@@ -16,11 +14,15 @@ export function createSource(config: PipelineConfig): Source<BinlogPosition> {
   }
 }
 
-export function createSink(config: PipelineConfig): Sink {
+/**
+ * The sink of the pipeline. Its module is loaded here, on demand: a sink's driver is not needed
+ * by pipelines writing elsewhere (`pg` alone took a tenth of a second of every start).
+ */
+export async function createSink(config: PipelineConfig): Promise<Sink> {
   switch (config.sink.type) {
     case 'mysql':
-      return createMySqlSink(config.sink, config.pipeline.name);
+      return (await import('./mysql/sink.js')).createMySqlSink(config.sink, config.pipeline.name);
     case 'postgres':
-      return createPostgresSink(config.sink, config.pipeline.name);
+      return (await import('./postgres/sink.js')).createPostgresSink(config.sink, config.pipeline.name);
   }
 }

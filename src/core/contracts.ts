@@ -1,6 +1,7 @@
 import type { ChangeBatch, Row, RowChange, SchemaChange, Value } from './change.js';
 import type { PositionCodec } from './position.js';
 import type { TableRef, TableSchema } from './schema.js';
+import type { SnapshotTextChunk } from './text-rows.js';
 
 /** One finding of a `check()`: what is wrong and the exact statement or setting that fixes it. */
 export interface CheckProblem {
@@ -63,6 +64,12 @@ export interface Source<P> {
    * when fewer remain. With `readRange`, lets several readers copy one table at once.
    */
   chunkEnd?(table: TableSchema, afterKey: Value[] | null, rows: number, signal: AbortSignal): Promise<Value[] | null>;
+  /**
+   * `readChunk` with the rows in text form (core/text-rows.ts), for sinks that load text
+   * (`Sink.writeSnapshotText`): the same rows, without a JS value per field. Null when this
+   * table cannot be read so (then `readChunk` is used).
+   */
+  readChunkText?(table: TableSchema, afterKey: Value[] | null, limit: number, signal: AbortSignal): Promise<SnapshotTextChunk | null>;
   /** Every row with key in (`afterKey`, `upTo`], in key order; `lastKey` is `upTo`. */
   readRange?(table: TableSchema, afterKey: Value[] | null, upTo: Value[], signal: AbortSignal): Promise<SnapshotChunk>;
   /**
@@ -122,6 +129,15 @@ export interface Sink {
    * Writes snapshot rows (upsert by key, idempotent). Durable when the promise resolves.
    */
   writeSnapshotRows(table: TargetTable, rows: Row[], signal: AbortSignal): Promise<void>;
+  /**
+   * Writes a snapshot chunk given in text form (core/text-rows.ts), like `writeSnapshotRows`
+   * (durable when it resolves true). Resolves false having written nothing when the chunk needs
+   * the rows path (e.g. keys of the chunk already in the target, or a value the target refuses):
+   * the caller then reads the chunk as rows and calls `writeSnapshotRows`, which merges and
+   * reports a refused row by its key. Throws only what `writeSnapshotRows` would throw for the
+   * same chunk regardless of the path (connection failures, a policy such as zero-date: fail).
+   */
+  writeSnapshotText?(table: TargetTable, chunk: SnapshotTextChunk, signal: AbortSignal): Promise<boolean>;
   /** Opens the writer of one lane (its own connection). */
   openLane(lane: number): Promise<SinkLane>;
   /** Lane checkpoints stored in the target for this pipeline (empty before the first stream write). */

@@ -1,4 +1,5 @@
-import type { ChangeBatch } from './change.js';
+import type { ChangeBatch, Value } from './change.js';
+import type { SnapshotTextChunk } from './text-rows.js';
 import type { PipelineConfig } from './config-types.js';
 import type { KeyAction, Sink, Source, TargetTable } from './contracts.js';
 import { FerryError, isFerryError } from './errors.js';
@@ -227,29 +228,59 @@ async function runSnapshot<P>(deps: RuntimeDeps<P>, tables: TableSchema[], targe
     const p = progress.get(id);
     let afterKey = p?.lastKeyJson ? decodeValues(p.lastKeyJson) : null;
     let copied = p?.rowsCopied ?? 0;
-    const estimate = await source.estimateRows(table, signal);
+    // The row estimate (for progress) is asked while the first chunk is read.
+    const estimating = source.estimateRows(table, signal);
+    const limit = config.source.snapshotChunkSize;
+    // Chunks go in text form (no JS value per field) when the source can read them so and the
+    // sink can load them (text-rows.ts); as rows otherwise, or when the sink asks for them.
+    // (A chunk the sink hands back is read again by range: the next chunk's read has started.)
+    let asText = source.readChunkText !== undefined && source.readRange !== undefined && sink.writeSnapshotText !== undefined;
+    const read = async (after: Value[] | null): Promise<ReadChunk> => {
+      if (asText) {
+        const chunk = await (source.readChunkText as NonNullable<typeof source.readChunkText>).call(source, table, after, limit, signal);
+        if (chunk !== null) return { text: chunk, rows: null, count: chunk.text.rowCount, lastKey: chunk.lastKey };
+        asText = false; // this table cannot be read as text
+      }
+      const chunk = await source.readChunk(table, after, limit, signal);
+      return { text: null, rows: chunk.rows, count: chunk.rows.length, lastKey: chunk.lastKey };
+    };
+    // Read the next chunk while the current one is written. A read is always awaited unless the
+    // table failed meanwhile (estimate, write): then its rejection must not go unhandled.
+    const readAhead = (after: Value[] | null): Promise<ReadChunk> => {
+      const p = read(after);
+      p.catch(() => undefined);
+      return p;
+    };
+    let pending = readAhead(afterKey);
+    const estimate = await estimating;
     state.setSnapshotEstimate(id, estimate);
     observer.snapshotTableStarted?.(id, estimate, copied);
     log.info({ table: id, estimate, resumeFrom: afterKey === null ? null : 'key', copied }, 'snapshot of table started');
-    const limit = config.source.snapshotChunkSize;
-    // Read the next chunk while the current one is written.
-    let pending = source.readChunk(table, afterKey, limit, signal);
     for (;;) {
       const chunk = await pending;
       if (signal.aborted) return;
-      if (chunk.rows.length === 0 || chunk.lastKey === null) break;
-      const more = chunk.rows.length >= limit;
-      if (more) pending = source.readChunk(table, chunk.lastKey, limit, signal);
-      await sink.writeSnapshotRows(target, chunk.rows, signal);
+      if (chunk.count === 0 || chunk.lastKey === null) break;
+      const more = chunk.count >= limit;
+      if (more) pending = readAhead(chunk.lastKey);
+      let written = chunk.count;
+      if (chunk.text !== null) {
+        if (!(await (sink.writeSnapshotText as NonNullable<typeof sink.writeSnapshotText>).call(sink, target, chunk.text, signal))) {
+          // The sink needs this chunk as rows (to merge it, or to name a row it refuses): the
+          // same key range, read again as rows. The next read already started after its end.
+          const rows = (await (source.readRange as NonNullable<typeof source.readRange>).call(source, table, afterKey, chunk.lastKey, signal)).rows;
+          await sink.writeSnapshotRows(target, rows, signal);
+          written = rows.length;
+        }
+      } else await sink.writeSnapshotRows(target, chunk.rows ?? [], signal);
       crashPoint('snapshot.after-chunk-write');
-      copied += chunk.rows.length;
+      copied += written;
       afterKey = chunk.lastKey;
       // The chunk is durable in the sink before its progress is recorded: a crash in between
       // re-reads and re-upserts the chunk, which changes nothing.
       state.recordChunkDone(id, encodeValues(afterKey), copied);
-      metrics.snapshotRows.inc({ pipeline: config.pipeline.name, table: id }, chunk.rows.length);
+      metrics.snapshotRows.inc({ pipeline: config.pipeline.name, table: id }, written);
       metrics.snapshotChunks.inc({ pipeline: config.pipeline.name, table: id });
-      metrics.rowsWritten.inc({ pipeline: config.pipeline.name, table: id, op: 'read' }, chunk.rows.length);
+      metrics.rowsWritten.inc({ pipeline: config.pipeline.name, table: id, op: 'read' }, written);
       observer.snapshotProgress?.(id, copied);
       if (!more) break;
     }
@@ -268,6 +299,14 @@ async function runSnapshot<P>(deps: RuntimeDeps<P>, tables: TableSchema[], targe
   }
   if (failure !== null) throw failure;
   void name;
+}
+
+/** A chunk read by runSnapshot: in text form or as rows. */
+interface ReadChunk {
+  text: SnapshotTextChunk | null;
+  rows: Row[] | null;
+  count: number;
+  lastKey: Value[] | null;
 }
 
 // ---------------------------------------------------------------------------------------------

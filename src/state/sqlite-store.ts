@@ -314,6 +314,9 @@ class SqliteStateStore implements StateStore {
     this.file = file;
     this.#lockFile = lockFile;
     this.#stmts = {
+      // Prepared once: \`db.pragma()\` parses its statement on every call (twice per snapshot chunk).
+      syncNormal: db.prepare('PRAGMA synchronous = NORMAL'),
+      syncFull: db.prepare('PRAGMA synchronous = FULL'),
       getCheckpoint: db.prepare('SELECT position FROM checkpoint_history ORDER BY id DESC LIMIT 1').pluck(),
       insertCheckpoint: db.prepare('INSERT INTO checkpoint_history (position, meta_json, committed_at) VALUES (?, ?, ?)'),
       pruneCheckpoints: db.prepare('DELETE FROM checkpoint_history WHERE id <= (SELECT max(id) FROM checkpoint_history) - ?'),
@@ -364,6 +367,16 @@ class SqliteStateStore implements StateStore {
   }
 
   /** Runs one write; a disk-full or I/O failure becomes a coded error naming the file and the fix. */
+  /** Runs `fn`'s commit without an fsync of its own (synchronous=NORMAL); the next FULL commit syncs it. */
+  #unsynced<T>(fn: () => T): T {
+    this.#stmts.syncNormal.run();
+    try {
+      return fn();
+    } finally {
+      this.#stmts.syncFull.run();
+    }
+  }
+
   #write<T>(what: string, fn: () => T): T {
     try {
       return fn();
@@ -431,7 +444,12 @@ class SqliteStateStore implements StateStore {
     requireText('table id', tableId);
     requireText('last key', lastKeyJson);
     requireCount('rows copied', rowsCopied);
-    this.#write('snapshot progress', () => this.#stmts.chunkDone.run(tableId, lastKeyJson, rowsCopied, now()));
+    // No fsync of its own (synchronous=NORMAL for this commit): losing the newest progress rows
+    // in a power loss only makes a resume copy those chunks again, which changes nothing (chunks
+    // are merged by key). WAL keeps the order of commits, so what survives is a prefix of the
+    // writes, and the next FULL commit (a checkpoint, a table marked done) syncs these too.
+    // An fsync per chunk was 3-4% of snapshot -> PostgreSQL's CPU profile, on the event loop.
+    this.#write('snapshot progress', () => this.#unsynced(() => this.#stmts.chunkDone.run(tableId, lastKeyJson, rowsCopied, now())));
   }
 
   markTableSnapshotted(tableId: string): void {
@@ -494,12 +512,7 @@ class SqliteStateStore implements StateStore {
     // called from a timer, where a throw would kill the process without a coded error; the
     // next checkpoint or progress write meets the same cause and stops the pipeline with one.
     try {
-      this.#db.pragma('synchronous = NORMAL');
-      try {
-        this.#stmts.setStatus.run(json, now());
-      } finally {
-        this.#db.pragma('synchronous = FULL');
-      }
+      this.#unsynced(() => this.#stmts.setStatus.run(json, now()));
     } catch (e) {
       if (!isWriteFailure(e)) throw e;
     }

@@ -104,7 +104,9 @@ export interface StateStore {
   /**
    * Records that a chunk is copied: `lastKeyJson` is the resume point and `rowsCopied` the
    * table's running total (not the chunk's count), so a repeated call is harmless. Call only
-   * after the chunk is durable in the sink.
+   * after the chunk is durable in the sink. Not necessarily durable itself when it returns (a
+   * power loss may lose the newest records, never an older one while keeping a newer): a lost
+   * record only makes a resume copy its chunk again.
    */
   recordChunkDone(tableId: string, lastKeyJson: string, rowsCopied: number): void;
   /** Marks the table as fully copied. Idempotent. */

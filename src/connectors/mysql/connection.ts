@@ -155,11 +155,14 @@ async function gtidAtPosition(conn: MySqlConnection, file: string, pos: number):
  * transactions at commit), with the GTID state at that point.
  *
  * MariaDB reports file/offset and `@@gtid_binlog_pos` in two statements, and a commit between
- * them would pair a GTID state with the wrong offset; so the offset is read once and the server
- * is asked for the GTID state at exactly that offset (`BINLOG_GTID_POS`, which reads the binlog;
- * BINLOG MONITOR or REPLICATION CLIENT is enough). Only where that answers NULL is the pair read
- * until it is stable. A server committing without pause (every few hundred microseconds) made
- * the second way fail 20 times in a row in the watermark tests.
+ * them would pair a GTID state with the wrong offset. So the GTID state is read before and after
+ * the offset: unchanged, the pair is consistent. When it moved, the server is asked for the GTID
+ * state at exactly that offset (`BINLOG_GTID_POS`; BINLOG MONITOR or REPLICATION CLIENT is
+ * enough), and only where that answers NULL is the whole read repeated. A server committing
+ * without pause (every few hundred microseconds) made the pair alone fail 20 times in a row in
+ * the watermark tests; `BINLOG_GTID_POS` alone reads the binlog file from its start up to the
+ * offset (MariaDB before 11.4 has no GTID index), about 70 ms for a 110 MB file here, on every
+ * call (each snapshot chunk's high watermark), so it is the second way, not the first.
  *
  * @throws FerryError FERRY_SOURCE_MISCONFIGURED when binary logging is off or the user may not
  *   read the binlog status.
@@ -168,8 +171,7 @@ export async function readCurrentPosition(conn: MySqlConnection, signal?: AbortS
   const flavor = await serverFlavor(conn);
   for (let attempt = 0; attempt < 20; attempt++) {
     throwIfAborted(signal);
-    let before = '';
-    if (flavor.flavor === 'mariadb' && attempt > 0) before = await readGtidBinlogPos(conn);
+    const before = flavor.flavor === 'mariadb' ? await readGtidBinlogPos(conn) : '';
     let status: Record<string, unknown> | null;
     try {
       status = await showBinlogStatus(conn, flavor);
@@ -197,11 +199,10 @@ export async function readCurrentPosition(conn: MySqlConnection, signal?: AbortS
       const gtid = String(status.Executed_Gtid_Set ?? '').replace(/\s+/g, '');
       return { file, pos, gtid };
     }
-    const exact = await gtidAtPosition(conn, file, pos);
-    if (exact !== null) return { file, pos, gtid: exact };
-    if (attempt === 0) continue; // read the pair from now on
     const after = await readGtidBinlogPos(conn);
     if (after === before) return { file, pos, gtid: after };
+    const exact = await gtidAtPosition(conn, file, pos);
+    if (exact !== null) return { file, pos, gtid: exact };
   }
   throw new FerryError('FERRY_SOURCE_MISCONFIGURED', 'the binlog position kept moving while it was read (20 attempts)', {
     fix: 'Retry; if the server commits continuously at a very high rate, start from a GTID position instead.',

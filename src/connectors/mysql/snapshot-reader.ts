@@ -20,8 +20,10 @@ import type { Connection, RowDataPacket } from 'mysql2/promise';
 import type { Row, Value } from '../../core/change.js';
 import type { SnapshotChunk } from '../../core/contracts.js';
 import { FerryError, throwIfAborted } from '../../core/errors.js';
-import type { ColumnSchema, TableRef, TableSchema } from '../../core/schema.js';
+import type { ColumnSchema, LogicalType, TableRef, TableSchema } from '../../core/schema.js';
+import type { SnapshotTextChunk, TextRows } from '../../core/text-rows.js';
 import { quoteMySqlIdent, quoteMySqlTable } from './quote.js';
+import { queryText } from './text-result-query.js';
 
 const quoteId = quoteMySqlIdent;
 
@@ -282,6 +284,62 @@ function convertInt64(plan: ChunkPlan, rows: Row[]): void {
       if (typeof v === 'string') row[i] = Number(v);
     }
   }
+}
+
+/**
+ * A key value from its text-protocol bytes, exactly as `readChunk` gets it (mysql2's text
+ * parser with the session options of connection.ts, then `convertInt64`).
+ */
+function keyValueFromText(t: LogicalType, data: Buffer, start: number, end: number): Value {
+  switch (t.kind) {
+    case 'int':
+      return t.bits === 64 ? int64FromText(data.toString('latin1', start, end)) : Number(data.toString('latin1', start, end));
+    case 'year':
+    case 'float':
+    case 'double':
+      return Number(data.toString('latin1', start, end));
+    case 'bit':
+    case 'binary':
+    case 'geometry':
+      return Buffer.from(data.subarray(start, end));
+    default:
+      return data.toString('utf8', start, end);
+  }
+}
+
+function keyFromText(table: TableSchema, text: TextRows, row: number): Value[] {
+  return table.primaryKey.map((i) => {
+    const cell = row * text.columns + i;
+    const start = text.starts[cell] as number;
+    if (start < 0) throw new FerryError('FERRY_INTERNAL', `NULL in primary key column ${table.columns[i]?.name ?? i} of ${table.schema}.${table.name}`);
+    return keyValueFromText((table.columns[i] as ColumnSchema).type, text.buffers[text.rowBuffer[row] as number] as Buffer, start, text.ends[cell] as number);
+  });
+}
+
+/** Key kinds whose text the MySQL text protocol prints exactly as readChunk's values (all the keyable ones). */
+const TEXT_KEY_KINDS = new Set<LogicalType['kind']>(['int', 'year', 'float', 'double', 'bit', 'binary', 'decimal', 'date', 'datetime', 'timestamp', 'time', 'string', 'enum', 'set', 'uuid', 'inet4', 'inet6']);
+
+/** Whether `readChunkText` can read this table (its key columns decode from text). */
+export function canReadText(table: TableSchema): boolean {
+  return table.primaryKey.length > 0 && table.primaryKey.every((i) => TEXT_KEY_KINDS.has((table.columns[i] as ColumnSchema).type.kind));
+}
+
+/**
+ * `readChunk` with the rows kept as text (core/text-rows.ts): the same query, the same rows, but
+ * no JS value per field — only the first and last rows' keys are decoded. The text of each value
+ * is what the text protocol prints for the select list of `planFor` (FLOAT, DOUBLE as exact
+ * decimal text, GEOMETRY as bytes), which is the text form TextRows documents.
+ */
+export async function readChunkText(conn: Connection, table: TableSchema, afterKey: Value[] | null, limit: number, signal?: AbortSignal): Promise<SnapshotTextChunk> {
+  throwIfAborted(signal);
+  if (!Number.isSafeInteger(limit) || limit <= 0) throw new FerryError('FERRY_INTERNAL', `chunk limit must be a positive integer, got ${limit}`);
+  const plan = planFor(table);
+  const sql = afterKey === null ? plan.firstSql : plan.nextSql;
+  const params = afterKey === null ? [limit] : [...boundParams(plan, afterKey), limit];
+  const text = await queryText(conn, sql, params, table.columns.length, limit);
+  throwIfAborted(signal);
+  const n = text.rowCount;
+  return { text, firstKey: n > 0 ? keyFromText(table, text, 0) : null, lastKey: n > 0 ? keyFromText(table, text, n - 1) : null };
 }
 
 /** Row count estimate from information_schema.TABLES.TABLE_ROWS (InnoDB: an estimate, may be stale). */

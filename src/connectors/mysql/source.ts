@@ -2,6 +2,7 @@ import type { RowDataPacket } from 'mysql2/promise';
 import type { ChangeBatch } from '../../core/change.js';
 import type { MySqlSourceConfig } from '../../core/config-types.js';
 import type { CheckProblem, SnapshotChunk, Source } from '../../core/contracts.js';
+import type { SnapshotTextChunk } from '../../core/text-rows.js';
 import { FerryError, throwIfAborted } from '../../core/errors.js';
 import type { TableRef, TableSchema } from '../../core/schema.js';
 import type { Value } from '../../core/change.js';
@@ -10,7 +11,7 @@ import { allocateServerId, openSourceConnection, readCurrentPosition, type MySql
 import { findPositionAtTime } from './position-at-time.js';
 import { binlogPositionCodec, type BinlogPosition } from './position.js';
 import { readTableSchemas } from './schema-reader.js';
-import { chunkEnd, estimateRows, readChunk, readRange } from './snapshot-reader.js';
+import { canReadText, chunkEnd, estimateRows, readChunk, readChunkText, readRange } from './snapshot-reader.js';
 import { streamChanges } from './stream.js';
 import { openBinlogStream } from './binlog/reader.js';
 import type { CharsetDefaults } from './ddl.js';
@@ -157,6 +158,11 @@ export function createMySqlSource(
 
     async readChunk(table: TableSchema, afterKey: Value[] | null, limit: number, signal: AbortSignal): Promise<SnapshotChunk> {
       return withConn(signal, (c) => readChunk(c, table, afterKey, limit, signal));
+    },
+
+    async readChunkText(table: TableSchema, afterKey: Value[] | null, limit: number, signal: AbortSignal): Promise<SnapshotTextChunk | null> {
+      if (!canReadText(table)) return null;
+      return withConn(signal, (c) => readChunkText(c, table, afterKey, limit, signal));
     },
 
     async chunkEnd(table: TableSchema, afterKey: Value[] | null, rows: number, signal: AbortSignal): Promise<Value[] | null> {
