@@ -1,7 +1,7 @@
 import { writeSync } from 'node:fs';
 import type { PipelineConfig } from '../core/config-types.js';
 import { isFerryError } from '../core/errors.js';
-import { redactSecrets } from '../core/logger.js';
+import { redactSecrets } from '../core/redact.js';
 
 // What both threads of `ferry run` share. Kept free of connector, runtime and state imports so
 // the main thread does not load them (the pipeline worker does).

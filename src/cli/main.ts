@@ -5,7 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import type { PipelineConfig } from '../core/config-types.js';
 import type { CheckProblem } from '../core/contracts.js';
 import { FerryError, isFerryError } from '../core/errors.js';
-import { createLogger, redactSecrets } from '../core/logger.js';
+import { redactSecrets } from '../core/redact.js';
 import type { RuntimeObserver } from '../core/runtime.js';
 import { DEFAULT_HEAP_MAX, parseByteSize } from '../core/sizes.js';
 import { EXIT_BAD_INPUT, EXIT_FAILED, printError, secretsOf, type RunResult } from './common.js';
@@ -129,6 +129,7 @@ async function runCommand(file: string, opts: { metricsPort?: string; progress?:
           cause: failure,
         })
       : failure;
+    const { createLogger } = await import('../core/logger.js');
     createLogger({ level: opts.logLevel ?? (tty ? 'warn' : 'info'), pipeline: pipelineName ?? undefined }).error(
       { code: isFerryError(e) ? e.code : 'FERRY_INTERNAL', error: redactSecrets(e instanceof Error ? e.message : String(e)) },
       'pipeline failed',
