@@ -5,12 +5,11 @@ import type { PipelineConfig } from '../core/config-types.js';
 import type { CheckProblem } from '../core/contracts.js';
 import { FerryError, isFerryError } from '../core/errors.js';
 import { createLogger, redactSecrets } from '../core/logger.js';
-import { createPipelineMetrics, serveMetrics } from '../core/metrics.js';
+import { createPipelineMetrics } from '../core/metrics.js';
 import { META_SNAPSHOT_REQUESTS, runPipeline } from '../core/runtime.js';
 import { createSink, createSource } from '../connectors/registry.js';
 import { openStateStore } from '../state/sqlite-store.js';
 import { resolveTarget } from '../transform/route.js';
-import { createTerminalObserver } from './progress.js';
 
 /** Exit codes: 0 done or stopped gracefully, 1 the pipeline failed or cannot run, 2 bad input. */
 const EXIT_FAILED = 1;
@@ -47,7 +46,7 @@ async function checkCommand(file: string): Promise<void> {
   } finally {
     await source.close().catch(() => undefined);
   }
-  const sink = createSink(cfg);
+  const sink = await createSink(cfg);
   try {
     await sink.readLaneCheckpoints(signal);
   } catch (e) {
@@ -80,9 +79,15 @@ async function runCommand(file: string, opts: { metricsPort?: string; progress?:
     state.close();
     throw e;
   }
-  const metrics = createPipelineMetrics();
+  // prom-client (and the /metrics server) only when metrics are asked for: loading it costs start-up time.
+  let metrics = createPipelineMetrics();
   let metricsServer: Server | null = null;
-  if (opts.metricsPort) metricsServer = await serveMetrics(metrics.registry, Number(opts.metricsPort));
+  if (opts.metricsPort) {
+    const prom = await import('../core/metrics-prom.js');
+    const served = prom.createPromMetrics();
+    metrics = served.metrics;
+    metricsServer = await prom.serveMetrics(served.registry, Number(opts.metricsPort));
+  }
   const controller = new AbortController();
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals): void => {
@@ -96,9 +101,10 @@ async function runCommand(file: string, opts: { metricsPort?: string; progress?:
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const observer = tty ? createTerminalObserver() : undefined;
+  // cli-progress only on a terminal.
+  const observer = tty ? (await import('./progress.js')).createTerminalObserver() : undefined;
   const source = createSource(cfg);
-  const sink = createSink(cfg);
+  const sink = await createSink(cfg);
   log.info({ config: describeConfig(cfg) }, 'pipeline starting');
   try {
     const outcome = await runPipeline(

@@ -1,9 +1,7 @@
 import type { PipelineConfig } from '../core/config-types.js';
 import type { Sink, Source } from '../core/contracts.js';
-import { createMySqlSink } from './mysql/sink.js';
 import { createMySqlSource } from './mysql/source.js';
 import type { BinlogPosition } from './mysql/position.js';
-import { createPostgresSink } from './postgres/sink.js';
 
 /**
  * The connectors this build knows. One entry per system; the pipeline file's `type` picks it.
@@ -15,11 +13,15 @@ export function createSource(config: PipelineConfig): Source<BinlogPosition> {
   }
 }
 
-export function createSink(config: PipelineConfig): Sink {
+/**
+ * The sink of the pipeline. Its connector module is loaded here, on demand: a driver the
+ * pipeline does not use (pg for a MariaDB target) costs no start-up time.
+ */
+export async function createSink(config: PipelineConfig): Promise<Sink> {
   switch (config.sink.type) {
     case 'mysql':
-      return createMySqlSink(config.sink, config.pipeline.name);
+      return (await import('./mysql/sink.js')).createMySqlSink(config.sink, config.pipeline.name);
     case 'postgres':
-      return createPostgresSink(config.sink, config.pipeline.name);
+      return (await import('./postgres/sink.js')).createPostgresSink(config.sink, config.pipeline.name);
   }
 }
