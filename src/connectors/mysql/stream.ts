@@ -448,7 +448,9 @@ export async function* streamChanges(o: StreamOptions): AsyncGenerator<ChangeBat
               }
               break;
             }
-            const images = ev.decodeRows(table.columns);
+            // Before images feed only the key of the old row (core/key-merge.ts): their other
+            // columns are skipped, not decoded (no strings or buffers for values never used).
+            const images = ev.decodeRows(table.columns, { beforeKeyOnly: table.primaryKey });
             if (ev.kind === 'insert') {
               for (const r of images.after ?? []) txnChanges.push({ op: 'insert', table, before: null, after: r });
             } else if (ev.kind === 'delete') {
