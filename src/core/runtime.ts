@@ -70,8 +70,21 @@ const META_TABLES = 'tables';
 const META_SERVER = 'server.identity';
 /** JSON array of table ids `ferry snapshot --table` asked to copy again. */
 export const META_SNAPSHOT_REQUESTS = 'snapshot.requests';
+/**
+ * A lane without a transaction in flight writes once this fraction of `batch.max-rows` is pending
+ * (lane-writer.ts, eagerRows): the sink starts early and stays busy, batches stay large.
+ */
+const EAGER_FRACTION = Number(process.env.FERRY_EAGER_FRACTION ?? 0.25);
 /** How long the stream keeps reconnecting to a lost source before the pipeline fails. */
 const SOURCE_OUTAGE_LIMIT_MS = Number(process.env.FERRY_SOURCE_OUTAGE_LIMIT_MS ?? 10 * 60_000);
+
+/** One table of a rows batch, as handleBatch meets it (see there). */
+interface BatchTable {
+  table: TableSchema;
+  target: TargetTable;
+  counts: Partial<Record<string, number>>;
+  watchedId: string | null;
+}
 
 export async function runPipeline<P>(deps: RuntimeDeps<P>, signal: AbortSignal): Promise<'done' | 'stopped'> {
   const { config, source, sink, state, log } = deps;
@@ -358,6 +371,7 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
       lane,
       sink,
       maxRows: config.sink.batchMaxRows,
+      eagerRows: Math.max(1, Math.floor(config.sink.batchMaxRows * EAGER_FRACTION)),
       flushIntervalMs: config.pipeline.flushIntervalMs,
       maxAttempts: 12,
       log: (msg, details) => log.warn(details ?? {}, msg),
@@ -547,6 +561,8 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
     commitCheckpoint(true);
   };
 
+  /** Batches taken from the source so far (noteSourceWait tells a waiting stream from a busy one by it). */
+  let handledBatches = 0;
   const steps: KeyedStep[][] = Array.from({ length: lanes }, () => []);
   /** Scratch list for the steps of one change (reused: no array per change). */
   const stepTmp: KeyedStep[] = [];
@@ -686,17 +702,25 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
       positionTime.set(posText, batch.sourceTimeMs);
       if (positionTime.size > 10_000) positionTime.clear();
       // Counted per table object and op (no per-change strings).
-      const readCounts = new Map<TableSchema, Partial<Record<string, number>>>();
+      // Per table of the batch, looked up once per run of changes to the same table: its target,
+      // its read counts, and its id when a snapshot chunk of it is open (keys to note).
+      const perTable = new Map<TableSchema, BatchTable>();
+      let last: BatchTable | null = null;
       for (const ch of batch.changes) {
-        const target = targetOf(ch.table);
-        let c = readCounts.get(ch.table);
-        if (!c) readCounts.set(ch.table, (c = {}));
-        c[ch.op] = (c[ch.op] ?? 0) + 1;
-        stepsFor(ch, target, lanes, steps);
+        if (last === null || last.table !== ch.table) {
+          last = perTable.get(ch.table) ?? null;
+          if (last === null) {
+            const tid = tableId(ch.table);
+            last = { table: ch.table, target: targetOf(ch.table), counts: {}, watchedId: merger.watching(tid) ? tid : null };
+            perTable.set(ch.table, last);
+          }
+        }
+        last.counts[ch.op] = (last.counts[ch.op] ?? 0) + 1;
+        stepsFor(ch, last.target, last.watchedId);
       }
-      for (const [t, c] of readCounts) {
-        const table = tableId(t);
-        for (const op in c) metrics.rowsRead.inc({ pipeline: name, table, op }, c[op] ?? 0);
+      for (const t of perTable.values()) {
+        const table = tableId(t.table);
+        for (const op in t.counts) metrics.rowsRead.inc({ pipeline: name, table, op }, t.counts[op] ?? 0);
       }
       dispatch(batch.position, posText);
       caughtUp = false;
@@ -742,7 +766,9 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
             outageStart = 0;
             delay = 500;
           }
+          handledBatches++;
           await handleBatch(batch);
+          noteSourceWait();
         }
         break;
       } catch (e) {
@@ -790,14 +816,27 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
   }
   if (fatal) throw fatal;
 
-  function stepsFor(ch: import('./change.js').RowChange, target: TargetTable, n: number, out: KeyedStep[][]): void {
+  /**
+   * After a batch: if the source has nothing more by the time pending I/O has been polled (no
+   * next batch started), the lanes write what they hold now instead of waiting for a full batch
+   * or the flush interval — the sink would otherwise sit idle (at the end of a burst, say).
+   */
+  function noteSourceWait(): void {
+    const seq = handledBatches;
+    setImmediate(() => {
+      if (seq !== handledBatches || fatal) return;
+      for (const w of writers) w.flushSoon();
+    });
+  }
+
+  /** Hands the keyed steps of one change to their lanes' lists; notes their keys for open chunks. */
+  function stepsFor(ch: import('./change.js').RowChange, target: TargetTable, watchedId: string | null): void {
     stepTmp.length = 0;
-    stepsOf(ch, target, n, stepTmp);
-    const tid = tableId(ch.table);
-    const watched = merger.watching(tid);
-    for (const s of stepTmp) {
-      (out[s.lane] as KeyedStep[]).push(s);
-      if (watched) merger.noteKey(tid, keyString(s.key));
+    stepsOf(ch, target, lanes, stepTmp);
+    for (let i = 0; i < stepTmp.length; i++) {
+      const s = stepTmp[i] as KeyedStep;
+      (steps[s.lane] as KeyedStep[]).push(s);
+      if (watchedId !== null) merger.noteKey(watchedId, keyString(s.key));
     }
   }
 
