@@ -456,8 +456,10 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
 
   // The queue between source and sink is bounded in bytes (`pipeline.queue.max-bytes`): rows held
   // by the lanes (pending and being written) times a running estimate of a row's size in memory,
-  // and never more rows than a few full lane batches.
-  const queueLimitRows = Math.max(config.sink.batchMaxRows * lanes * 2, 10_000);
+  // and never more rows than one full batch per lane. Lanes write as soon as a quarter batch is
+  // pending (eagerRows), so that keeps every lane busy; more held rows only lengthen the tail the
+  // sink works through after the source stops, and keep more objects alive for the GC.
+  const queueLimitRows = Math.max(config.sink.batchMaxRows * lanes, 10_000);
   let bytesPerRow = 512;
   const queued = (): number => writers.reduce((n, w) => n + w.heldSteps, 0);
   const queueLimit = (): number => Math.max(config.sink.batchMaxRows, Math.min(queueLimitRows, Math.floor(config.pipeline.queueMaxBytes / bytesPerRow)));
