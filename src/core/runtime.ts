@@ -111,6 +111,8 @@ export async function runPipeline<P>(deps: RuntimeDeps<P>, signal: AbortSignal):
   let phase = state.getMeta(META_PHASE) as PipelinePhase | 'snapshot' | 'stream' | 'done' | null;
   const mode = config.source.startup.mode;
 
+  /** The source identity, when a fresh pipeline has just read it (read once, not twice). */
+  let freshIdentity: string | null = null;
   if (phase === null) {
     // A fresh pipeline: rule 1 — record where the stream must start before reading anything.
     await sink.resetLaneCheckpoints(signal);
@@ -131,7 +133,8 @@ export async function runPipeline<P>(deps: RuntimeDeps<P>, signal: AbortSignal):
     const startText = codec.encode(start);
     state.appendSchemaHistory(startText, discovered.map((t) => ({ tableId: tableId(t), schemaJson: JSON.stringify(t) })));
     state.setMeta(META_SNAPSHOT_START, startText);
-    state.setMeta(META_SERVER, await source.identity(signal));
+    freshIdentity = await source.identity(signal);
+    state.setMeta(META_SERVER, freshIdentity);
     state.setMeta(META_PARALLELISM, String(config.pipeline.parallelism));
     state.setMeta(META_TABLES, JSON.stringify(discovered.map(tableId)));
     state.commitCheckpoint(startText);
@@ -142,7 +145,7 @@ export async function runPipeline<P>(deps: RuntimeDeps<P>, signal: AbortSignal):
     log.info({ start: codec.format(start), mode }, 'pipeline initialised');
   }
 
-  const identity = await source.identity(signal);
+  const identity = freshIdentity ?? (await source.identity(signal));
   const knownIdentity = state.getMeta(META_SERVER);
   if (knownIdentity !== null && knownIdentity !== identity) {
     throw new FerryError('FERRY_SERVER_CHANGED', `the source is not the server this pipeline's checkpoint belongs to (was: ${knownIdentity}; now: ${identity})`, {
@@ -299,7 +302,9 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
   const stored = state.getCheckpoint();
   if (stored === null) throw new FerryError('FERRY_STATE_CORRUPT', 'the state store has a stream phase but no checkpoint', { fix: `Move the state file of pipeline "${name}" away to start over.` });
   const globalCp = codec.decode(stored);
-  const laneRows = await sink.readLaneCheckpoints(signal);
+  // The end of the log (for the check below) is read alongside: the log only grows, and the
+  // checkpoint it is compared with was made durable before either read.
+  const [laneRows, end] = await Promise.all([sink.readLaneCheckpoints(signal), source.currentPosition(signal)]);
   const sameLanes = state.getMeta(META_PARALLELISM) === String(lanes);
   const laneStart: P[] = [];
   for (let i = 0; i < lanes; i++) {
@@ -319,7 +324,6 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
 
   // A checkpoint past the end of the log means the log is not the one the checkpoint was taken
   // from (restored backup, reset binlog): never "carry on from the current position".
-  const end = await source.currentPosition(signal);
   if (codec.compare(resume, end) > 0) {
     throw new FerryError('FERRY_CHECKPOINT_AHEAD', `the checkpoint ${codec.format(resume)} is past the end of the source binlog ${codec.format(end)}`, {
       fix: `The source lost binlog (RESET MASTER, restored backup, or a different server). Start the pipeline over: move ${state.file} away and re-snapshot.`,
