@@ -304,7 +304,7 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
   const globalCp = codec.decode(stored);
   // The end of the log (for the check below) is read alongside: the log only grows, and the
   // checkpoint it is compared with was made durable before either read.
-  const [laneRows, end] = await Promise.all([sink.readLaneCheckpoints(signal), source.currentPosition(signal)]);
+  const [laneRows, end] = await Promise.all([sink.readLaneCheckpoints(signal), source.logEnd ? source.logEnd(signal) : source.currentPosition(signal)]);
   const sameLanes = state.getMeta(META_PARALLELISM) === String(lanes);
   const laneStart: P[] = [];
   for (let i = 0; i < lanes; i++) {

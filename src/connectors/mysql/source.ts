@@ -6,7 +6,7 @@ import { FerryError, throwIfAborted } from '../../core/errors.js';
 import type { TableRef, TableSchema } from '../../core/schema.js';
 import type { Value } from '../../core/change.js';
 import { checkMySqlSource } from './check.js';
-import { allocateServerId, openSourceConnection, readCurrentPosition, type MySqlConnection } from './connection.js';
+import { allocateServerId, openSourceConnection, readCurrentPosition, readLogEnd, type MySqlConnection } from './connection.js';
 import { findPositionAtTime } from './position-at-time.js';
 import { binlogPositionCodec, type BinlogPosition } from './position.js';
 import { readTableSchemas } from './schema-reader.js';
@@ -91,6 +91,10 @@ export function createMySqlSource(config: MySqlSourceConfig, log: (msg: string, 
 
     async currentPosition(signal): Promise<BinlogPosition> {
       return withConn(signal, (c) => readCurrentPosition(c, signal));
+    },
+
+    async logEnd(signal): Promise<BinlogPosition> {
+      return withConn(signal, (c) => readLogEnd(c));
     },
 
     async positionAtTime(timeMs, signal): Promise<BinlogPosition> {
