@@ -176,37 +176,3 @@ test('MySqlStatementBuffer writes the same bytes as mysqlLiteral for every value
   assert.deepEqual(packet.subarray(STATEMENT_HEADER_BYTES), Buffer.from(expected, 'utf8'));
   assert.throws(() => sb.literal(Number.NaN), (e) => isFerryError(e, 'FERRY_SINK_WRITE'));
 });
-
-test('MySqlStatementBuffer.binary: every byte value round trips as exactly one _binary literal (injection)', () => {
-  const all = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
-  const tricky = [Buffer.alloc(0), all, Buffer.from("' OR 1=1 -- ", 'latin1'), Buffer.from([0x5c, 0x27]), Buffer.from([0xe0, 0x5c, 0x27]), Buffer.from([0xf0, 0x9f, 0x98, 0x27]), Buffer.alloc(5000, 0x27)];
-  for (let n = 0; n < 50; n++) tricky.push(Buffer.from(Array.from({ length: 1 + ((n * 37) % 200) }, (_, i) => (i * 131 + n * 17) & 0xff)));
-  const sb = new MySqlStatementBuffer(16);
-  for (const v of tricky) {
-    sb.reset();
-    sb.binary(v);
-    sb.text(' AND 1');
-    const bytes = sb.packet().subarray(STATEMENT_HEADER_BYTES);
-    assert.equal(bytes.subarray(0, 8).toString('latin1'), "_binary'");
-    // Read the literal back byte by byte, as the server's lexer does (backslash escapes).
-    const map: Record<number, number> = { 0x30: 0x00, 0x6e: 0x0a, 0x72: 0x0d, 0x5a: 0x1a, 0x27: 0x27, 0x5c: 0x5c };
-    const out: number[] = [];
-    let i = 8;
-    for (;;) {
-      const c = bytes[i] as number;
-      assert.ok(i < bytes.length, 'unterminated literal');
-      if (c === 0x5c) {
-        const e = bytes[i + 1] as number;
-        assert.ok(e in map, `unexpected escape ${e}`);
-        out.push(map[e] as number);
-        i += 2;
-        continue;
-      }
-      if (c === 0x27) break;
-      out.push(c);
-      i++;
-    }
-    assert.deepEqual(Buffer.from(out), v);
-    assert.equal(bytes.subarray(i + 1).toString('latin1'), ' AND 1', 'the statement goes on after exactly one literal');
-  }
-});

@@ -104,20 +104,6 @@ const utf8Write: Utf8Write =
         return this.write(s, offset, 'utf8');
       };
 
-/** `_binary'` */
-const BINARY_INTRODUCER = Buffer.from("_binary'", 'latin1');
-/** Per byte value: the letter after the backslash that escapes it inside a quoted literal, or 0. */
-const BINARY_ESCAPES = (() => {
-  const t = new Uint8Array(256);
-  t[0x00] = 0x30; // \0
-  t[0x0a] = 0x6e; // \n
-  t[0x0d] = 0x72; // \r
-  t[0x1a] = 0x5a; // \Z
-  t[0x27] = 0x27; // \'
-  t[0x5c] = 0x5c; // \\
-  return t;
-})();
-
 /** Bytes before the SQL text: the 4-byte packet header and the COM_QUERY command byte. */
 export const STATEMENT_HEADER_BYTES = 5;
 const COM_QUERY = 0x03;
@@ -236,34 +222,6 @@ export class MySqlStatementBuffer {
       v = q;
     }
     b[--p] = 0x30 + v;
-    return this;
-  }
-
-  /**
-   * A binary string as `_binary'...'` holding the raw bytes, escaped as mysql_real_escape_string
-   * does (NUL, LF, CR, Ctrl-Z, quote, backslash): about half the bytes of `X'...'`, for the
-   * server to parse as well as for us to build and send. For BINARY/VARBINARY/BLOB columns (a
-   * string context; BIT and GEOMETRY keep `literal`'s hex). Safe on the utf8mb4 session the sink
-   * sets: the server's lexer takes a byte into a multibyte character only when the whole UTF-8
-   * sequence is valid, and every byte of one is >= 0x80, so an escaped quote or backslash is never
-   * swallowed; the introducer keeps the bytes from any character set conversion.
-   */
-  binary(v: Buffer): this {
-    this.#ensure(v.length * 2 + 10);
-    const b = this.#buf;
-    let p = this.#len;
-    for (let i = 0; i < BINARY_INTRODUCER.length; i++) b[p++] = BINARY_INTRODUCER[i] as number;
-    for (let i = 0; i < v.length; i++) {
-      const x = v[i] as number;
-      const e = BINARY_ESCAPES[x] as number;
-      if (e === 0) b[p++] = x;
-      else {
-        b[p++] = 0x5c;
-        b[p++] = e;
-      }
-    }
-    b[p++] = 0x27;
-    this.#len = p;
     return this;
   }
 

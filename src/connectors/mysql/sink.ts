@@ -46,8 +46,6 @@ interface TablePlan {
   keyTuple: string;
   /** ENUM columns without a '' label: '' there is the source's index 0. */
   enumNoEmpty: number[];
-  /** Per column: BINARY/VARBINARY/BLOB, written as `_binary'...'` (MySqlStatementBuffer.binary). */
-  binary: boolean[];
 }
 
 /** One SQL statement of a write, with what it touches (for error messages). */
@@ -188,7 +186,6 @@ export function createMySqlSink(config: SinkConfig, pipelineName: string): Sink 
         pk,
         keyTuple: keyCols.length === 1 ? (keyCols[0] as string) : `(${keyCols.join(', ')})`,
         enumNoEmpty: target.source.columns.flatMap((c, i) => (c.type.kind === 'enum' && !c.type.values.includes('') ? [i] : [])),
-        binary: target.source.columns.map((c) => c.type.kind === 'binary'),
       };
       plans.set(target, plan);
     }
@@ -259,7 +256,6 @@ export function createMySqlSink(config: SinkConfig, pipelineName: string): Sink 
     const head = `INSERT INTO ${plan.qualified} (${names.join(', ')}) VALUES `;
     const tail = ` ON DUPLICATE KEY UPDATE ${updates.map((c) => `${c} = VALUES(${c})`).join(', ')}`;
     const zeroCols = plan.enumNoEmpty.filter((i) => present.includes(i));
-    const binary = present.map((i) => plan.binary[i] === true);
     let sb: MySqlStatementBuffer | null = null;
     let enumZero = false;
     for (const row of rows) {
@@ -271,9 +267,7 @@ export function createMySqlSink(config: SinkConfig, pipelineName: string): Sink 
       sb.byte(0x28);
       for (let j = 0; j < present.length; j++) {
         if (j > 0) sb.byte(0x2c);
-        const v = row[present[j] as number] as Value;
-        if (binary[j] === true && Buffer.isBuffer(v)) sb.binary(v);
-        else sb.literal(v);
+        sb.literal(row[present[j] as number] as Value);
       }
       sb.byte(0x29);
       for (const i of zeroCols) if (row[i] === '') enumZero = true;
