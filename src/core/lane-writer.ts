@@ -10,12 +10,6 @@ export interface LaneWriterOptions {
   sink: Sink;
   /** Flush once this many key steps are pending. */
   maxRows: number;
-  /**
-   * A lane with no transaction in flight flushes once this many key steps are pending (default
-   * maxRows): the next batch grows while the previous one is written, so the sink is kept busy
-   * without making every batch small. Must be between 1 and maxRows.
-   */
-  eagerRows?: number;
   /** Flush pending steps at the latest after this long. */
   flushIntervalMs: number;
   /**
@@ -129,23 +123,19 @@ export class LaneWriter {
     if (steps.length > 0) this.#enqueuedSeq++;
     this.#latest = position;
     this.#dirtySince ??= Date.now();
-    const pending = this.#merger.steps;
-    if (pending >= this.#o.maxRows || (!this.#writing && pending >= this.#eagerRows)) this.#wake.notify();
+    if (this.#merger.steps >= this.#o.maxRows) this.#wake.notify();
   }
 
   /**
    * Asks the lane to write what it holds as soon as no transaction of its own is in flight,
-   * without waiting for a full batch or the flush interval (the source has nothing more right
-   * now: waiting would only leave the sink idle). Does not wait for the write.
+   * without waiting for a full batch or the flush interval: for when the source is waiting (it
+   * has nothing more right now, or the queue is full), so waiting would only leave the sink idle.
+   * Does not wait for the write.
    */
   flushSoon(): void {
     if (this.#merger.steps === 0 && this.#latest === this.#durable) return;
     this.#flushWanted = true;
     if (!this.#writing) this.#wake.notify();
-  }
-
-  get #eagerRows(): number {
-    return this.#o.eagerRows ?? this.#o.maxRows;
   }
 
   /** Resolves when everything enqueued so far is durable. */
@@ -190,8 +180,7 @@ export class LaneWriter {
     // carry the position before it, so steps can be pending at an already durable position.)
     if (this.#merger.steps === 0 && this.#latest === this.#durable) return false;
     if (this.#flushWanted) return true;
-    // The loop asks only between its own writes: no transaction of this lane is in flight.
-    if (this.#merger.steps >= this.#eagerRows) return true;
+    if (this.#merger.steps >= this.#o.maxRows) return true;
     return Date.now() - this.#dirtySince >= this.#maxWait();
   }
 

@@ -37,14 +37,13 @@ function scriptedSink(): { sink: Sink; writes: LaneBatch[]; finishNext: () => vo
 
 const tick = (ms = 20): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-test('lane writer: an idle lane writes at eagerRows; the next batch grows while that one is written; durable only after the write', async () => {
+test('lane writer: a lane writes at maxRows; the next batch grows while that one is written; durable only after the write', async () => {
   const { sink, writes, finishNext } = scriptedSink();
   const durable: string[] = [];
   const w = new LaneWriter({
     lane: 0,
     sink,
-    maxRows: 100,
-    eagerRows: 10,
+    maxRows: 10,
     flushIntervalMs: 60_000,
     maxAttempts: 1,
     markDurable: (_l, cp) => durable.push(cp),
@@ -55,13 +54,13 @@ test('lane writer: an idle lane writes at eagerRows; the next batch grows while 
   w.start(ctl.signal);
   w.enqueue(stepsFor([1, 2, 3]), 'p1');
   await tick();
-  assert.equal(writes.length, 0, 'below eagerRows and no flush interval yet: nothing written');
+  assert.equal(writes.length, 0, 'below maxRows and no flush interval yet: nothing written');
   w.enqueue(stepsFor([4, 5, 6, 7, 8, 9, 10]), 'p2');
   await tick();
   assert.equal(writes.length, 1);
   assert.equal(writes[0]?.actions.length, 10);
   assert.equal(writes[0]?.checkpoint, 'p2');
-  // While the first write is in flight, more steps pile up past eagerRows: no second write yet
+  // While the first write is in flight, more steps pile up past maxRows: no second write yet
   // (one transaction per lane at a time), and nothing is durable.
   w.enqueue(stepsFor(Array.from({ length: 30 }, (_, i) => 100 + i)), 'p3');
   await tick();
@@ -87,7 +86,6 @@ test('lane writer: flushSoon writes a small batch at once, and only after the wr
     lane: 0,
     sink,
     maxRows: 100,
-    eagerRows: 50,
     flushIntervalMs: 60_000,
     maxAttempts: 1,
     markDurable: (_l, cp) => durable.push(cp),
