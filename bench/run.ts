@@ -513,7 +513,32 @@ async function runWorkload(ctx: Ctx, state: WorkloadState, seed: number): Promis
   return { start, end, changes: w.changes, seconds: t.seconds };
 }
 
+/**
+ * `--only streaming` (snapshot paths skipped): the streaming runs still need targets holding the
+ * pre-workload data. One untimed Ferry snapshot per sink provides them (nothing is recorded).
+ */
+async function prepareStreamingTargets(ctx: Ctx): Promise<void> {
+  const expected = await mariaCounts(ctx.src, SCHEMA);
+  if (!ctx.lastFerryMaria) {
+    const fdb = 'fsm0';
+    await q(ctx.repA, `DROP DATABASE IF EXISTS ${fdb}`);
+    log('untimed Ferry snapshot → MariaDB (the streaming target)');
+    await runFerry(ctx, writePipeline({ name: 'snap-maria-0', tables: `${SCHEMA}\\..*`, mode: 'snapshot', sink: 'mariadb', targetSchema: fdb }), 'mariadb', null);
+    expectSame('ferry snapshot → MariaDB (untimed)', expected, await mariaCounts(ctx.repA, fdb));
+    ctx.lastFerryMaria = fdb;
+  }
+  if (!ctx.lastFerryPg) {
+    const fs = 'fsp0';
+    await ctx.pgc.query(`DROP SCHEMA IF EXISTS ${fs} CASCADE`);
+    log('untimed Ferry snapshot → PostgreSQL (the streaming target)');
+    await runFerry(ctx, writePipeline({ name: 'snap-pg-0', tables: `${SCHEMA}\\..*`, mode: 'snapshot', sink: 'postgres', targetSchema: fs }), 'postgres', null);
+    expectSame('ferry snapshot → PostgreSQL (untimed)', expected, await pgCounts(ctx.pgc, fs));
+    ctx.lastFerryPg = fs;
+  }
+}
+
 async function streaming(ctx: Ctx): Promise<void> {
+  if (!ctx.lastFerryMaria || !ctx.lastFerryPg) await prepareStreamingTargets(ctx);
   if (!ctx.lastFerryMaria && !ctx.lastFerryPg) throw new Error('streaming needs a Ferry snapshot target (do not skip both snapshot paths)');
   // A skipped snapshot path skips Ferry's streaming run into that sink (the replicas still run).
   if (!ctx.lastFerryMaria) ctx.notes.push('snapshot-mariadb skipped: no Ferry streaming → MariaDB run');

@@ -5,8 +5,7 @@ import type { PipelineConfig } from '../core/config-types.js';
 import { FerryError, isFerryError } from '../core/errors.js';
 import { EXIT_FAILED, printError, secretsOf, type RunOptions, type RunResult } from './common.js';
 import { createLogger, redactSecrets } from '../core/logger.js';
-import type { PipelineMetrics } from '../core/metrics.js';
-import { unreadMetrics } from '../core/metrics-unread.js';
+import { createPipelineMetrics } from '../core/metrics.js';
 import { runPipeline, type RuntimeObserver } from '../core/runtime.js';
 import { createSink, createSource } from '../connectors/registry.js';
 import { openStateStore } from '../state/sqlite-store.js';
@@ -35,7 +34,7 @@ export async function runPipelineFile(
     state.close();
     throw e;
   }
-  let metrics: PipelineMetrics = unreadMetrics();
+  let metrics = createPipelineMetrics();
   let metricsServer: Server | null = null;
   let result: RunResult = { exitCode: 0, outcome: 'stopped' };
   const controller = new AbortController();
@@ -52,9 +51,10 @@ export async function runPipelineFile(
     // prom-client (and its collection of process metrics, GC observer included) only when someone
     // can read the metrics: loading it was a tenth of a second of every start.
     if (opts.metricsPort) {
-      const m = await import('../core/metrics.js');
-      metrics = m.createPipelineMetrics();
-      metricsServer = await m.serveMetrics(metrics.registry, Number(opts.metricsPort));
+      const prom = await import('../core/metrics-prom.js');
+      const served = prom.createPromMetrics();
+      metrics = served.metrics;
+      metricsServer = await prom.serveMetrics(served.registry, Number(opts.metricsPort));
     }
     log.info({ config: describeConfig(cfg) }, 'pipeline starting');
     const outcome = await runPipeline(

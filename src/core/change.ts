@@ -36,7 +36,11 @@ export interface RowChange {
   op: RowOp;
   /** The schema in force at this change's position in the log. */
   table: TableSchema;
-  /** Row image before the change (update, delete). */
+  /**
+   * Row image before the change (update, delete). Sources may fill in only the primary-key
+   * columns (the others `undefined`): applies are by key, and only the old key is ever read
+   * from it (an update that changes the key deletes the old one).
+   */
   before: Row | null;
   /** Row image after the change (insert, update, read). */
   after: Row | null;

@@ -46,6 +46,13 @@ export interface Source<P> {
   /** The current end of the change log, at a transaction boundary. Recorded before a snapshot reads. */
   currentPosition(signal: AbortSignal): Promise<P>;
   /**
+   * The current end of the change log, good only for `codec.compare` with other positions (never
+   * to start from or to record: parts that compare ignores, such as a GTID state, may be left
+   * out). Optional: where absent, `currentPosition` serves. For sources where the full position
+   * costs more to read.
+   */
+  logEnd?(signal: AbortSignal): Promise<P>;
+  /**
    * The position right after the transactions of a GTID set (startup mode specific-offset with
    * only `gtid-set`). Optional: sources without GTIDs do not have it.
    */

@@ -85,10 +85,9 @@ function laneFromTableHash(h: number, key: string, lanes: number): number {
   return (h >>> 0) % lanes;
 }
 
-/** Per target table: its id, the id prefix of its steps and its hash state (computed once). */
+/** Per target table: its id and its hash state (computed once). */
 interface TargetKeying {
   tk: string;
-  prefix: string;
   hash: number;
 }
 const keying = new WeakMap<TargetTable, TargetKeying>();
@@ -96,48 +95,98 @@ function keyingOf(target: TargetTable): TargetKeying {
   let k = keying.get(target);
   if (!k) {
     const tk = tableId(target);
-    k = { tk, prefix: `${tk}\u0001`, hash: tableHash(tk) };
+    k = { tk, hash: tableHash(tk) };
     keying.set(target, k);
   }
   return k;
 }
 
-/** One keyed step of a change: what it does to one key. */
-export interface KeyedStep {
-  lane: number;
-  /** `${tableId}\u0001${keyString}` */
-  id: string;
-  target: TargetTable;
-  /** Upsert image (after), or null for a delete of `key`. */
-  row: Row | null;
-  key: Value[];
+/** Decimal digits of the integer being hashed, least significant first (reused: no allocation). */
+const digits = new Uint8Array(20);
+
+/**
+ * `laneFromTableHash(h, keyString([v]), lanes)` for a safe integer `v`, without building the key
+ * string: FNV-1a over the characters of `i<decimal digits>;`.
+ */
+function laneOfInteger(h: number, v: number, lanes: number): number {
+  h ^= 0x69; // 'i'
+  h = Math.imul(h, 0x01000193);
+  if (v < 0) {
+    h ^= 0x2d; // '-'
+    h = Math.imul(h, 0x01000193);
+    v = -v;
+  }
+  let n = 0;
+  do {
+    const q = Math.floor(v / 10);
+    digits[n++] = v - q * 10;
+    v = q;
+  } while (v > 0);
+  while (n > 0) {
+    h ^= 0x30 + (digits[--n] as number);
+    h = Math.imul(h, 0x01000193);
+  }
+  h ^= 0x3b; // ';'
+  h = Math.imul(h, 0x01000193);
+  return (h >>> 0) % lanes;
 }
+
+/**
+ * The merge key of a key within its table: the integer itself for a one-column integer key
+ * (most keys: no string built per change), else `keyString(key)`. Equal keys give equal merge
+ * keys (a bigint that fits a safe integer is that number, as in keyString).
+ */
+function mergeKeyOf(key: Value[]): number | string {
+  if (key.length === 1) {
+    const v = key[0];
+    if (typeof v === 'number' && Number.isSafeInteger(v)) return v === 0 ? 0 : v; // -0 is 0, as in keyString
+    if (typeof v === 'bigint' && v >= -9007199254740991n && v <= 9007199254740991n) return Number(v);
+  }
+  return keyString(key);
+}
+
+function laneOfMergeKey(h: number, k: number | string, lanes: number): number {
+  if (lanes <= 1) return 0;
+  return typeof k === 'number' ? laneOfInteger(h, k, lanes) : laneFromTableHash(h, k, lanes);
+}
+
+/**
+ * One keyed step of a change: what it does to one key. It is a KeyAction as it stands (the
+ * merger hands the last step of each key to the sink as is), plus where it goes.
+ */
+export type KeyedStep = KeyAction & {
+  lane: number;
+  /** The key's merge key within its table (see mergeKeyOf). */
+  k: number | string;
+  /** Values of the key (also on upserts). */
+  key: Value[];
+};
 
 /**
  * Splits a change into keyed steps (1 for insert/read/delete/same-key update, 2 for a key change).
  */
 export function stepsOf(change: RowChange, target: TargetTable, lanes: number, out: KeyedStep[]): void {
   const table = change.table;
-  const k = keyingOf(target);
-  const lane = (ks: string): number => (lanes <= 1 ? 0 : laneFromTableHash(k.hash, ks, lanes));
+  const h = lanes <= 1 ? 0 : keyingOf(target).hash;
   if (change.op === 'delete') {
     if (!change.before) throw new FerryError('FERRY_INTERNAL', 'delete without a before image');
     const key = keyOf(table, change.before);
-    const ks = keyString(key);
-    out.push({ lane: lane(ks), id: k.prefix + ks, target, row: null, key });
+    const k = mergeKeyOf(key);
+    out.push({ kind: 'delete', table: target, key, lane: laneOfMergeKey(h, k, lanes), k });
     return;
   }
-  if (!change.after) throw new FerryError('FERRY_INTERNAL', `${change.op} without an after image`);
-  const key = keyOf(table, change.after);
-  const ks = keyString(key);
+  const row = change.after;
+  if (!row) throw new FerryError('FERRY_INTERNAL', `${change.op} without an after image`);
+  const key = keyOf(table, row);
+  const k = mergeKeyOf(key);
   if (change.op === 'update' && change.before) {
     const oldKey = keyOf(table, change.before);
     if (!sameKey(oldKey, key)) {
-      const oks = keyString(oldKey);
-      out.push({ lane: lane(oks), id: k.prefix + oks, target, row: null, key: oldKey });
+      const ok = mergeKeyOf(oldKey);
+      out.push({ kind: 'delete', table: target, key: oldKey, lane: laneOfMergeKey(h, ok, lanes), k: ok });
     }
   }
-  out.push({ lane: lane(ks), id: k.prefix + ks, target, row: change.after, key });
+  out.push({ kind: 'upsert', table: target, row, key, lane: laneOfMergeKey(h, k, lanes), k });
 }
 
 /**
@@ -145,11 +194,16 @@ export function stepsOf(change: RowChange, target: TargetTable, lanes: number, o
  * image lacks columns (partial image: `undefined`) keeps the earlier values of those columns.
  */
 export class KeyMerger {
-  readonly #actions = new Map<string, KeyAction>();
+  /** Final action per merge key, per target table (tables in first-seen order). */
+  readonly #tables = new Map<TargetTable, Map<number | string, KeyAction>>();
+  #lastTable: TargetTable | null = null;
+  #last: Map<number | string, KeyAction> | null = null;
   #steps = 0;
 
   get size(): number {
-    return this.#actions.size;
+    let n = 0;
+    for (const m of this.#tables.values()) n += m.size;
+    return n;
   }
 
   /** Steps added since the last drain (before merging). */
@@ -159,27 +213,34 @@ export class KeyMerger {
 
   add(step: KeyedStep): void {
     this.#steps++;
-    if (step.row === null) {
-      this.#actions.set(step.id, { kind: 'delete', table: step.target, key: step.key });
-      return;
+    let actions = this.#last;
+    if (step.table !== this.#lastTable || actions === null) {
+      actions = this.#tables.get(step.table) ?? null;
+      if (actions === null) this.#tables.set(step.table, (actions = new Map()));
+      this.#lastTable = step.table;
+      this.#last = actions;
     }
-    const prev = this.#actions.get(step.id);
-    if (prev && prev.kind === 'upsert' && hasUndefined(step.row)) {
-      const merged: Row = step.row.slice();
-      for (let i = 0; i < merged.length; i++) if (merged[i] === undefined) merged[i] = prev.row[i];
-      this.#actions.set(step.id, { kind: 'upsert', table: step.target, row: merged });
-      return;
+    if (step.kind === 'upsert') {
+      const prev = actions.get(step.k);
+      if (prev !== undefined && prev.kind === 'upsert' && hasUndefined(step.row)) {
+        const merged: Row = step.row.slice();
+        for (let i = 0; i < merged.length; i++) if (merged[i] === undefined) merged[i] = prev.row[i];
+        actions.set(step.k, { kind: 'upsert', table: step.table, row: merged });
+        return;
+      }
     }
     // Map keeps first-insertion order; re-inserting moves nothing, which is fine: keys are distinct.
-    this.#actions.set(step.id, { kind: 'upsert', table: step.target, row: step.row });
+    actions.set(step.k, step);
   }
 
   /** Final actions, deletes first (so a unique value freed by a delete can be reused by an upsert). */
   drain(): KeyAction[] {
     const deletes: KeyAction[] = [];
     const upserts: KeyAction[] = [];
-    for (const a of this.#actions.values()) (a.kind === 'delete' ? deletes : upserts).push(a);
-    this.#actions.clear();
+    for (const actions of this.#tables.values()) for (const a of actions.values()) (a.kind === 'delete' ? deletes : upserts).push(a);
+    this.#tables.clear();
+    this.#lastTable = null;
+    this.#last = null;
     this.#steps = 0;
     return deletes.concat(upserts);
   }

@@ -39,11 +39,23 @@ function allColumns(plan: ActionPlanBase): number[] {
 export function groupLaneActions<Plan extends ActionPlanBase>(actions: readonly KeyAction[], planOf: (t: TargetTable) => Plan): WritePlan<Plan> {
   const deletes = new Map<Plan, Value[][]>();
   const upserts = new Map<Plan, Map<string, UpsertGroup<Plan>>>();
+  // Actions come in runs of one table (the merger keeps them per table): plan and group lookups
+  // are done once per run, not once per action.
+  let lastTable: TargetTable | null = null;
+  let plan = null as unknown as Plan;
+  let lastKeys: Value[][] | null = null;
+  let lastGroup: UpsertGroup<Plan> | null = null;
   for (const a of actions) {
-    const plan = planOf(a.table);
+    if (a.table !== lastTable) {
+      lastTable = a.table;
+      plan = planOf(a.table);
+      lastKeys = null;
+      lastGroup = null;
+    }
     if (a.kind === 'delete') {
-      let keys = deletes.get(plan);
+      let keys: Value[][] | undefined = lastKeys ?? deletes.get(plan);
       if (!keys) deletes.set(plan, (keys = []));
+      lastKeys = keys;
       keys.push(a.key);
       continue;
     }
@@ -69,10 +81,15 @@ export function groupLaneActions<Plan extends ActionPlanBase>(actions: readonly 
         });
       }
     }
+    if (mask === '' && lastGroup !== null) {
+      lastGroup.rows.push(row);
+      continue;
+    }
     let byMask = upserts.get(plan);
     if (!byMask) upserts.set(plan, (byMask = new Map()));
     let g = byMask.get(mask);
     if (!g) byMask.set(mask, (g = { plan, present, rows: [] }));
+    if (mask === '') lastGroup = g;
     g.rows.push(row);
   }
   return {

@@ -126,6 +126,18 @@ export class LaneWriter {
     if (this.#merger.steps >= this.#o.maxRows) this.#wake.notify();
   }
 
+  /**
+   * Asks the lane to write what it holds as soon as no transaction of its own is in flight,
+   * without waiting for a full batch or the flush interval: for when the source is waiting (it
+   * has nothing more right now, or the queue is full), so waiting would only leave the sink idle.
+   * Does not wait for the write.
+   */
+  flushSoon(): void {
+    if (this.#merger.steps === 0 && this.#latest === this.#durable) return;
+    this.#flushWanted = true;
+    if (!this.#writing) this.#wake.notify();
+  }
+
   /** Resolves when everything enqueued so far is durable. */
   async flush(signal: AbortSignal): Promise<void> {
     for (;;) {

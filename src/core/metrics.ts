@@ -1,68 +1,56 @@
-import { createServer, type Server } from 'node:http';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-
 /**
- * Prometheus metrics of one pipeline. Labels never carry secrets: only table ids, operations
- * and lane numbers. Counters are incremented once per batch with pre-aggregated counts, never
- * once per row.
+ * Metrics of one pipeline, as the runtime records them. Labels never carry secrets: only table
+ * ids, operations and lane numbers. Counters are incremented once per batch with pre-aggregated
+ * counts, never once per row.
+ *
+ * The runtime sees only these small interfaces. `createPipelineMetrics()` records nothing (a
+ * pipeline run without `--metrics-port`); metrics-prom.ts backs them with prom-client and serves
+ * them. prom-client is loaded only then: importing it costs every run start-up time.
  */
+export interface CounterMetric<L extends string> {
+  inc(labels: Record<L, string>, value?: number): void;
+}
+export interface GaugeMetric<L extends string> {
+  set(labels: Record<L, string>, value: number): void;
+}
+export interface HistogramMetric<L extends string> {
+  observe(labels: Record<L, string>, value: number): void;
+}
+
 export interface PipelineMetrics {
-  readonly registry: Registry;
-  lagSeconds: Gauge<'pipeline'>;
-  rowsRead: Counter<'pipeline' | 'table' | 'op'>;
-  rowsWritten: Counter<'pipeline' | 'table' | 'op'>;
-  queueRows: Gauge<'pipeline'>;
-  queueFill: Gauge<'pipeline'>;
-  laneBatchRows: Histogram<'pipeline' | 'lane'>;
-  laneCommits: Counter<'pipeline' | 'lane'>;
-  snapshotRows: Counter<'pipeline' | 'table'>;
-  snapshotChunks: Counter<'pipeline' | 'table'>;
-  checkpointCommits: Counter<'pipeline'>;
-  schemaChanges: Counter<'pipeline' | 'kind'>;
-  lossyValues: Counter<'pipeline' | 'kind'>;
+  lagSeconds: GaugeMetric<'pipeline'>;
+  rowsRead: CounterMetric<'pipeline' | 'table' | 'op'>;
+  rowsWritten: CounterMetric<'pipeline' | 'table' | 'op'>;
+  queueRows: GaugeMetric<'pipeline'>;
+  queueFill: GaugeMetric<'pipeline'>;
+  laneBatchRows: HistogramMetric<'pipeline' | 'lane'>;
+  laneCommits: CounterMetric<'pipeline' | 'lane'>;
+  snapshotRows: CounterMetric<'pipeline' | 'table'>;
+  snapshotChunks: CounterMetric<'pipeline' | 'table'>;
+  checkpointCommits: CounterMetric<'pipeline'>;
+  schemaChanges: CounterMetric<'pipeline' | 'kind'>;
+  lossyValues: CounterMetric<'pipeline' | 'kind'>;
 }
 
+const nothing = (): void => undefined;
+
+/** Metrics that record nothing: for runs whose metrics nobody can read (no `--metrics-port`). */
 export function createPipelineMetrics(): PipelineMetrics {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'ferry_process_' });
-  const r = [registry];
+  const counter = { inc: nothing };
+  const gauge = { set: nothing };
+  const histogram = { observe: nothing };
   return {
-    registry,
-    lagSeconds: new Gauge({ name: 'ferry_lag_seconds', help: 'Seconds between the source commit of the last applied change and now (0 when caught up and idle).', labelNames: ['pipeline'], registers: r }),
-    rowsRead: new Counter({ name: 'ferry_rows_read_total', help: 'Row changes read from the source, by table and operation.', labelNames: ['pipeline', 'table', 'op'], registers: r }),
-    rowsWritten: new Counter({ name: 'ferry_rows_written_total', help: 'Row changes durably applied to the sink, by table and operation.', labelNames: ['pipeline', 'table', 'op'], registers: r }),
-    queueRows: new Gauge({ name: 'ferry_queue_rows', help: 'Row changes waiting between source and sink lanes.', labelNames: ['pipeline'], registers: r }),
-    queueFill: new Gauge({ name: 'ferry_queue_fill_ratio', help: 'Fill of the byte-bounded queue between source and lanes (1 = source paused).', labelNames: ['pipeline'], registers: r }),
-    laneBatchRows: new Histogram({ name: 'ferry_lane_batch_rows', help: 'Key actions per lane transaction.', labelNames: ['pipeline', 'lane'], buckets: [1, 10, 100, 500, 1000, 2000, 5000, 10000], registers: r }),
-    laneCommits: new Counter({ name: 'ferry_lane_commits_total', help: 'Lane transactions committed in the sink.', labelNames: ['pipeline', 'lane'], registers: r }),
-    snapshotRows: new Counter({ name: 'ferry_snapshot_rows_total', help: 'Rows copied by the snapshot, by table.', labelNames: ['pipeline', 'table'], registers: r }),
-    snapshotChunks: new Counter({ name: 'ferry_snapshot_chunks_total', help: 'Snapshot chunks durably written, by table.', labelNames: ['pipeline', 'table'], registers: r }),
-    checkpointCommits: new Counter({ name: 'ferry_checkpoint_commits_total', help: 'Checkpoints written to the state store.', labelNames: ['pipeline'], registers: r }),
-    lossyValues: new Counter({ name: 'ferry_sink_mapped_values_total', help: 'Values the sink could not store exactly and mapped as documented in TYPES.md (kind: nulCharsStripped, zeroDatesReplaced).', labelNames: ['pipeline', 'kind'], registers: r }),
-    schemaChanges: new Counter({ name: 'ferry_schema_changes_total', help: 'Schema changes applied to the sink, by kind.', labelNames: ['pipeline', 'kind'], registers: r }),
+    lagSeconds: gauge,
+    rowsRead: counter,
+    rowsWritten: counter,
+    queueRows: gauge,
+    queueFill: gauge,
+    laneBatchRows: histogram,
+    laneCommits: counter,
+    snapshotRows: counter,
+    snapshotChunks: counter,
+    checkpointCommits: counter,
+    schemaChanges: counter,
+    lossyValues: counter,
   };
-}
-
-/** Serves `/metrics` on 127.0.0.1 (or `host`) and the given port. */
-export async function serveMetrics(registry: Registry, port: number, host = '127.0.0.1'): Promise<Server> {
-  const server = createServer((req, res) => {
-    if (req.url !== '/metrics') {
-      res.writeHead(404).end('not found\n');
-      return;
-    }
-    registry
-      .metrics()
-      .then((text) => {
-        res.writeHead(200, { 'content-type': registry.contentType });
-        res.end(text);
-      })
-      .catch((e: unknown) => {
-        res.writeHead(500).end(String(e));
-      });
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  return server;
 }

@@ -74,6 +74,14 @@ export const META_SNAPSHOT_REQUESTS = 'snapshot.requests';
 /** How long the stream keeps reconnecting to a lost source before the pipeline fails. */
 const SOURCE_OUTAGE_LIMIT_MS = Number(process.env.FERRY_SOURCE_OUTAGE_LIMIT_MS ?? 10 * 60_000);
 
+/** One table of a rows batch, as handleBatch meets it (see there). */
+interface BatchTable {
+  table: TableSchema;
+  target: TargetTable;
+  counts: Partial<Record<string, number>>;
+  watchedId: string | null;
+}
+
 export async function runPipeline<P>(deps: RuntimeDeps<P>, signal: AbortSignal): Promise<'done' | 'stopped'> {
   const { config, source, sink, state, log } = deps;
   const codec = source.codec;
@@ -99,6 +107,8 @@ export async function runPipeline<P>(deps: RuntimeDeps<P>, signal: AbortSignal):
   let phase = state.getMeta(META_PHASE) as PipelinePhase | 'snapshot' | 'stream' | 'done' | null;
   const mode = config.source.startup.mode;
 
+  /** The source identity, when a fresh pipeline has just read it (read once, not twice). */
+  let freshIdentity: string | null = null;
   if (phase === null) {
     // A fresh pipeline: rule 1 — record where the stream must start before reading anything.
     await sink.resetLaneCheckpoints(signal);
@@ -119,7 +129,8 @@ export async function runPipeline<P>(deps: RuntimeDeps<P>, signal: AbortSignal):
     const startText = codec.encode(start);
     state.appendSchemaHistory(startText, discovered.map((t) => ({ tableId: tableId(t), schemaJson: JSON.stringify(t) })));
     state.setMeta(META_SNAPSHOT_START, startText);
-    state.setMeta(META_SERVER, await source.identity(signal));
+    freshIdentity = await source.identity(signal);
+    state.setMeta(META_SERVER, freshIdentity);
     state.setMeta(META_PARALLELISM, String(config.pipeline.parallelism));
     state.setMeta(META_TABLES, JSON.stringify(discovered.map(tableId)));
     state.commitCheckpoint(startText);
@@ -130,7 +141,7 @@ export async function runPipeline<P>(deps: RuntimeDeps<P>, signal: AbortSignal):
     log.info({ start: codec.format(start), mode }, 'pipeline initialised');
   }
 
-  const identity = await source.identity(signal);
+  const identity = freshIdentity ?? (await source.identity(signal));
   const knownIdentity = state.getMeta(META_SERVER);
   if (knownIdentity !== null && knownIdentity !== identity) {
     throw new FerryError('FERRY_SERVER_CHANGED', `the source is not the server this pipeline's checkpoint belongs to (was: ${knownIdentity}; now: ${identity})`, {
@@ -325,7 +336,9 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
   const stored = state.getCheckpoint();
   if (stored === null) throw new FerryError('FERRY_STATE_CORRUPT', 'the state store has a stream phase but no checkpoint', { fix: `Move the state file of pipeline "${name}" away to start over.` });
   const globalCp = codec.decode(stored);
-  const laneRows = await sink.readLaneCheckpoints(signal);
+  // The end of the log (for the check below) is read alongside: the log only grows, and the
+  // checkpoint it is compared with was made durable before either read.
+  const [laneRows, end] = await Promise.all([sink.readLaneCheckpoints(signal), source.logEnd ? source.logEnd(signal) : source.currentPosition(signal)]);
   const sameLanes = state.getMeta(META_PARALLELISM) === String(lanes);
   const laneStart: P[] = [];
   for (let i = 0; i < lanes; i++) {
@@ -345,7 +358,6 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
 
   // A checkpoint past the end of the log means the log is not the one the checkpoint was taken
   // from (restored backup, reset binlog): never "carry on from the current position".
-  const end = await source.currentPosition(signal);
   if (codec.compare(resume, end) > 0) {
     throw new FerryError('FERRY_CHECKPOINT_AHEAD', `the checkpoint ${codec.format(resume)} is past the end of the source binlog ${codec.format(end)}`, {
       fix: `The source lost binlog (RESET MASTER, restored backup, or a different server). Start the pipeline over: move ${state.file} away and re-snapshot.`,
@@ -481,7 +493,10 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
 
   // The queue between source and sink is bounded in bytes (`pipeline.queue.max-bytes`): rows held
   // by the lanes (pending and being written) times a running estimate of a row's size in memory,
-  // and never more rows than a few full lane batches.
+  // and never more rows than two full batches per lane (the one being written and the next).
+  // While the queue is full, lanes without a transaction in flight write what they hold
+  // (flushSoon). (One batch per lane was measured slower: smaller transactions cost the sink
+  // more CPU per row.)
   const queueLimitRows = Math.max(config.sink.batchMaxRows * lanes * 2, 10_000);
   let bytesPerRow = 512;
   const queued = (): number => writers.reduce((n, w) => n + w.heldSteps, 0);
@@ -586,6 +601,8 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
     commitCheckpoint(true);
   };
 
+  /** Batches taken from the source so far (noteSourceWait tells a waiting stream from a busy one by it). */
+  let handledBatches = 0;
   const steps: KeyedStep[][] = Array.from({ length: lanes }, () => []);
   /** Scratch list for the steps of one change (reused: no array per change). */
   const stepTmp: KeyedStep[] = [];
@@ -725,17 +742,25 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
       positionTime.set(posText, batch.sourceTimeMs);
       if (positionTime.size > 10_000) positionTime.clear();
       // Counted per table object and op (no per-change strings).
-      const readCounts = new Map<TableSchema, Partial<Record<string, number>>>();
+      // Per table of the batch, looked up once per run of changes to the same table: its target,
+      // its read counts, and its id when a snapshot chunk of it is open (keys to note).
+      const perTable = new Map<TableSchema, BatchTable>();
+      let last: BatchTable | null = null;
       for (const ch of batch.changes) {
-        const target = targetOf(ch.table);
-        let c = readCounts.get(ch.table);
-        if (!c) readCounts.set(ch.table, (c = {}));
-        c[ch.op] = (c[ch.op] ?? 0) + 1;
-        stepsFor(ch, target, lanes, steps);
+        if (last === null || last.table !== ch.table) {
+          last = perTable.get(ch.table) ?? null;
+          if (last === null) {
+            const tid = tableId(ch.table);
+            last = { table: ch.table, target: targetOf(ch.table), counts: {}, watchedId: merger.watching(tid) ? tid : null };
+            perTable.set(ch.table, last);
+          }
+        }
+        last.counts[ch.op] = (last.counts[ch.op] ?? 0) + 1;
+        stepsFor(ch, last.target, last.watchedId);
       }
-      for (const [t, c] of readCounts) {
-        const table = tableId(t);
-        for (const op in c) metrics.rowsRead.inc({ pipeline: name, table, op }, c[op] ?? 0);
+      for (const t of perTable.values()) {
+        const table = tableId(t.table);
+        for (const op in t.counts) metrics.rowsRead.inc({ pipeline: name, table, op }, t.counts[op] ?? 0);
       }
       dispatch(batch.position, posText);
       caughtUp = false;
@@ -757,7 +782,9 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
     }
     emitReadyChunks();
     // Backpressure: stop pulling from the source while the lanes are behind.
-    // (Woken as soon as a lane commits, instead of polling.)
+    // (Woken as soon as a lane commits, instead of polling.) A lane with no transaction in flight
+    // writes what it holds meanwhile: nothing more can reach it until the queue has room.
+    if (queued() > queueLimit()) for (const w of writers) w.flushSoon();
     while (queued() > queueLimit() && !sourceSignal.aborted) {
       await laneProgress.waitAtMost(100, sourceSignal);
     }
@@ -781,7 +808,9 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
             outageStart = 0;
             delay = 500;
           }
+          handledBatches++;
           await handleBatch(batch);
+          noteSourceWait();
         }
         break;
       } catch (e) {
@@ -829,14 +858,27 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
   }
   if (fatal) throw fatal;
 
-  function stepsFor(ch: import('./change.js').RowChange, target: TargetTable, n: number, out: KeyedStep[][]): void {
+  /**
+   * After a batch: if the source has nothing more by the time pending I/O has been polled (no
+   * next batch started), the lanes write what they hold now instead of waiting for a full batch
+   * or the flush interval — the sink would otherwise sit idle (at the end of a burst, say).
+   */
+  function noteSourceWait(): void {
+    const seq = handledBatches;
+    setImmediate(() => {
+      if (seq !== handledBatches || fatal) return;
+      for (const w of writers) w.flushSoon();
+    });
+  }
+
+  /** Hands the keyed steps of one change to their lanes' lists; notes their keys for open chunks. */
+  function stepsFor(ch: import('./change.js').RowChange, target: TargetTable, watchedId: string | null): void {
     stepTmp.length = 0;
-    stepsOf(ch, target, n, stepTmp);
-    const tid = tableId(ch.table);
-    const watched = merger.watching(tid);
-    for (const s of stepTmp) {
-      (out[s.lane] as KeyedStep[]).push(s);
-      if (watched) merger.noteKey(tid, keyString(s.key));
+    stepsOf(ch, target, lanes, stepTmp);
+    for (let i = 0; i < stepTmp.length; i++) {
+      const s = stepTmp[i] as KeyedStep;
+      (steps[s.lane] as KeyedStep[]).push(s);
+      if (watchedId !== null) merger.noteKey(watchedId, keyString(s.key));
     }
   }
 

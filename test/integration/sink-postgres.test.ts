@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { createPostgresSink, COPY_MIN_ROWS, type PostgresSink } from '../../src/connectors/postgres/sink.js';
 import { quotePgIdent, quotePgTable } from '../../src/connectors/postgres/quote.js';
-import type { Row } from '../../src/core/change.js';
+import type { Row, Value } from '../../src/core/change.js';
 import { Secret } from '../../src/core/config-types.js';
 import type { KeyAction, TargetTable } from '../../src/core/contracts.js';
 import { isFerryError } from '../../src/core/errors.js';
@@ -259,6 +259,39 @@ test('a failing lane batch (NOT NULL violated) leaves neither data nor checkpoin
     assert.deepEqual((await state()).ck, [{ lane: 1, position: 'pos-4' }]);
   } finally {
     await lane.close();
+  }
+});
+
+test('deletes by one-column integer keys (array path) hit exactly their rows, at the limits of every integer width', async () => {
+  const intKeyed = (name: string, type: { kind: 'int'; bits: 8 | 16 | 24 | 32 | 64; unsigned: boolean }, sourceType: string): TargetTable =>
+    target({ schema: 'src', name, columns: [col('id', type, sourceType, false), col('v', utf8(10), 'varchar(10)')], primaryKey: [0] });
+  const cases: [TargetTable, Value[]][] = [
+    [intKeyed('k_i8', { kind: 'int', bits: 8, unsigned: false }, 'tinyint(4)'), [-128, -1, 0, 127]],
+    [intKeyed('k_u32', { kind: 'int', bits: 32, unsigned: true }, 'int(10) unsigned'), [0, 1, 4294967295]],
+    [intKeyed('k_i64', { kind: 'int', bits: 64, unsigned: false }, 'bigint(20)'), [-9223372036854775808n, -5, 9007199254740993n, 9223372036854775807n]],
+    [intKeyed('k_u64', { kind: 'int', bits: 64, unsigned: true }, 'bigint(20) unsigned'), [0, 18446744073709551615n, 12345]],
+  ];
+  // A pipeline of its own: its checkpoint rows are not the ones the lane checkpoint test counts.
+  const own = createPostgresSink(sinkConfig('postgres', CK), 'int-keys');
+  await own.prepare(cases.map(([t]) => t), never);
+  const lane = await own.openLane(5);
+  try {
+    await lane.write({ actions: cases.flatMap(([t, ids]) => ids.map((id): KeyAction => ({ kind: 'upsert', table: t, row: [id, 'x'] }))), checkpoint: 'del-1' }, never);
+    // Every other key deleted (the first and the third ...), plus a key that is not there.
+    const deletes = cases.flatMap(([t, ids]) => [...ids.filter((_, i) => i % 2 === 0), 99].map((id): KeyAction => ({ kind: 'delete', table: t, key: [id] })));
+    await lane.write({ actions: deletes, checkpoint: 'del-2' }, never);
+    await own.resetLaneCheckpoints(never);
+  } finally {
+    await lane.close();
+    await own.close();
+  }
+  for (const [t, ids] of cases) {
+    const r = await admin.query<{ id: string }>(`SELECT id::text AS id FROM ${quotePgTable(SCHEMA, t.name)} ORDER BY id`);
+    assert.deepEqual(
+      r.rows.map((x) => x.id),
+      ids.filter((_, i) => i % 2 === 1).map(String).sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1)),
+      t.name,
+    );
   }
 });
 

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
-import { openSourceConnection, readCurrentPosition, type MySqlConnection } from '../../src/connectors/mysql/connection.js';
+import { binlogPositionCodec } from '../../src/connectors/mysql/position.js';
+import { openSourceConnection, readCurrentPosition, readLogEnd, type MySqlConnection } from '../../src/connectors/mysql/connection.js';
 import { readTableSchemas } from '../../src/connectors/mysql/schema-reader.js';
 import { chunkEnd, chunkSql, estimateRows, readChunk, readRange } from '../../src/connectors/mysql/snapshot-reader.js';
 import type { Row, Value } from '../../src/core/change.js';
@@ -273,6 +274,11 @@ describe('readChunk pagination', () => {
     assert.match(pos.file, /\.\d+$/);
     assert.ok(pos.pos > 0);
     assert.match(pos.gtid, /^(\d+-\d+-\d+)(,\d+-\d+-\d+)*$/);
+    // The compare-only end of the log: the same file/offset order, no GTID read.
+    const end = await readLogEnd(conn);
+    assert.equal(end.gtid, '');
+    assert.ok(binlogPositionCodec.compare(end, pos) >= 0);
+    assert.ok(binlogPositionCodec.compare(await readCurrentPosition(conn), end) >= 0);
   });
 
   it('reads a position whose GTID state matches its offset while a writer commits without pause', async () => {

@@ -868,4 +868,84 @@ describe('binlog: compiled decoder for full row images', () => {
     const cut = asRows(p.parse(event(E.WRITE_ROWS_V1, rowsBody(1, 9, n, [image(values).subarray(0, 40)]), { logPos: 400 })));
     assert.throws(() => cut.decodeRows(schema), (e) => isFerryError(e, 'FERRY_BINLOG_PROTOCOL'));
   });
+
+  it('key-only before images: skipped columns of every type leave the key and the after image intact', () => {
+    const p = parserWithFde();
+    const specs: ColSpec[] = [
+      { type: T.TINY },
+      { type: T.SHORT },
+      { type: T.INT24 },
+      { type: T.LONG },
+      { type: T.LONGLONG },
+      { type: T.FLOAT, meta: u8(4) },
+      { type: T.DOUBLE, meta: u8(8) },
+      { type: T.NEWDECIMAL, meta: u8(12, 2) },
+      { type: T.DATE },
+      { type: T.DATETIME2, meta: u8(6) },
+      { type: T.VARCHAR, meta: u16(400) },
+      { type: T.BLOB, meta: u8(2) },
+      { type: T.BLOB, meta: u8(2) },
+      { type: T.STRING, meta: u8(T.ENUM, 1) },
+      { type: T.YEAR },
+      { type: T.VARCHAR, meta: u16(20) },
+    ];
+    const n = specs.length;
+    p.parse(event(E.TABLE_MAP, tableMapBody(9, 'd', 't', specs), { logPos: 100 }));
+    const schema = [
+      col('a', { kind: 'int', bits: 8, unsigned: false }),
+      col('b', { kind: 'int', bits: 16, unsigned: true }),
+      col('c', { kind: 'int', bits: 24, unsigned: false }),
+      col('d', { kind: 'int', bits: 32, unsigned: true }),
+      col('e', { kind: 'int', bits: 64, unsigned: false }),
+      col('f', { kind: 'float' }),
+      col('g', { kind: 'double' }),
+      col('h', { kind: 'decimal', precision: 12, scale: 2, unsigned: false }),
+      col('i', { kind: 'date' }),
+      col('j', { kind: 'datetime', fsp: 6 }),
+      col('k', { kind: 'string', maxChars: 100, fixed: false, charset: 'utf8mb4', collation: null, lob: false }),
+      col('l', { kind: 'string', maxChars: null, fixed: false, charset: 'utf8mb4', collation: null, lob: true }),
+      col('m', { kind: 'binary', maxBytes: null, fixed: false, lob: true }),
+      col('n', { kind: 'enum', values: ['new', 'paid'] }),
+      col('o', { kind: 'year' }),
+      col('p', { kind: 'string', maxChars: 20, fixed: false, charset: 'latin1', collation: null, lob: false }),
+    ];
+    const values = (k: number): (Buffer | null)[] => [
+      u8(0xfe),
+      u16(65535 - k),
+      Buffer.from([0xff, 0xff, 0xff]),
+      u32(4294967295),
+      u64(BigInt(k)),
+      Buffer.from(new Float32Array([1.5]).buffer),
+      Buffer.from(new Float64Array([-2.25]).buffer),
+      encDecimal('-1234.50', 12, 2),
+      Buffer.from([(2024 << 9 | 2 << 5 | 29) & 0xff, ((2024 << 9 | 2 << 5 | 29) >> 8) & 0xff, (2024 << 9 | 2 << 5 | 29) >> 16]),
+      encDatetime2(2024, 2, 29, 23, 59, 58, 123456, 6),
+      Buffer.concat([u16(Buffer.byteLength('žluťoučký')), Buffer.from('žluťoučký')]),
+      k % 2 === 0 ? null : Buffer.concat([u16(4), Buffer.from('text')]),
+      Buffer.concat([u16(3), u8(0, 1, 255)]),
+      u8(2),
+      u8(124),
+      Buffer.concat([u8(2), Buffer.from('ab')]),
+    ];
+    const want = (k: number): unknown[] => [-2, 65535 - k, -1, 4294967295, k, 1.5, -2.25, '-1234.50', '2024-02-29', '2024-02-29 23:59:58.123456', 'žluťoučký', k % 2 === 0 ? null : 'text', Buffer.from([0, 1, 255]), 'paid', 2024, 'ab'];
+    const keyOnly = (row: unknown[], key: readonly number[]): unknown[] => row.map((v, i) => (key.includes(i) ? v : undefined));
+    // Two rows per event, so a wrong skip length would garble the second row's images.
+    const upBody = Buffer.concat([u48(9), u16(1), lenenc(n), bits(n, () => true), bits(n, () => true), image(values(1)), image(values(2)), image(values(3)), image(values(4))]);
+    const delBody = rowsBody(1, 9, n, [image(values(5)), image(values(6))]);
+    for (const key of [[4], [0, 10], [15], [11, 12], ...Array.from({ length: n }, (_, i) => [i])]) {
+      const up = asRows(p.parse(event(E.UPDATE_ROWS_V1, upBody, { logPos: 300 })));
+      assert.deepEqual(up.decodeRows(schema, { beforeKeyOnly: key }), { before: [keyOnly(want(1), key), keyOnly(want(3), key)], after: [want(2), want(4)] }, `key ${key.join(',')}`);
+      const del = asRows(p.parse(event(E.DELETE_ROWS_V1, delBody, { logPos: 400 })));
+      assert.deepEqual(del.decodeRows(schema, { beforeKeyOnly: key }), { before: [keyOnly(want(5), key), keyOnly(want(6), key)], after: null }, `key ${key.join(',')}`);
+    }
+    // Inserts have no before image: the option changes nothing.
+    const ins = asRows(p.parse(event(E.WRITE_ROWS_V1, rowsBody(1, 9, n, [image(values(7))]), { logPos: 500 })));
+    assert.deepEqual(ins.decodeRows(schema, { beforeKeyOnly: [0] }).after, [want(7)]);
+    // Without the option the same events decode in full again (the plan keeps both decoders).
+    const up = asRows(p.parse(event(E.UPDATE_ROWS_V1, upBody, { logPos: 600 })));
+    assert.deepEqual(up.decodeRows(schema), { before: [want(1), want(3)], after: [want(2), want(4)] });
+    // A truncated skipped value is still a coded error.
+    const cut = asRows(p.parse(event(E.DELETE_ROWS_V1, rowsBody(1, 9, n, [image(values(8)).subarray(0, 60)]), { logPos: 700 })));
+    assert.throws(() => cut.decodeRows(schema, { beforeKeyOnly: [0] }), (e) => isFerryError(e, 'FERRY_BINLOG_PROTOCOL'));
+  });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { RowChange } from '../../src/core/change.js';
-import type { TargetTable } from '../../src/core/contracts.js';
+import type { KeyAction, TargetTable } from '../../src/core/contracts.js';
 import { KeyMerger, keyString, laneOf, stepsOf, type KeyedStep } from '../../src/core/key-merge.js';
 import type { TableSchema } from '../../src/core/schema.js';
 
@@ -15,6 +15,11 @@ const table: TableSchema = {
   primaryKey: [0],
 };
 const target: TargetTable = { schema: 'shop', name: 'orders', source: table };
+
+/** The actions as the sink contract names them (steps carry their lane and merge key too). */
+function drained(m: KeyMerger | undefined): KeyAction[] | undefined {
+  return m?.drain().map((a) => (a.kind === 'delete' ? { kind: a.kind, table: a.table, key: a.key } : { kind: a.kind, table: a.table, row: a.row }));
+}
 
 function merge(changes: RowChange[], lanes = 1): KeyMerger[] {
   const mergers = Array.from({ length: lanes }, () => new KeyMerger());
@@ -31,7 +36,7 @@ test('insert then update of one key collapses to one upsert of the newest image'
     { op: 'insert', table, before: null, after: [1, 'a'] },
     { op: 'update', table, before: [1, 'a'], after: [1, 'b'] },
   ]);
-  assert.deepEqual(m?.drain(), [{ kind: 'upsert', table: target, row: [1, 'b'] }]);
+  assert.deepEqual(drained(m), [{ kind: 'upsert', table: target, row: [1, 'b'] }]);
 });
 
 test('insert then delete collapses to a delete; delete then re-insert to an upsert', () => {
@@ -41,7 +46,7 @@ test('insert then delete collapses to a delete; delete then re-insert to an upse
     { op: 'delete', table, before: [2, 'x'], after: null },
     { op: 'insert', table, before: null, after: [2, 'y'] },
   ]);
-  assert.deepEqual(m?.drain(), [
+  assert.deepEqual(drained(m), [
     { kind: 'delete', table: target, key: [1] },
     { kind: 'upsert', table: target, row: [2, 'y'] },
   ]);
@@ -49,7 +54,7 @@ test('insert then delete collapses to a delete; delete then re-insert to an upse
 
 test('an update that changes the key becomes a delete of the old key and an upsert of the new', () => {
   const [m] = merge([{ op: 'update', table, before: [1, 'a'], after: [7, 'a'] }]);
-  assert.deepEqual(m?.drain(), [
+  assert.deepEqual(drained(m), [
     { kind: 'delete', table: target, key: [1] },
     { kind: 'upsert', table: target, row: [7, 'a'] },
   ]);
@@ -60,7 +65,7 @@ test('a key moved away and back ends as an upsert of the latest image and a dele
     { op: 'update', table, before: [1, 'a'], after: [2, 'a'] },
     { op: 'update', table, before: [2, 'a'], after: [1, 'c'] },
   ]);
-  assert.deepEqual(m?.drain(), [
+  assert.deepEqual(drained(m), [
     { kind: 'delete', table: target, key: [2] },
     { kind: 'upsert', table: target, row: [1, 'c'] },
   ]);
@@ -71,7 +76,7 @@ test('a partial image keeps the columns an earlier upsert in the batch supplied'
     { op: 'insert', table, before: null, after: [1, 'a'] },
     { op: 'update', table, before: [1, undefined], after: [1, undefined] },
   ]);
-  assert.deepEqual(m?.drain(), [{ kind: 'upsert', table: target, row: [1, 'a'] }]);
+  assert.deepEqual(drained(m), [{ kind: 'upsert', table: target, row: [1, 'a'] }]);
 });
 
 test('number and bigint forms of one key are the same key; types are tagged', () => {
@@ -95,4 +100,55 @@ test('lanes: a key always maps to the same lane, and keys spread over all lanes'
 
 test('a row image without its key column is refused, not applied', () => {
   assert.throws(() => merge([{ op: 'insert', table, before: null, after: [undefined, 'a'] }]), /FERRY|primary-key/);
+});
+
+test('lanes: integer keys (merged without a key string) keep the lane of their key string', () => {
+  const ints = [0, -0, 1, 9, 10, 11, 99, 100, 12345, -1, -10, -987654, 2 ** 31, 2 ** 32 + 7, 2 ** 53 - 1, -(2 ** 53 - 1)];
+  for (let i = 0; i < 2000; i++) ints.push(Math.floor((Math.random() - 0.5) * 2 ** 54));
+  for (const lanes of [2, 3, 4, 7, 16]) {
+    for (const v of ints) {
+      if (!Number.isSafeInteger(v)) continue;
+      const steps: KeyedStep[] = [];
+      stepsOf({ op: 'insert', table, before: null, after: [v, 'x'] }, target, lanes, steps);
+      assert.equal(steps[0]?.lane, laneOf('shop.orders', keyString([v]), lanes), `key ${v}, ${lanes} lanes`);
+      const big: KeyedStep[] = [];
+      stepsOf({ op: 'delete', table, before: [BigInt(v), undefined], after: null }, target, lanes, big);
+      assert.equal(big[0]?.lane, steps[0]?.lane, `bigint key ${v}`);
+    }
+    // Beyond 2^53 (bigint) and non-integers still go by the key string.
+    for (const v of [2n ** 63n - 1n, -(2n ** 60n), 1.5, -2.25]) {
+      const steps: KeyedStep[] = [];
+      stepsOf({ op: 'insert', table, before: null, after: [v, 'x'] }, target, lanes, steps);
+      assert.equal(steps[0]?.lane, laneOf('shop.orders', keyString([v]), lanes));
+    }
+  }
+});
+
+test('number and bigint forms of one key merge into one action', () => {
+  const [m] = merge([
+    { op: 'insert', table, before: null, after: [5, 'a'] },
+    { op: 'update', table, before: [5n, 'a'], after: [5n, 'b'] },
+    { op: 'insert', table, before: null, after: [2n ** 60n, 'big'] },
+    { op: 'delete', table, before: [2n ** 60n, undefined], after: null },
+  ]);
+  assert.deepEqual(drained(m), [
+    { kind: 'delete', table: target, key: [2n ** 60n] },
+    { kind: 'upsert', table: target, row: [5n, 'b'] },
+  ]);
+});
+
+test('keys of different tables never merge, whatever their values', () => {
+  const other: TableSchema = { ...table, name: 'other' };
+  const otherTarget: TargetTable = { schema: 'shop', name: 'other', source: other };
+  const m = new KeyMerger();
+  const steps: KeyedStep[] = [];
+  stepsOf({ op: 'insert', table, before: null, after: [1, 'a'] }, target, 1, steps);
+  stepsOf({ op: 'insert', table: other, before: null, after: [1, 'b'] }, otherTarget, 1, steps);
+  stepsOf({ op: 'delete', table, before: [1, undefined], after: null }, target, 1, steps);
+  for (const s of steps) m.add(s);
+  assert.equal(m.size, 2);
+  assert.deepEqual(drained(m), [
+    { kind: 'delete', table: target, key: [1] },
+    { kind: 'upsert', table: otherTarget, row: [1, 'b'] },
+  ]);
 });

@@ -209,6 +209,24 @@ export async function readCurrentPosition(conn: MySqlConnection, signal?: AbortS
   });
 }
 
+/**
+ * The current end of the binlog as file/offset only (the GTID part is empty): for comparing a
+ * checkpoint with the end of the log, which goes by file/offset. One SHOW MASTER STATUS, where
+ * `readCurrentPosition` has MariaDB read the binlog file up to its end (BINLOG_GTID_POS): that
+ * took 0.2 s at 200 MB and grows with the file.
+ */
+export async function readLogEnd(conn: MySqlConnection): Promise<BinlogPosition> {
+  const status = await showBinlogStatus(conn, await serverFlavor(conn));
+  const file = String(status?.File ?? '');
+  const pos = Number(status?.Position ?? NaN);
+  if (!file || !Number.isSafeInteger(pos)) {
+    throw new FerryError('FERRY_SOURCE_MISCONFIGURED', 'binary logging is off on the source (SHOW MASTER STATUS is empty)', {
+      fix: 'Set log_bin (e.g. log-bin=mysql-bin) and binlog_format=ROW in the server configuration (my.cnf) and restart the server.',
+    });
+  }
+  return { file, pos, gtid: '' };
+}
+
 async function readGtidBinlogPos(conn: MySqlConnection): Promise<string> {
   const [rows] = await conn.query<RowDataPacket[]>({ sql: 'SELECT @@GLOBAL.gtid_binlog_pos', rowsAsArray: true });
   const v = (rows as unknown as unknown[][])[0]?.[0];

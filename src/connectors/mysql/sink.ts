@@ -405,8 +405,12 @@ export function createMySqlSink(config: SinkConfig, pipelineName: string): Sink 
     }
   }
 
-  async function createTable(conn: Conn, schema: string, name: string, source: TableSchema): Promise<void> {
-    await conn.query(`CREATE DATABASE IF NOT EXISTS ${quoteMySqlIdent(schema)} CHARACTER SET utf8mb4`);
+  /** `databases`: databases this caller already made sure of (one CREATE DATABASE per database, not per table). */
+  async function createTable(conn: Conn, schema: string, name: string, source: TableSchema, databases?: Set<string>): Promise<void> {
+    if (!databases?.has(schema)) {
+      await conn.query(`CREATE DATABASE IF NOT EXISTS ${quoteMySqlIdent(schema)} CHARACTER SET utf8mb4`);
+      databases?.add(schema);
+    }
     await conn.query(mysqlCreateTableSql(schema, name, source));
   }
 
@@ -422,9 +426,10 @@ export function createMySqlSink(config: SinkConfig, pipelineName: string): Sink 
               '  updated_at timestamp(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),\n  PRIMARY KEY (pipeline, lane)\n' +
               ') ENGINE=InnoDB DEFAULT CHARSET=utf8mb4',
           );
+          const databases = new Set<string>();
           for (const t of tables) {
             throwIfAborted(signal);
-            await createTable(conn, t.schema, t.name, t.source);
+            await createTable(conn, t.schema, t.name, t.source, databases);
           }
         } catch (e) {
           throw asFerryError(e, 'FERRY_SINK_WRITE', 'preparing the MySQL sink tables failed', 'Grant the sink user CREATE on the target databases, or create the tables yourself.');

@@ -7,7 +7,7 @@ import { FerryError, throwIfAborted } from '../../core/errors.js';
 import type { TableRef, TableSchema } from '../../core/schema.js';
 import type { Value } from '../../core/change.js';
 import { checkMySqlSource } from './check.js';
-import { allocateServerId, openSourceConnection, readCurrentPosition, type MySqlConnection } from './connection.js';
+import { allocateServerId, openSourceConnection, readCurrentPosition, readLogEnd, type MySqlConnection } from './connection.js';
 import { findPositionAtTime } from './position-at-time.js';
 import { binlogPositionCodec, type BinlogPosition } from './position.js';
 import { readTableSchemas } from './schema-reader.js';
@@ -96,6 +96,10 @@ export function createMySqlSource(
 
     async currentPosition(signal): Promise<BinlogPosition> {
       return withConn(signal, (c) => readCurrentPosition(c, signal));
+    },
+
+    async logEnd(signal): Promise<BinlogPosition> {
+      return withConn(signal, (c) => readLogEnd(c));
     },
 
     async positionAtTime(timeMs, signal): Promise<BinlogPosition> {

@@ -467,7 +467,9 @@ export async function* streamChanges(o: StreamOptions): AsyncGenerator<ChangeBat
               break;
             }
             if (o.maxRowEventBytes !== undefined && ev.rowBytes > o.maxRowEventBytes) throw rowTooLarge(ev.rowBytes, o.maxRowEventBytes, tableId(table), `${ev.file}:${ev.nextPos}`);
-            const images = ev.decodeRows(table.columns);
+            // Before images feed only the key of the old row (core/key-merge.ts): their other
+            // columns are skipped, not decoded (no strings or buffers for values never used).
+            const images = ev.decodeRows(table.columns, { beforeKeyOnly: table.primaryKey });
             if (ev.kind === 'insert') {
               for (const r of images.after ?? []) txnChanges.push({ op: 'insert', table, before: null, after: r });
             } else if (ev.kind === 'delete') {

@@ -28,6 +28,8 @@ export const CHECKPOINT_TABLE = '_ferry_checkpoint';
 
 /** Row groups at least this large are COPYed into a stage table; smaller ones use INSERT. */
 export const COPY_MIN_ROWS = 200;
+/** An integer as PostgreSQL prints it: safe inside an array literal as it stands. */
+const INTEGER_TEXT = /^-?\d+$/;
 /** PostgreSQL allows 65535 bind parameters per statement. */
 const MAX_PARAMS = 65_000;
 const MAX_ROWS_PER_INSERT = 1000;
@@ -225,8 +227,37 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
     return ` ON CONFLICT (${plan.pkList}) DO UPDATE SET ${updates.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}`;
   }
 
+  /**
+   * A one-column integer key's values as a PostgreSQL array literal (`{1,-2,3}`), or null when the
+   * key is not one integer column or a value is not plain digits. Cheaper to build and for the
+   * server to read than the JSON document of deleteFromJson.
+   */
+  function integerKeyArray(plan: TablePlan, keys: Value[][]): string | null {
+    if (plan.pk.length !== 1) return null;
+    const i = plan.pk[0] as number;
+    if (plan.target.source.columns[i]?.type.kind !== 'int') return null;
+    const enc = plan.encoders[i] as PgEncoder;
+    let out = '{';
+    for (let k = 0; k < keys.length; k++) {
+      const key = keys[k] as Value[];
+      if (key.length !== 1) return null;
+      const v = enc(key[0] as Value);
+      if (typeof v !== 'string' || !INTEGER_TEXT.test(v)) return null;
+      out += k === 0 ? v : `,${v}`;
+    }
+    return out + '}';
+  }
+
   /** Deletes the keys with one prepared statement (see upsertFromJson). */
   async function deleteFromJson(client: Client, plan: TablePlan, keys: Value[][], signal: AbortSignal): Promise<void> {
+    const ints = integerKeyArray(plan, keys);
+    if (ints !== null) {
+      if (signal.aborted) throw abortError(signal);
+      const col = plan.target.source.columns[plan.pk[0] as number] as ColumnSchema;
+      const text = `DELETE FROM ${plan.qualified} WHERE ${plan.pkList} = ANY($1::${pgColumnType(col.type)}[])`;
+      await client.query({ name: statementName(text), text, values: [ints] });
+      return;
+    }
     const width = plan.pk.length;
     const rows: Row[] = keys.map((key) => {
       if (key.length !== width) {

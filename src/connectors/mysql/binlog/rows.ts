@@ -7,7 +7,7 @@ import { Cursor } from './cursor.js';
 import type { BinlogEventParser, EventHeader } from './events.js';
 import { uncompressMariadb } from './events.js';
 import { binaryJsonToText } from './json-binary.js';
-import type { BinlogEvent, RowImages, RowsEvent, RowsKind, TableMapEvent } from './types.js';
+import type { BinlogEvent, DecodeRowsOptions, RowImages, RowsEvent, RowsKind, TableMapEvent } from './types.js';
 import {
   decimalSize,
   fracBytes,
@@ -81,6 +81,9 @@ export interface RowsPlan {
   cols: ColPlan[];
   /** The compiled decoder for full row images, built on first use. */
   full: FullRowsDecoder | null;
+  /** The compiled decoder whose before images hold only `keyedBy` columns (see decodeRows). */
+  keyed: FullRowsDecoder | null;
+  keyedBy: readonly number[] | null;
 }
 
 function mismatch(msg: string): FerryError {
@@ -251,7 +254,7 @@ export function buildPlan(tm: TableMapEvent, columns?: readonly ColumnSchema[]):
     }
     cols.push(plan);
   }
-  return { cols, full: null };
+  return { cols, full: null, keyed: null, keyedBy: null };
 }
 
 function truncatedValue(): RangeError {
@@ -677,12 +680,62 @@ function valueCode(c: ColPlan, i: number): string {
 }
 
 /**
+ * Statements that move `p` past the non-null value of column `c` without decoding it (the
+ * columns a key-only before image leaves out); null when only decoding finds its end.
+ */
+function skipCode(c: ColPlan): string | null {
+  switch (c.op) {
+    case OP_TINY:
+    case OP_TINY_U:
+    case OP_YEAR:
+      return 'p += 1;';
+    case OP_SHORT:
+    case OP_SHORT_U:
+      return 'p += 2;';
+    case OP_INT24:
+    case OP_INT24_U:
+    case OP_DATE:
+    case OP_TIME:
+      return 'p += 3;';
+    case OP_LONG:
+    case OP_LONG_U:
+    case OP_FLOAT:
+    case OP_TIMESTAMP:
+      return 'p += 4;';
+    case OP_LONGLONG:
+    case OP_LONGLONG_U:
+    case OP_DOUBLE:
+    case OP_DATETIME:
+      return 'p += 8;';
+    case OP_DECIMAL:
+    case OP_TIME2:
+    case OP_DATETIME2:
+    case OP_TIMESTAMP2:
+      return `p += ${lit(c.size)};`;
+    case OP_BIT:
+    case OP_ENUM:
+    case OP_SET:
+      return `p += ${lit(c.m1)};`;
+    case OP_VARSTR:
+    case OP_VARSTR_UTF8:
+    case OP_BLOB:
+    case OP_BLOB_UTF8:
+    case OP_BLOB_BYTES:
+    case OP_JSONBIN:
+      // A length prefix of m1 bytes (1–2 for VARCHAR/CHAR, 1–4 for BLOB/TEXT/JSON), then the value.
+      return `{ const n = ${lengthExpr(c.m1)}; p += ${lit(c.m1)} + n; if (p > end) throw truncatedValue(); }`;
+    default:
+      return null;
+  }
+}
+
+/**
  * One straight-line decoder per column plan (generated once per Table_map and schema): each full
  * row image decodes without a per-value dispatch, into an array literal. Only integers from the
  * plan (checked by `lit`) and fixed identifiers are written into the code; labels and plans are
  * passed in as arguments, and nothing read from the stream ever is.
  */
-function compileRowsDecoder(cols: readonly ColPlan[]): FullRowsDecoder {
+function compileRowsDecoder(cols: readonly ColPlan[], keyOnlyFirst: readonly number[] | null = null): FullRowsDecoder {
   const n = cols.length;
   const nb = (n + 7) >> 3;
   const names: string[] = [];
@@ -712,23 +765,34 @@ function compileRowsDecoder(cols: readonly ColPlan[]): FullRowsDecoder {
     args.push(f);
   }
   const vars = Array.from({ length: n }, (_, i) => `v${lit(i)}`);
-  const image: string[] = [];
-  image.push(`{`);
-  for (let b = 0; b < nb; b++) image.push(`const n${lit(b)} = buf[p + ${lit(b)}];`);
-  image.push(`p += ${lit(nb)};`);
-  for (let i = 0; i < n; i++) {
-    image.push(`if ((n${lit(i >> 3)} & ${lit(1 << (i & 7))}) !== 0) v${lit(i)} = null; else { ${valueCode(cols[i] as ColPlan, i)} }`);
-  }
-  image.push(`}`);
-  const imageCode = image.join('\n');
+  /** One image; `only`: decode just these columns and skip the others' bytes. */
+  const imageCodeOf = (only: ReadonlySet<number> | null): string => {
+    const image: string[] = [];
+    image.push(`{`);
+    for (let b = 0; b < nb; b++) image.push(`const n${lit(b)} = buf[p + ${lit(b)}];`);
+    image.push(`p += ${lit(nb)};`);
+    for (let i = 0; i < n; i++) {
+      const c = cols[i] as ColPlan;
+      const skip = only !== null && !only.has(i) ? skipCode(c) : null;
+      const isNull = `(n${lit(i >> 3)} & ${lit(1 << (i & 7))}) !== 0`;
+      if (skip !== null) image.push(`if (!(${isNull})) { ${skip} }`);
+      else image.push(`if (${isNull}) v${lit(i)} = null; else { ${valueCode(c, i)} }`);
+    }
+    image.push(`}`);
+    return image.join('\n');
+  };
+  const imageCode = imageCodeOf(null);
+  const only = keyOnlyFirst === null ? null : new Set(keyOnlyFirst);
+  // A key-only image holds undefined (absent) in every column it does not decode.
+  const firstVars = only === null ? vars : vars.map((v, i) => (only.has(i) ? v : 'undefined'));
   const body = [
     `'use strict';`,
     `const T = [null];`,
     `return function decodeFullRows(buf, p, end, first, second) {`,
     n > 0 ? `let ${vars.join(', ')};` : '',
     `while (p < end) {`,
-    imageCode,
-    `first.push([${vars.join(', ')}]);`,
+    only === null ? imageCode : imageCodeOf(only),
+    `first.push([${firstVars.join(', ')}]);`,
     `if (second !== null) {`,
     imageCode,
     `second.push([${vars.join(', ')}]);`,
@@ -794,7 +858,7 @@ class RowsEventImpl implements RowsEvent {
     return this.rowsEnd - this.rowsStart;
   }
 
-  decodeRows(columns?: readonly ColumnSchema[]): RowImages {
+  decodeRows(columns?: readonly ColumnSchema[], options?: DecodeRowsOptions): RowImages {
     const plan = planFor(this.table, columns);
     const cols = plan.cols;
     const n = cols.length;
@@ -802,10 +866,19 @@ class RowsEventImpl implements RowsEvent {
     let p = this.rowsStart;
     const first: Row[] = [];
     const second: Row[] | null = this.kind === 'update' ? [] : null;
+    const keyOnly = this.kind === 'insert' ? null : (options?.beforeKeyOnly ?? null);
     try {
       if (this.nPresent1 === n && this.nPresent2 === n) {
-        const full = plan.full ?? (plan.full = compileRowsDecoder(cols));
-        p = full(buf, p, rowsEnd, first, second);
+        let decode: FullRowsDecoder;
+        if (keyOnly === null || keyOnly.length === 0) decode = plan.full ?? (plan.full = compileRowsDecoder(cols));
+        else {
+          if (plan.keyed === null || !sameColumns(plan.keyedBy, keyOnly)) {
+            plan.keyed = compileRowsDecoder(cols, keyOnly);
+            plan.keyedBy = keyOnly.slice();
+          }
+          decode = plan.keyed;
+        }
+        p = decode(buf, p, rowsEnd, first, second);
       }
       while (p < rowsEnd) {
         const row: Row = new Array<Value | undefined>(n);
@@ -831,6 +904,12 @@ class RowsEventImpl implements RowsEvent {
         return { before: first, after: second };
     }
   }
+}
+
+function sameColumns(a: readonly number[] | null, b: readonly number[]): boolean {
+  if (a === null || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** Plans are cached per table map and schema array: one plan for all events of a statement. */

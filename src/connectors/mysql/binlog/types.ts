@@ -105,7 +105,17 @@ export interface RowsEvent extends EventBase {
    * columns come back as Buffer and ENUM/SET as their numeric index/bitmask.
    * Throws FERRY_SCHEMA_MISMATCH when `columns` does not have the table map's column count.
    */
-  decodeRows(columns?: readonly ColumnSchema[]): RowImages;
+  decodeRows(columns?: readonly ColumnSchema[], options?: DecodeRowsOptions): RowImages;
+}
+
+export interface DecodeRowsOptions {
+  /**
+   * Decode only these columns (indexes) of full before images (update, delete); every other
+   * column of such an image is `undefined`, as if absent. For a consumer that needs the key of
+   * the old row and nothing else: the values it skips cost no strings or buffers. Partial
+   * images (binlog_row_image MINIMAL/NOBLOB) are always decoded in full.
+   */
+  beforeKeyOnly?: readonly number[] | null;
 }
 
 export interface XidEvent extends EventBase {
