@@ -11,32 +11,13 @@
  * (INSERT, DELETE, SET, ...) may be sent this way. test/integration/sink-mysql.test.ts covers it.
  */
 import type mysql from 'mysql2/promise';
-
-/** The part of mysql2's (internal) Connection the command uses. */
-interface ConnectionInternals {
-  _resetSequenceId(): void;
-  _bumpSequenceId(n: number): void;
-  write(buffer: Buffer): void;
-  addCommand(cmd: unknown): unknown;
-  clientEncoding?: string;
-}
-
-/** The part of mysql2's (internal) Packet the command reads. */
-interface PacketInternals {
-  buffer: Buffer;
-  start: number;
-  end: number;
-  isError(): boolean;
-  asError(encoding?: string): Error;
-}
+import { connectionInternals, writeCommandPacket, type ConnectionInternals, type PacketInternals } from './mysql2-command.js';
 
 /** What the server said about a statement that succeeded. */
 export interface RawQueryResult {
   affectedRows: number;
   warnings: number;
 }
-
-const MAX_PAYLOAD = 0xffffff;
 
 /** Reads a length-encoded integer at `p`; returns [value, next offset]. */
 function lenenc(b: Buffer, p: number): [number, number] {
@@ -61,7 +42,7 @@ class RawQueryCommand {
     if (!this.#started) {
       this.#started = true;
       connection._resetSequenceId();
-      this.#write(connection);
+      writeCommandPacket(connection, this.packet);
       if (!packet) return false;
     }
     if (!packet || this.#done) return this.#done;
@@ -84,30 +65,6 @@ class RawQueryCommand {
     return true;
   }
 
-  /** Writes the payload [4, length) as one packet, or as 16 MiB pieces with consecutive sequence ids. */
-  #write(connection: ConnectionInternals): void {
-    const buf = this.packet;
-    const payload = buf.length - 4;
-    if (payload < MAX_PAYLOAD) {
-      buf.writeUIntLE(payload, 0, 3);
-      buf[3] = 0;
-      connection._bumpSequenceId(1);
-      connection.write(buf);
-      return;
-    }
-    let seq = 0;
-    for (let at = 4; ; at += MAX_PAYLOAD) {
-      const n = Math.min(MAX_PAYLOAD, buf.length - at);
-      const head = Buffer.allocUnsafe(4);
-      head.writeUIntLE(n, 0, 3);
-      head[3] = seq++ & 0xff;
-      connection.write(head);
-      connection.write(buf.subarray(at, at + n));
-      connection._bumpSequenceId(1);
-      if (n < MAX_PAYLOAD) break;
-    }
-  }
-
   /** mysql2 calls this with connection errors while the command is queued or active. */
   onResult(err: Error | null): void {
     if (err && !this.#done) {
@@ -123,7 +80,7 @@ class RawQueryCommand {
  * a broken connection (`fatal: true`). The buffer must stay untouched until the promise settles.
  */
 export function sendRawStatement(conn: mysql.Connection, packet: Buffer): Promise<RawQueryResult> {
-  const core = (conn as unknown as { connection: ConnectionInternals }).connection;
+  const core = connectionInternals(conn);
   return new Promise((resolve, reject) => {
     core.addCommand(new RawQueryCommand(packet, resolve, reject));
   });

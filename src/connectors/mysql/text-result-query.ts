@@ -16,32 +16,10 @@
  */
 import type mysql from 'mysql2/promise';
 import { TextRowsBuilder, type TextRows } from '../../core/text-rows.js';
-
-/** The part of mysql2's (internal) Connection the command uses. */
-interface ConnectionInternals {
-  _resetSequenceId(): void;
-  _bumpSequenceId(n: number): void;
-  write(buffer: Buffer): void;
-  addCommand(cmd: unknown): unknown;
-  format(sql: string, values: unknown[]): string;
-  clientEncoding?: string;
-  serverCapabilityFlags?: number;
-  config: { clientFlags: number };
-}
-
-/** The part of mysql2's (internal) Packet the command reads. */
-interface PacketInternals {
-  buffer: Buffer;
-  start: number;
-  end: number;
-  isError(): boolean;
-  isEOF(): boolean;
-  asError(encoding?: string): Error;
-}
+import { connectionInternals, writeCommandPacket, type ConnectionInternals, type PacketInternals } from './mysql2-command.js';
 
 const COM_QUERY = 0x03;
 const CLIENT_QUERY_ATTRIBUTES = 1 << 27;
-const MAX_PAYLOAD = 0xffffff;
 
 function protocolError(message: string): Error {
   return Object.assign(new Error(message), { code: 'FERRY_TEXT_QUERY_PROTOCOL' });
@@ -167,16 +145,7 @@ class TextResultCommand {
       buf[6] = 1; // parameter_set_count
     }
     buf.write(this.sql, head, 'utf8');
-    const payload = len - 4;
-    if (payload >= MAX_PAYLOAD) {
-      this.#done = true;
-      this.reject(protocolError('statement too long for one packet'));
-      return;
-    }
-    buf.writeUIntLE(payload, 0, 3);
-    buf[3] = 0;
-    connection._bumpSequenceId(1);
-    connection.write(buf);
+    writeCommandPacket(connection, buf);
   }
 
   /** mysql2 calls this with connection errors while the command is queued or active. */
@@ -195,7 +164,7 @@ class TextResultCommand {
  * FERRY_TEXT_QUERY_PROTOCOL when the result does not have `columns` columns.
  */
 export function queryText(conn: mysql.Connection, sql: string, values: unknown[], columns: number, expectedRows: number): Promise<TextRows> {
-  const core = (conn as unknown as { connection: ConnectionInternals }).connection;
+  const core = connectionInternals(conn);
   const text = values.length > 0 ? core.format(sql, values) : sql;
   const builder = new TextRowsBuilder(columns, expectedRows);
   return new Promise((resolve, reject) => {
