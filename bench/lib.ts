@@ -3,7 +3,7 @@
  * the peak RSS of a child process. Nothing here is used by Ferry itself.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { existsSync, openSync, closeSync, readFileSync, readdirSync } from 'node:fs';
 
 /** A binlog coordinate as the server reports it (`SHOW MASTER STATUS`). */
 export interface BinlogCoord {
@@ -73,9 +73,44 @@ export function readPeakRssKb(pid: number): number {
   }
 }
 
+/**
+ * CPU seconds (user + system) a process has used so far, with `withChildren` also those of its
+ * children it has waited for; 0 when it is gone. Linux's USER_HZ is 100.
+ */
+export function readCpuSeconds(pid: number, withChildren = false): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    // After "pid (comm) ": state ppid ... utime is field 14 of the line, index 11 here.
+    const ticks = Number(f[11]) + Number(f[12]) + (withChildren ? Number(f[13]) + Number(f[14]) : 0);
+    return Number.isFinite(ticks) ? ticks / 100 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * CPU seconds of a server: MariaDB is one process; PostgreSQL is its postmaster plus one process
+ * per connection (live ones read directly, ended ones counted in the postmaster's children time).
+ */
+export function serverCpuSeconds(pid: number): number {
+  let total = readCpuSeconds(pid, true);
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const f = readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      if (Number(f[1]) === pid) total += readCpuSeconds(Number(d));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total;
+}
+
 export interface TrackedRun {
   seconds: number;
   peakRssKb: number;
+  /** CPU seconds (all threads) the process had used when it ended or `until()` became true. */
+  cpuSeconds: number;
   code: number | null;
   /** Wall-clock time (ms since the epoch) of the start. */
   startedAtMs: number;
@@ -107,13 +142,16 @@ export async function trackNode(
     });
   });
   let peak = 0;
+  let cpu = 0;
   let doneAt: bigint | null = null;
   const deadline = Date.now() + opts.timeoutS * 1000;
   while (exited === null) {
     peak = Math.max(peak, readPeakRssKb(pid));
+    cpu = Math.max(cpu, readCpuSeconds(pid));
     if (opts.until && (await opts.until())) {
       doneAt = process.hrtime.bigint();
       peak = Math.max(peak, readPeakRssKb(pid));
+      cpu = Math.max(cpu, readCpuSeconds(pid));
       child.kill('SIGTERM');
       break;
     }
@@ -128,7 +166,7 @@ export async function trackNode(
   const end = doneAt ?? process.hrtime.bigint();
   const code = (exited as { code: number | null } | null)?.code ?? null;
   if (opts.until === undefined && code !== 0) throw new Error(`node ${args.join(' ')} exited with ${code} (log: ${logFile})`);
-  return { seconds: Number(end - started) / 1e9, peakRssKb: peak, code, startedAtMs, reachedUntil: doneAt !== null };
+  return { seconds: Number(end - started) / 1e9, peakRssKb: peak, cpuSeconds: cpu, code, startedAtMs, reachedUntil: doneAt !== null };
 }
 
 export function sleep(ms: number): Promise<void> {
@@ -150,6 +188,8 @@ export interface Sample {
   peakRssKb?: number;
   /** Ferry: seconds from process start to its "streaming" log line (startup, not apply). */
   startupS?: number;
+  /** CPU seconds used during the run, by process ("ferry", "source", "target"). */
+  cpu?: Record<string, number>;
 }
 
 export interface Summary {

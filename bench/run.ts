@@ -31,6 +31,7 @@ import {
   median,
   sh,
   sleep,
+  serverCpuSeconds,
   summarize,
   timed,
   trackNode,
@@ -287,7 +288,7 @@ async function runFerry(
   sink: 'mariadb' | 'postgres',
   until: BinlogCoord | null,
   profileDir?: string,
-): Promise<{ seconds: number; peakRssKb: number; startupS?: number }> {
+): Promise<{ seconds: number; peakRssKb: number; cpuSeconds: number; startupS?: number }> {
   const args = [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), FERRY, 'run', p.file];
   const logFile = join(LOGS, `${p.name}.${++runSeq}.log`);
   // BENCH_FERRY_NODE_OPTIONS: extra node options for the Ferry processes only (e.g. a heap cap).
@@ -351,7 +352,30 @@ function record(ctx: Ctx, key: string, s: Sample): void {
   list.push(s);
   ctx.results.set(key, list);
   const rss = s.peakRssKb !== undefined ? `, peak RSS ${(s.peakRssKb / 1024).toFixed(0)} MB` : '';
-  log(`${key}: ${s.seconds.toFixed(2)} s, ${Math.round(s.rows / s.seconds)} rows/s${rss}`);
+  const cpu = s.cpu ? `, CPU s ${Object.entries(s.cpu).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(' ')}` : '';
+  log(`${key}: ${s.seconds.toFixed(2)} s, ${Math.round(s.rows / s.seconds)} rows/s${rss}${cpu}`);
+}
+
+/** The pid of a bench server (its directory under RUN: source, replica, replica-par, postgres). */
+function serverPid(name: string): number {
+  for (const f of ['mysqld.pid', 'postgres.pid']) {
+    try {
+      return Number(readFileSync(join(RUN, name, f), 'utf8').trim().split('\n')[0]);
+    } catch {
+      // not this kind of server
+    }
+  }
+  return 0;
+}
+
+/** CPU seconds each named server uses while `fn` runs (plus what `fn` reports for itself). */
+async function withServerCpu<T>(servers: Record<string, string>, fn: () => Promise<T>): Promise<{ value: T; cpu: Record<string, number> }> {
+  const pids = Object.entries(servers).map(([k, dir]) => [k, serverPid(dir)] as const);
+  const before = pids.map(([, pid]) => serverCpuSeconds(pid));
+  const value = await fn();
+  const cpu: Record<string, number> = {};
+  pids.forEach(([k, pid], i) => (cpu[k] = serverCpuSeconds(pid) - (before[i] as number)));
+  return { value, cpu };
 }
 
 async function setup(o: Options): Promise<Ctx> {
@@ -554,27 +578,29 @@ async function streaming(ctx: Ctx): Promise<void> {
     await waitReplica(ctx.repA, w.end, 'read', 600);
     await waitReplica(ctx.repB, w.end, 'read', 600);
 
-    for (const [key, c] of [
-      ['streaming-mariadb/replica', ctx.repA],
-      ['streaming-mariadb/replica-par2', ctx.repB],
+    for (const [key, c, dir] of [
+      ['streaming-mariadb/replica', ctx.repA, 'replica'],
+      ['streaming-mariadb/replica-par2', ctx.repB, 'replica-par'],
     ] as const) {
-      const t = await timed(async () => {
-        await q(c, 'START SLAVE SQL_THREAD');
-        await waitReplica(c, w.end, 'exec', 3600);
-      });
-      record(ctx, key, { seconds: t.seconds, rows: w.changes, bytes });
+      const t = await withServerCpu({ target: dir }, () =>
+        timed(async () => {
+          await q(c, 'START SLAVE SQL_THREAD');
+          await waitReplica(c, w.end, 'exec', 3600);
+        }),
+      );
+      record(ctx, key, { seconds: t.value.seconds, rows: w.changes, bytes, cpu: t.cpu });
     }
 
     if (ctx.lastFerryMaria) {
       const pm = writePipeline({ name: `stream-maria-${rep}`, tables: `${SCHEMA}\\..*`, mode: w.start, sink: 'mariadb', targetSchema: ctx.lastFerryMaria });
-      const rm = await runFerry(ctx, pm, 'mariadb', w.end);
-      record(ctx, 'streaming-mariadb/ferry', { seconds: rm.seconds, rows: w.changes, bytes, peakRssKb: rm.peakRssKb, ...(rm.startupS !== undefined ? { startupS: rm.startupS } : {}) });
+      const { value: rm, cpu } = await withServerCpu({ source: 'source', target: 'replica' }, () => runFerry(ctx, pm, 'mariadb', w.end));
+      record(ctx, 'streaming-mariadb/ferry', { seconds: rm.seconds, rows: w.changes, bytes, peakRssKb: rm.peakRssKb, cpu: { ferry: rm.cpuSeconds, ...cpu }, ...(rm.startupS !== undefined ? { startupS: rm.startupS } : {}) });
     }
 
     if (ctx.lastFerryPg) {
       const pp = writePipeline({ name: `stream-pg-${rep}`, tables: `${SCHEMA}\\..*`, mode: w.start, sink: 'postgres', targetSchema: ctx.lastFerryPg });
-      const rp = await runFerry(ctx, pp, 'postgres', w.end);
-      record(ctx, 'streaming-postgres/ferry', { seconds: rp.seconds, rows: w.changes, bytes, peakRssKb: rp.peakRssKb, ...(rp.startupS !== undefined ? { startupS: rp.startupS } : {}) });
+      const { value: rp, cpu } = await withServerCpu({ source: 'source', target: 'postgres' }, () => runFerry(ctx, pp, 'postgres', w.end));
+      record(ctx, 'streaming-postgres/ferry', { seconds: rp.seconds, rows: w.changes, bytes, peakRssKb: rp.peakRssKb, cpu: { ferry: rp.cpuSeconds, ...cpu }, ...(rp.startupS !== undefined ? { startupS: rp.startupS } : {}) });
     }
 
     const expected = await mariaCounts(ctx.src, SCHEMA);
@@ -756,6 +782,20 @@ function report(ctx: Ctx, env: string, command: string, profileText: string, wal
     return xs.length > 0 ? [`${LABELS[k] ?? k} (${k.split('/')[0]}): median ${fmt(median(xs), 2)} s of each run was process start until the "streaming" log line`] : [];
   });
   if (startups.length > 0) lines.push('', 'Ferry startup included in the streaming times above:', '', ...startups.map((x) => `- ${x}`));
+  // Where the CPU went: on a 2-core machine the apply rate is bounded by the sum of these.
+  const cpuRows = [...ctx.results.entries()].flatMap(([k, v]) => {
+    const withCpu = v.filter((x) => x.cpu !== undefined);
+    if (withCpu.length === 0) return [];
+    const names = Object.keys(withCpu[0]?.cpu ?? {});
+    const per = names.map((n) => `${n} ${fmt(median(withCpu.map((x) => x.cpu?.[n] ?? 0)), 2)}`);
+    const total = median(withCpu.map((x) => Object.values(x.cpu ?? {}).reduce((a, b) => a + b, 0)));
+    const rows = median(withCpu.map((x) => x.rows));
+    return [`| ${k.split('/')[0]} | ${cell(LABELS[k] ?? k)} | ${per.join(', ')} | ${fmt(total, 2)} | ${fmt((total * 1e6) / rows, 1)} |`];
+  });
+  if (cpuRows.length > 0) {
+    lines.push('', 'CPU seconds per streaming run (median; from /proc: Ferry\'s process, the source server while it serves the binlog, the target server):', '');
+    lines.push('| path | tool | CPU s by process | total CPU s | µs per change |', '| --- | --- | --- | ---: | ---: |', ...cpuRows);
+  }
   lines.push('', '## How each path is measured', '');
   lines.push(
     `- Dataset: 8 tables × ${fmt(ctx.perTable)} rows = ${fmt(ctx.rows)} rows, ${fmt(ctx.bytes / 1e6, 1)} MB of values (BIGINT key, INT, VARCHAR with non-ASCII, TEXT with NULLs/tabs/newlines/backslashes, DECIMAL(12,2), DATETIME(6), JSON, ENUM, BLOB); MB/s of snapshots are over these value bytes, MB/s of streaming and decoding over the binlog bytes of the range.`,
