@@ -359,3 +359,72 @@ test('an aborted signal stops a lane write with FERRY_ABORTED and writes nothing
     await lane.close();
   }
 });
+
+/** Statements the server has prepared so far (all sessions). */
+async function preparedCount(): Promise<number> {
+  const [r] = await rows("SHOW GLOBAL STATUS LIKE 'Com_stmt_prepare'");
+  return Number(r?.Value ?? 0);
+}
+
+test('MariaDB targets take upserts as bulk packets; text statements (FERRY_MYSQL_BULK=off) land the same rows', async () => {
+  // Values at the edges of the bulk encodings: length prefixes of 1, 3 and 9 bytes (text sized
+  // by its longest UTF-8 encoding, bytes by their length), 64-bit integers of both signs and
+  // unsigned, doubles, the zero year, NULLs.
+  const edges = target({
+    schema: 'src',
+    name: 'bulk_edges',
+    columns: [
+      col('id', { kind: 'int', bits: 32, unsigned: false }, 'int(11)', false),
+      col('t', { kind: 'string', maxChars: null, fixed: false, charset: 'utf8mb4', collation: 'utf8mb4_bin', lob: true }, 'mediumtext'),
+      col('b', { kind: 'binary', maxBytes: null, fixed: false, lob: true }, 'mediumblob'),
+      col('i', { kind: 'int', bits: 64, unsigned: false }, 'bigint(20)'),
+      col('u', { kind: 'int', bits: 64, unsigned: true }, 'bigint(20) unsigned'),
+      col('d', { kind: 'double' }, 'double'),
+      col('y', { kind: 'year' }, 'year(4)'),
+    ],
+    primaryKey: [0],
+  });
+  const bytes = (n: number): Buffer => Buffer.from(Array.from({ length: n }, (_, i) => (i * 7 + 3) & 0xff));
+  const data: Row[] = [
+    [1, 'é'.repeat(83), bytes(250), -1, 0, -0, 0],
+    [2, 'é'.repeat(84), bytes(251), -4294967296, 4294967296, 5e-324, 1901],
+    [3, 'x'.repeat(21845), bytes(65535), -9007199254740991, 9007199254740991, 1.7976931348623157e308, 2155],
+    [4, '😀'.repeat(30000), bytes(65536), -9223372036854775808n, 18446744073709551615n, -123.456, null],
+    [5, '', Buffer.alloc(0), 9223372036854775807n, 9223372036854775808n, 0.1, 2000],
+    [6, null, null, null, null, null, null],
+  ];
+  const read = async (db: string): Promise<Record<string, unknown>[]> =>
+    rows(`SELECT id, t, HEX(b) b, CAST(i AS CHAR) i, CAST(u AS CHAR) u, d, CAST(y AS CHAR) y FROM ${quoteMySqlTable(db, 'bulk_edges')} ORDER BY id`);
+  const prepared0 = await preparedCount();
+  await sink.prepare([edges], never);
+  await sink.writeSnapshotRows(edges, data, never);
+  assert.ok((await preparedCount()) > prepared0, 'the MariaDB sink prepared no statement: bulk packets were not used');
+  const viaBulk = await read(DB);
+  assert.deepEqual(
+    viaBulk.map((r) => [r.id, r.i, r.u, r.y]),
+    data.map((r) => [r[0], r[3] === null ? null : String(r[3]), r[4] === null ? null : String(r[4]), r[6] === null ? null : String(r[6]).padStart(4, '0')]),
+  );
+  assert.deepEqual(viaBulk.map((r) => r.b), data.map((r) => (r[2] === null ? null : (r[2] as Buffer).toString('hex').toUpperCase())));
+  assert.deepEqual(viaBulk.map((r) => r.t), data.map((r) => r[1]));
+  assert.ok(Object.is(Number(viaBulk[0]?.d), -0) || Number(viaBulk[0]?.d) === 0);
+
+  const TEXT_DB = `${DB}_text`;
+  process.env.FERRY_MYSQL_BULK = 'off';
+  let textSink: Sink;
+  try {
+    textSink = createMySqlSink(sinkConfig('mysql', CK), PIPELINE);
+  } finally {
+    delete process.env.FERRY_MYSQL_BULK;
+  }
+  try {
+    const t = target(edges.source, TEXT_DB);
+    await textSink.prepare([t], never);
+    const prepared1 = await preparedCount();
+    await textSink.writeSnapshotRows(t, data, never);
+    assert.equal(await preparedCount(), prepared1, 'FERRY_MYSQL_BULK=off still prepared statements');
+    assert.deepEqual(await read(TEXT_DB), viaBulk);
+  } finally {
+    await textSink.close();
+    await admin.query(`DROP DATABASE IF EXISTS ${quoteMySqlIdent(TEXT_DB)}`);
+  }
+});

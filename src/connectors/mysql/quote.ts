@@ -107,6 +107,14 @@ const utf8Write: Utf8Write =
 /** Bytes before the SQL text: the 4-byte packet header and the COM_QUERY command byte. */
 export const STATEMENT_HEADER_BYTES = 5;
 const COM_QUERY = 0x03;
+const COM_STMT_BULK_EXECUTE = 0xfa;
+const BULK_SEND_TYPES = 128;
+/** Kinds of bulk parameters (`MySqlStatementBuffer.bulk`/`param`): what a column's values travel as. */
+export const BULK_INT = 1;
+export const BULK_UINT64 = 2;
+export const BULK_DOUBLE = 3;
+export const BULK_BYTES = 4;
+export const BULK_TEXT = 5;
 
 /**
  * A statement built straight into bytes: the COM_QUERY packet the sink sends (see raw-query.ts),
@@ -120,6 +128,8 @@ const COM_QUERY = 0x03;
 export class MySqlStatementBuffer {
   #buf: Buffer;
   #len = STATEMENT_HEADER_BYTES;
+  /** The command byte `packet()` writes: COM_QUERY, or COM_STMT_BULK_EXECUTE after `bulk()`. */
+  #command = COM_QUERY;
 
   constructor(capacity = 64 * 1024) {
     this.#buf = Buffer.allocUnsafe(Math.max(capacity, 1024));
@@ -137,6 +147,132 @@ export class MySqlStatementBuffer {
 
   reset(): void {
     this.#len = STATEMENT_HEADER_BYTES;
+    this.#command = COM_QUERY;
+  }
+
+  /**
+   * Starts a COM_STMT_BULK_EXECUTE packet (bulk.ts) of prepared statement `id` with one
+   * parameter kind (BULK_INT, ...) per parameter; rows of `param` calls follow.
+   */
+  bulk(id: number, kinds: Uint8Array): this {
+    this.reset();
+    this.#command = COM_STMT_BULK_EXECUTE;
+    this.#ensure(6 + kinds.length * 2);
+    const b = this.#buf;
+    b.writeUInt32LE(id, this.#len);
+    b.writeUInt16LE(BULK_SEND_TYPES, this.#len + 4);
+    let p = this.#len + 6;
+    for (let i = 0; i < kinds.length; i++) {
+      const k = kinds[i] as number;
+      // Protocol field types: LONGLONG (8, flag 128 = unsigned), DOUBLE (5), BLOB (252), VAR_STRING (253).
+      b[p++] = k === BULK_INT || k === BULK_UINT64 ? 8 : k === BULK_DOUBLE ? 5 : k === BULK_BYTES ? 252 : 253;
+      b[p++] = k === BULK_UINT64 ? 128 : 0;
+    }
+    this.#len = p;
+    return this;
+  }
+
+  /**
+   * One parameter of a bulk row, of the parameter's kind: NULL, an integer as 8 bytes, a double
+   * as 8 bytes, bytes or UTF-8 text as a length-encoded string. The server converts it to the
+   * column type as it would the literal `literal` writes. Returns false, writing nothing, when
+   * the value does not have the kind's JS type (the caller writes that row as text instead).
+   */
+  param(v: Value, kind: number): boolean {
+    if (v === null) {
+      this.#ensure(1);
+      this.#buf[this.#len++] = 1;
+      return true;
+    }
+    switch (kind) {
+      case BULK_INT:
+      case BULK_UINT64: {
+        this.#ensure(9);
+        const b = this.#buf;
+        if (typeof v === 'number') {
+          if (!Number.isSafeInteger(v) || (kind === BULK_UINT64 && v < 0)) return false;
+          b[this.#len] = 0;
+          // Two 32-bit halves, little-endian (two's complement for negatives).
+          const lo = v % 4294967296;
+          const hi = Math.floor(v / 4294967296);
+          b.writeUInt32LE(lo < 0 ? lo + 4294967296 : lo, this.#len + 1);
+          b.writeInt32LE(hi, this.#len + 5);
+          this.#len += 9;
+          return true;
+        }
+        if (typeof v !== 'bigint') return false;
+        if (kind === BULK_UINT64 ? v < 0n || v > 18446744073709551615n : v < -9223372036854775808n || v > 9223372036854775807n) return false;
+        b[this.#len] = 0;
+        if (kind === BULK_UINT64) b.writeBigUInt64LE(v, this.#len + 1);
+        else b.writeBigInt64LE(v, this.#len + 1);
+        this.#len += 9;
+        return true;
+      }
+      case BULK_DOUBLE:
+        if (typeof v !== 'number' || !Number.isFinite(v)) return false;
+        this.#ensure(9);
+        this.#buf[this.#len] = 0;
+        this.#buf.writeDoubleLE(v, this.#len + 1);
+        this.#len += 9;
+        return true;
+      case BULK_BYTES: {
+        if (!Buffer.isBuffer(v)) return false;
+        const n = v.length;
+        this.#ensure(n + 10);
+        const b = this.#buf;
+        b[this.#len++] = 0;
+        if (n < 251) b[this.#len++] = n;
+        else if (n < 65536) {
+          b[this.#len] = 0xfc;
+          b.writeUInt16LE(n, this.#len + 1);
+          this.#len += 3;
+        } else {
+          b[this.#len] = 0xfe;
+          b.writeUInt32LE(n, this.#len + 1);
+          b.writeUInt32LE(0, this.#len + 5);
+          this.#len += 9;
+        }
+        b.set(v, this.#len);
+        this.#len += n;
+        return true;
+      }
+      default:
+        if (typeof v !== 'string') return false;
+        this.#paramText(v);
+        return true;
+    }
+  }
+
+  /** A text parameter: the UTF-8 bytes after a length prefix sized for the longest encoding. */
+  #paramText(s: string): this {
+    const max = s.length * 3;
+    this.#ensure(max + 10);
+    const b = this.#buf;
+    b[this.#len++] = 0;
+    // The server reads any length-encoded form, minimal or not: the prefix is chosen from the
+    // string's longest possible encoding and filled in once the bytes are written.
+    if (max < 251) {
+      const at = this.#len++;
+      const n = utf8Write.call(b, s, this.#len);
+      b[at] = n;
+      this.#len += n;
+    } else if (max < 65536) {
+      const at = this.#len;
+      this.#len += 3;
+      const n = utf8Write.call(b, s, this.#len);
+      b[at] = 0xfc;
+      b.writeUInt16LE(n, at + 1);
+      this.#len += n;
+    } else {
+      const at = this.#len;
+      this.#len += 9;
+      const n = utf8Write.call(b, s, this.#len);
+      b[at] = 0xfe;
+      b.writeUInt32LE(n, at + 1);
+      b.writeUInt32LE(0, at + 5);
+      this.#len += n;
+    }
+    return this;
   }
 
   /** Where the text is now; `truncate(mark)` goes back to it. */
@@ -246,7 +382,7 @@ export class MySqlStatementBuffer {
    * for the packet header (written by the sender), byte 4 is COM_QUERY, then the SQL text.
    */
   packet(): Buffer {
-    this.#buf[4] = COM_QUERY;
+    this.#buf[4] = this.#command;
     return this.#buf.subarray(0, this.#len);
   }
 

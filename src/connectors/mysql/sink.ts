@@ -17,8 +17,9 @@ import { groupLaneActions, type UpsertGroup as SharedUpsertGroup, type WritePlan
 import type { KeyAction, LaneBatch, LaneCheckpoint, Sink, SinkLane, TargetTable } from '../../core/contracts.js';
 import { FerryError, abortError, asFerryError, isFerryError, throwIfAborted } from '../../core/errors.js';
 import type { ColumnSchema, TableSchema } from '../../core/schema.js';
-import { MySqlStatementBuffer, SINK_SESSION_SQL, mysqlStringLiteral, quoteMySqlIdent, quoteMySqlTable } from './quote.js';
+import { BULK_BYTES, BULK_DOUBLE, BULK_INT, BULK_TEXT, BULK_UINT64, MySqlStatementBuffer, SINK_SESSION_SQL, mysqlStringLiteral, quoteMySqlIdent, quoteMySqlTable } from './quote.js';
 import { sendRawStatement } from './raw-query.js';
+import { announceBulkCapability, isMariaDbConnection, prepareId, probeBulk } from './bulk.js';
 import { mysqlColumnDefinition, mysqlColumnType, mysqlCreateTableSql, requirePrimaryKey } from './sink-types.js';
 import { parseDefault } from '../../core/default-value.js';
 
@@ -46,6 +47,16 @@ interface TablePlan {
   keyTuple: string;
   /** ENUM columns without a '' label: '' there is the source's index 0. */
   enumNoEmpty: number[];
+  /** Bulk parameter kind per column (quote.ts BULK_*): what its values travel as in bulk packets. */
+  paramKinds: number[];
+}
+
+/** What bulk execution (bulk.ts) knows about one connection. */
+interface BulkState {
+  /** The server executes bulk packets on this connection. */
+  ok: boolean;
+  /** Prepared statement ids by statement text. */
+  ids: Map<string, number>;
 }
 
 /** One SQL statement of a write, with what it touches (for error messages). */
@@ -102,6 +113,26 @@ function isMissingTable(e: unknown): boolean {
 
 function isFatal(e: unknown): boolean {
   return (e as { fatal?: unknown } | null)?.fatal === true;
+}
+
+/** How a column's values travel in bulk packets (quote.ts BULK_*), by their canonical form (core/change.ts). */
+function bulkKindOf(c: ColumnSchema): number {
+  switch (c.type.kind) {
+    case 'int':
+      return c.type.unsigned && c.type.bits === 64 ? BULK_UINT64 : BULK_INT;
+    case 'year':
+      // As a number: the string '0' would be the year 2000, the number 0 is the zero year.
+      return BULK_INT;
+    case 'float':
+    case 'double':
+      return BULK_DOUBLE;
+    case 'binary':
+    case 'geometry':
+    case 'bit':
+      return BULK_BYTES;
+    default:
+      return BULK_TEXT;
+  }
 }
 
 export function createMySqlSink(config: SinkConfig, pipelineName: string): Sink {
@@ -186,6 +217,7 @@ export function createMySqlSink(config: SinkConfig, pipelineName: string): Sink 
         pk,
         keyTuple: keyCols.length === 1 ? (keyCols[0] as string) : `(${keyCols.join(', ')})`,
         enumNoEmpty: target.source.columns.flatMap((c, i) => (c.type.kind === 'enum' && !c.type.values.includes('') ? [i] : [])),
+        paramKinds: target.source.columns.map((c) => bulkKindOf(c)),
       };
       plans.set(target, plan);
     }
@@ -246,15 +278,64 @@ export function createMySqlSink(config: SinkConfig, pipelineName: string): Sink 
     }
   }
 
-  function* upsertStatements(group: UpsertGroup, take: () => MySqlStatementBuffer): Generator<Statement> {
-    const { plan, present, rows } = group;
+  /** `INSERT INTO t (cols) VALUES ` and ` ON DUPLICATE KEY UPDATE ...` of an upsert group. */
+  function upsertParts(group: UpsertGroup): { head: string; tail: string } {
+    const { plan, present } = group;
     const names = present.map((i) => plan.cols[i] as string);
     const pkSet = new Set(plan.pk);
     let updates = present.filter((i) => !pkSet.has(i)).map((i) => plan.cols[i] as string);
     // A row of key columns only: re-assigning the key makes the duplicate a no-op.
     if (updates.length === 0) updates = [plan.cols[plan.pk[0] as number] as string];
-    const head = `INSERT INTO ${plan.qualified} (${names.join(', ')}) VALUES `;
-    const tail = ` ON DUPLICATE KEY UPDATE ${updates.map((c) => `${c} = VALUES(${c})`).join(', ')}`;
+    return {
+      head: `INSERT INTO ${plan.qualified} (${names.join(', ')}) VALUES `,
+      tail: ` ON DUPLICATE KEY UPDATE ${updates.map((c) => `${c} = VALUES(${c})`).join(', ')}`,
+    };
+  }
+
+  /** The single-row upsert a group's bulk packets execute (prepared once per connection). */
+  function bulkUpsertSql(group: UpsertGroup): string {
+    const { head, tail } = upsertParts(group);
+    return `${head}(${group.present.map(() => '?').join(', ')})${tail}`;
+  }
+
+  /**
+   * Upserts of a group as bulk packets of prepared statement `id` (bulk.ts). A row with a value
+   * that does not travel as its column's kind (which the canonical value forms rule out) sends
+   * it and the rest of the group as text statements.
+   */
+  function* bulkUpsertStatements(group: UpsertGroup, id: number, take: () => MySqlStatementBuffer): Generator<Statement> {
+    const { plan, present, rows } = group;
+    const kinds = Uint8Array.from(present, (i) => plan.paramKinds[i] as number);
+    const zeroCols = plan.enumNoEmpty.filter((i) => present.includes(i));
+    let sb: MySqlStatementBuffer | null = null;
+    let enumZero = false;
+    /** Index of the first row of the packet being built. */
+    let first = 0;
+    for (let r = 0; r < rows.length; r++) {
+      const row = rows[r] as Row;
+      if (sb === null) {
+        sb = take().bulk(id, kinds);
+        enumZero = false;
+        first = r;
+      }
+      for (let j = 0; j < present.length; j++) {
+        if (!sb.param(row[present[j] as number] as Value, kinds[j] as number)) {
+          yield* upsertStatements({ plan, present, rows: rows.slice(first) }, take);
+          return;
+        }
+      }
+      for (const i of zeroCols) if (row[i] === '') enumZero = true;
+      if (sb.sqlBytes >= statementBytes) {
+        yield { sb, table: plan.target, enumZero };
+        sb = null;
+      }
+    }
+    if (sb !== null) yield { sb, table: plan.target, enumZero };
+  }
+
+  function* upsertStatements(group: UpsertGroup, take: () => MySqlStatementBuffer): Generator<Statement> {
+    const { plan, present, rows } = group;
+    const { head, tail } = upsertParts(group);
     const zeroCols = plan.enumNoEmpty.filter((i) => present.includes(i));
     let sb: MySqlStatementBuffer | null = null;
     let enumZero = false;
@@ -283,10 +364,45 @@ export function createMySqlSink(config: SinkConfig, pipelineName: string): Sink 
     }
   }
 
-  /** Every statement of a write plan, built one at a time: deletes first, then upserts. */
-  function* statementsOf(wp: WritePlan, take: () => MySqlStatementBuffer): Generator<Statement> {
+  /**
+   * Every statement of a write plan, built one at a time: deletes first, then upserts (as bulk
+   * packets for the groups `bulk` has a prepared statement for).
+   */
+  function* statementsOf(wp: WritePlan, take: () => MySqlStatementBuffer, bulk: Map<UpsertGroup, number> | null): Generator<Statement> {
     for (const d of wp.deletes) yield* deleteStatements(d.plan, d.keys, take);
-    for (const g of wp.upserts) yield* upsertStatements(g, take);
+    for (const g of wp.upserts) {
+      const id = bulk?.get(g);
+      if (id !== undefined) yield* bulkUpsertStatements(g, id, take);
+      else yield* upsertStatements(g, take);
+    }
+  }
+
+  const bulkStates = new WeakMap<object, BulkState>();
+  // FERRY_MYSQL_BULK=off: text statements only (for comparisons, or a proxy that mishandles bulk packets).
+  const bulkWanted = process.env.FERRY_MYSQL_BULK !== 'off' && announceBulkCapability();
+  /**
+   * Prepared statement ids for the upsert groups of `wp` when the server behind `conn` takes
+   * bulk packets (probed once per connection); null when it does not.
+   */
+  async function bulkIds(conn: Conn, wp: WritePlan): Promise<Map<UpsertGroup, number> | null> {
+    if (!bulkWanted || wp.upserts.length === 0) return null;
+    const core = (conn as unknown as { connection: object }).connection;
+    let state = bulkStates.get(core);
+    if (!state) {
+      // The checkpoint table exists once the sink is prepared; the probe matches no row of it.
+      const probe = `UPDATE ${checkpointTable} SET lane = lane WHERE pipeline = ? AND 1 = 0`;
+      state = { ok: isMariaDbConnection(conn) && (await probeBulk(conn, probe)), ids: new Map() };
+      bulkStates.set(core, state);
+    }
+    if (!state.ok) return null;
+    const out = new Map<UpsertGroup, number>();
+    for (const g of wp.upserts) {
+      const sql = bulkUpsertSql(g);
+      let id = state.ids.get(sql);
+      if (id === undefined) state.ids.set(sql, (id = await prepareId(conn, sql)));
+      out.set(g, id);
+    }
+    return out;
   }
 
   /** Sends one statement; ENUM index 0 needs strict mode off for just this statement. */
@@ -381,8 +497,9 @@ export function createMySqlSink(config: SinkConfig, pipelineName: string): Sink 
   async function applyInTransaction(conn: Conn, wp: WritePlan, extra: string | null, what: string, signal: AbortSignal, begin: boolean): Promise<void> {
     let current: Statement | null = null;
     try {
+      const bulk = await bulkIds(conn, wp);
       if (begin) await conn.query('START TRANSACTION');
-      await runStatements(conn, statementsOf(wp, takerFor(conn)), signal, (s) => {
+      await runStatements(conn, statementsOf(wp, takerFor(conn), bulk), signal, (s) => {
         current = s;
       });
       current = null;
