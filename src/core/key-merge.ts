@@ -158,9 +158,38 @@ export type KeyedStep = KeyAction & {
   lane: number;
   /** The key's merge key within its table (see mergeKeyOf). */
   k: number | string;
-  /** Values of the key (also on upserts). */
-  key: Value[];
 };
+
+/** Values of the key a step acts on (deletes carry them; an upsert's are in its row). */
+export function stepKey(step: KeyedStep): Value[] {
+  return step.kind === 'delete' ? step.key : keyOf(step.table.source, step.row);
+}
+
+/** Whether two values of a key column are the same key value (as sameKey). */
+function sameKeyValue(x: Value | undefined, y: Value | undefined): boolean {
+  if (x === y) return true;
+  if (Buffer.isBuffer(x) && Buffer.isBuffer(y)) return x.equals(y);
+  if ((typeof x === 'bigint' || typeof x === 'number') && (typeof y === 'bigint' || typeof y === 'number')) return BigInt(x) === BigInt(y);
+  return false;
+}
+
+/** The merge key of a row image's key; throws (as keyOf) when the image lacks a key column. */
+function mergeKeyOfRow(table: TableSchema, row: Row): number | string {
+  const pk = table.primaryKey;
+  if (pk.length === 1) {
+    // One key column (most tables): no key array per change.
+    const v = row[pk[0] as number];
+    if (v !== undefined) return mergeKeyOf1(v);
+  }
+  return mergeKeyOf(keyOf(table, row));
+}
+
+/** mergeKeyOf([v]) without the array. */
+function mergeKeyOf1(v: Value): number | string {
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return v === 0 ? 0 : v;
+  if (typeof v === 'bigint' && v >= -9007199254740991n && v <= 9007199254740991n) return Number(v);
+  return keyString([v]);
+}
 
 /**
  * Splits a change into keyed steps (1 for insert/read/delete/same-key update, 2 for a key change).
@@ -177,16 +206,19 @@ export function stepsOf(change: RowChange, target: TargetTable, lanes: number, o
   }
   const row = change.after;
   if (!row) throw new FerryError('FERRY_INTERNAL', `${change.op} without an after image`);
-  const key = keyOf(table, row);
-  const k = mergeKeyOf(key);
+  const k = mergeKeyOfRow(table, row);
   if (change.op === 'update' && change.before) {
-    const oldKey = keyOf(table, change.before);
-    if (!sameKey(oldKey, key)) {
+    const before = change.before;
+    const pk = table.primaryKey;
+    let same = true;
+    for (let i = 0; i < pk.length && same; i++) same = sameKeyValue(before[pk[i] as number], row[pk[i] as number]);
+    if (!same) {
+      const oldKey = keyOf(table, before);
       const ok = mergeKeyOf(oldKey);
       out.push({ kind: 'delete', table: target, key: oldKey, lane: laneOfMergeKey(h, ok, lanes), k: ok });
     }
   }
-  out.push({ kind: 'upsert', table: target, row, key, lane: laneOfMergeKey(h, k, lanes), k });
+  out.push({ kind: 'upsert', table: target, row, lane: laneOfMergeKey(h, k, lanes), k });
 }
 
 /**

@@ -4,7 +4,7 @@ import type { PipelineConfig } from './config-types.js';
 import type { KeyAction, Sink, Source, TargetTable } from './contracts.js';
 import { FerryError, isFerryError } from './errors.js';
 import type { KeyedStep } from './key-merge.js';
-import { keyString, stepsOf } from './key-merge.js';
+import { keyString, stepKey, stepsOf } from './key-merge.js';
 import { ChunkMerger, untouchedRows } from './chunk-merge.js';
 import { SnapshotScheduler, approximateBytes, snapshotFailure } from './snapshot-scheduler.js';
 import type { Row } from './change.js';
@@ -878,7 +878,7 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
     for (let i = 0; i < stepTmp.length; i++) {
       const s = stepTmp[i] as KeyedStep;
       (steps[s.lane] as KeyedStep[]).push(s);
-      if (watchedId !== null) merger.noteKey(watchedId, keyString(s.key));
+      if (watchedId !== null) merger.noteKey(watchedId, keyString(stepKey(s)));
     }
   }
 

@@ -66,6 +66,8 @@ function parseMariaGtidList(text: string): GtidState {
 }
 
 function formatMariaGtidList(s: GtidState): string {
+  // Once per transaction: one domain (the common case) needs no sorting or joining.
+  if (s.domains.size === 1) for (const g of s.domains.values()) return g;
   return [...s.domains.entries()].sort((a, b) => a[0] - b[0]).map(([, g]) => g).join(',');
 }
 
@@ -154,8 +156,11 @@ export async function* streamChanges(o: StreamOptions): AsyncGenerator<ChangeBat
     return b;
   };
 
+  /** `schema.table` of a table map (maps are reused while unchanged: the id is built once per map). */
+  const mapIds = new WeakMap<object, string>();
   const schemaOf = async (ev: RowsEvent): Promise<TableSchema | null> => {
-    const id = `${ev.table.schema}.${ev.table.table}`;
+    let id = mapIds.get(ev.table);
+    if (id === undefined) mapIds.set(ev.table, (id = `${ev.table.schema}.${ev.table.table}`));
     const known = schemas.get(id);
     if (known) return known;
     if (!isCapturedTable(patterns, ev.table.schema, ev.table.table) || isShadowTable(ev.table.table)) return null;
