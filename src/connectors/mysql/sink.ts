@@ -31,6 +31,8 @@ export const CHECKPOINT_TABLE = '_ferry_checkpoint';
  * next statement is built while the server runs this one, and that few bytes are held.
  */
 const STATEMENT_BYTES = 1024 * 1024;
+/** Upsert statements prepared per connection for bulk packets at most (bulk.ts); other tables get text statements. */
+const MAX_PREPARED_PER_CONNECTION = 256;
 /** Most keys in one `DELETE ... IN (...)`. */
 const MAX_DELETE_KEYS = 2000;
 
@@ -399,8 +401,21 @@ export function createMySqlSink(config: SinkConfig, pipelineName: string): Sink 
     for (const g of wp.upserts) {
       const sql = bulkUpsertSql(g);
       let id = state.ids.get(sql);
-      if (id === undefined) state.ids.set(sql, (id = await prepareId(conn, sql)));
-      out.set(g, id);
+      if (id === undefined) {
+        // Prepared statements count against the server's max_prepared_stmt_count (all sessions):
+        // past a few hundred tables per connection, or when the server refuses to prepare
+        // (that limit, a missing table), a group goes as text statements, which then report
+        // whatever is wrong with the table.
+        if (state.ids.size >= MAX_PREPARED_PER_CONNECTION) continue;
+        try {
+          id = await prepareId(conn, sql);
+        } catch (e) {
+          if (isFatal(e)) throw e;
+          id = -1;
+        }
+        state.ids.set(sql, id);
+      }
+      if (id >= 0) out.set(g, id);
     }
     return out;
   }
