@@ -39,8 +39,9 @@ export async function runPipelineFile(
   let result: RunResult = { exitCode: 0, outcome: 'stopped' };
   const controller = new AbortController();
   const onStop = (): void => {
-    log.warn({ signal: String((stop.reason as { signal?: string } | undefined)?.signal ?? 'stop') }, 'stopping gracefully: flushing lanes and writing the checkpoint');
-    controller.abort(new FerryError('FERRY_ABORTED', `received ${String((stop.reason as { signal?: string } | undefined)?.signal ?? 'a stop request')}`));
+    const signal = (stop.reason as { signal?: string } | undefined)?.signal;
+    log.warn({ signal: String(signal ?? 'stop') }, 'stopping gracefully: flushing lanes and writing the checkpoint');
+    controller.abort(new FerryError('FERRY_ABORTED', `received ${String(signal ?? 'a stop request')}`));
   };
   if (stop.aborted) onStop();
   else stop.addEventListener('abort', onStop, { once: true });
