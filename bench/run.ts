@@ -236,7 +236,8 @@ function checkpointReader(p: FerryPipeline): { read: () => BinlogCoord | null; c
   };
 }
 
-const LANES = 4; // pipeline.parallelism default: every lane writes its own checkpoint row
+// Every lane writes its own checkpoint row: pipeline.parallelism (default 4, or as BENCH_FERRY_PIPELINE sets it).
+const LANES = Number(/(?:^|;)\s*parallelism:\s*(\d+)/.exec(process.env.BENCH_FERRY_PIPELINE ?? '')?.[1] ?? 4);
 
 /**
  * Whether Ferry has applied everything up to `end`: every lane's checkpoint row in the sink
@@ -834,7 +835,11 @@ async function main(): Promise<void> {
       `Machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${fmt(totalmem() / 2 ** 30)} GiB RAM, shared with other engineers' test runs ` +
       `(1-min load average ${fmt(load0, 2)} at start, ${fmt(load1, 2)} at end); all servers co-located on 127.0.0.1 (source, 2 replicas, PostgreSQL). ` +
       `${ver}. Scale ${o.scale}, ${o.reps} runs per measurement. Servers: fsync off / innodb_flush_log_at_trx_commit=2 / sync_binlog=0 (scripts/servers.sh).`;
-    const cmd = `bash bench/run.sh --scale ${o.scale} --reps ${o.reps}${o.txRows !== 1_000_000 ? ` --tx-rows ${o.txRows}` : ''}${o.profile ? ' --profile' : ''}${o.only ? ` --only ${[...o.only].join(',')}` : o.skip.size ? ` --skip ${[...o.skip].join(',')}` : ''}`;
+    // The environment that changes Ferry's runs belongs to the command that reproduces them.
+    const envPrefix = ['BENCH_FERRY_PIPELINE', 'BENCH_FERRY_NODE_OPTIONS', 'FERRY_MYSQL_BULK']
+      .flatMap((k) => (process.env[k] ? [`${k}=${JSON.stringify(process.env[k])} `] : []))
+      .join('');
+    const cmd = `${envPrefix}bash bench/run.sh --scale ${o.scale} --reps ${o.reps}${o.txRows !== 1_000_000 ? ` --tx-rows ${o.txRows}` : ''}${o.profile ? ' --profile' : ''}${o.only ? ` --only ${[...o.only].join(',')}` : o.skip.size ? ` --skip ${[...o.skip].join(',')}` : ''}`;
     const md = report(ctx, env, cmd, profileText, (Date.now() - t0) / 1000);
     const dir = join(ROOT, 'bench/results');
     mkdirSync(dir, { recursive: true });
