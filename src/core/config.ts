@@ -506,7 +506,7 @@ const pipelineShape = {
   }),
   parallelism: field(integer(1, 64).prefault(4), {
     type: 'integer (1–64)',
-    description: 'Sink lanes writing in parallel (each key always goes to the same lane). `1` keeps source transactions atomic in the sink.',
+    description: 'Sink lanes writing in parallel (each key always goes to the same lane). `1` keeps source transactions atomic in the sink. When Ferry and the target share a small machine, the core count does better than more lanes (README, Performance).',
     example: '4',
   }),
   'state-dir': field(text().default('./.ferry'), {
