@@ -47,19 +47,6 @@ export function keyString(key: Value[]): string {
   return s;
 }
 
-function sameKey(a: Value[], b: Value[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i];
-    const y = b[i];
-    if (x === y) continue;
-    if (Buffer.isBuffer(x) && Buffer.isBuffer(y) && x.equals(y)) continue;
-    if ((typeof x === 'bigint' || typeof x === 'number') && (typeof y === 'bigint' || typeof y === 'number') && BigInt(x) === BigInt(y)) continue;
-    return false;
-  }
-  return true;
-}
-
 /** FNV-1a over the table id and key string; stable across processes so a key keeps its lane. */
 export function laneOf(tableKey: string, key: string, lanes: number): number {
   if (lanes <= 1) return 0;
@@ -137,12 +124,7 @@ function laneOfInteger(h: number, v: number, lanes: number): number {
  * keys (a bigint that fits a safe integer is that number, as in keyString).
  */
 function mergeKeyOf(key: Value[]): number | string {
-  if (key.length === 1) {
-    const v = key[0];
-    if (typeof v === 'number' && Number.isSafeInteger(v)) return v === 0 ? 0 : v; // -0 is 0, as in keyString
-    if (typeof v === 'bigint' && v >= -9007199254740991n && v <= 9007199254740991n) return Number(v);
-  }
-  return keyString(key);
+  return key.length === 1 ? mergeKeyOf1(key[0] as Value) : keyString(key);
 }
 
 function laneOfMergeKey(h: number, k: number | string, lanes: number): number {
@@ -165,7 +147,7 @@ export function stepKey(step: KeyedStep): Value[] {
   return step.kind === 'delete' ? step.key : keyOf(step.table.source, step.row);
 }
 
-/** Whether two values of a key column are the same key value (as sameKey). */
+/** Whether two values of a key column are the same key value (a bigint equals the number of the same value). */
 function sameKeyValue(x: Value | undefined, y: Value | undefined): boolean {
   if (x === y) return true;
   if (Buffer.isBuffer(x) && Buffer.isBuffer(y)) return x.equals(y);
@@ -186,7 +168,7 @@ function mergeKeyOfRow(table: TableSchema, row: Row): number | string {
 
 /** mergeKeyOf([v]) without the array. */
 function mergeKeyOf1(v: Value): number | string {
-  if (typeof v === 'number' && Number.isSafeInteger(v)) return v === 0 ? 0 : v;
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return v === 0 ? 0 : v; // -0 is 0, as in keyString
   if (typeof v === 'bigint' && v >= -9007199254740991n && v <= 9007199254740991n) return Number(v);
   return keyString([v]);
 }

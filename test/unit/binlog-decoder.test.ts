@@ -797,44 +797,52 @@ it('crc32: the native and the table implementation agree', async () => {
 });
 
 describe('binlog: compiled decoder for full row images', () => {
+  /** One column of each common binlog type (the two tests below add one more of their own). */
+  const EVERY_TYPE_SPECS: ColSpec[] = [
+    { type: T.TINY },
+    { type: T.SHORT },
+    { type: T.INT24 },
+    { type: T.LONG },
+    { type: T.LONGLONG },
+    { type: T.FLOAT, meta: u8(4) },
+    { type: T.DOUBLE, meta: u8(8) },
+    { type: T.NEWDECIMAL, meta: u8(12, 2) },
+    { type: T.DATE },
+    { type: T.DATETIME2, meta: u8(6) },
+    { type: T.VARCHAR, meta: u16(400) },
+    { type: T.BLOB, meta: u8(2) },
+    { type: T.BLOB, meta: u8(2) },
+    { type: T.STRING, meta: u8(T.ENUM, 1) },
+    { type: T.YEAR },
+  ];
+  const everyTypeSchema = (): ReturnType<typeof col>[] => [
+    col('a', { kind: 'int', bits: 8, unsigned: false }),
+    col('b', { kind: 'int', bits: 16, unsigned: true }),
+    col('c', { kind: 'int', bits: 24, unsigned: false }),
+    col('d', { kind: 'int', bits: 32, unsigned: true }),
+    col('e', { kind: 'int', bits: 64, unsigned: false }),
+    col('f', { kind: 'float' }),
+    col('g', { kind: 'double' }),
+    col('h', { kind: 'decimal', precision: 12, scale: 2, unsigned: false }),
+    col('i', { kind: 'date' }),
+    col('j', { kind: 'datetime', fsp: 6 }),
+    col('k', { kind: 'string', maxChars: 100, fixed: false, charset: 'utf8mb4', collation: null, lob: false }),
+    col('l', { kind: 'string', maxChars: null, fixed: false, charset: 'utf8mb4', collation: null, lob: true }),
+    col('m', { kind: 'binary', maxBytes: null, fixed: false, lob: true }),
+    col('n', { kind: 'enum', values: ['new', 'paid'] }),
+    col('o', { kind: 'year' }),
+  ];
+
   it('full images (compiled decoder) and partial images (per-column path) give the same values for every type', () => {
     const p = parserWithFde();
     const specs: ColSpec[] = [
-      { type: T.TINY },
-      { type: T.SHORT },
-      { type: T.INT24 },
-      { type: T.LONG },
-      { type: T.LONGLONG },
-      { type: T.FLOAT, meta: u8(4) },
-      { type: T.DOUBLE, meta: u8(8) },
-      { type: T.NEWDECIMAL, meta: u8(12, 2) },
-      { type: T.DATE },
-      { type: T.DATETIME2, meta: u8(6) },
-      { type: T.VARCHAR, meta: u16(400) },
-      { type: T.BLOB, meta: u8(2) },
-      { type: T.BLOB, meta: u8(2) },
-      { type: T.STRING, meta: u8(T.ENUM, 1) },
-      { type: T.YEAR },
+      ...EVERY_TYPE_SPECS,
       { type: T.STRING, meta: u8(T.STRING, 16) },
     ];
     const n = specs.length;
     p.parse(event(E.TABLE_MAP, tableMapBody(9, 'd', 't', specs), { logPos: 100 }));
     const schema = [
-      col('a', { kind: 'int', bits: 8, unsigned: false }),
-      col('b', { kind: 'int', bits: 16, unsigned: true }),
-      col('c', { kind: 'int', bits: 24, unsigned: false }),
-      col('d', { kind: 'int', bits: 32, unsigned: true }),
-      col('e', { kind: 'int', bits: 64, unsigned: false }),
-      col('f', { kind: 'float' }),
-      col('g', { kind: 'double' }),
-      col('h', { kind: 'decimal', precision: 12, scale: 2, unsigned: false }),
-      col('i', { kind: 'date' }),
-      col('j', { kind: 'datetime', fsp: 6 }),
-      col('k', { kind: 'string', maxChars: 100, fixed: false, charset: 'utf8mb4', collation: null, lob: false }),
-      col('l', { kind: 'string', maxChars: null, fixed: false, charset: 'utf8mb4', collation: null, lob: true }),
-      col('m', { kind: 'binary', maxBytes: null, fixed: false, lob: true }),
-      col('n', { kind: 'enum', values: ['new', 'paid'] }),
-      col('o', { kind: 'year' }),
+      ...everyTypeSchema(),
       col('p', { kind: 'uuid' }),
     ];
     const uuid = Buffer.from('6ccd780cbaba102695645b8c656024db', 'hex');
@@ -872,41 +880,13 @@ describe('binlog: compiled decoder for full row images', () => {
   it('key-only before images: skipped columns of every type leave the key and the after image intact', () => {
     const p = parserWithFde();
     const specs: ColSpec[] = [
-      { type: T.TINY },
-      { type: T.SHORT },
-      { type: T.INT24 },
-      { type: T.LONG },
-      { type: T.LONGLONG },
-      { type: T.FLOAT, meta: u8(4) },
-      { type: T.DOUBLE, meta: u8(8) },
-      { type: T.NEWDECIMAL, meta: u8(12, 2) },
-      { type: T.DATE },
-      { type: T.DATETIME2, meta: u8(6) },
-      { type: T.VARCHAR, meta: u16(400) },
-      { type: T.BLOB, meta: u8(2) },
-      { type: T.BLOB, meta: u8(2) },
-      { type: T.STRING, meta: u8(T.ENUM, 1) },
-      { type: T.YEAR },
+      ...EVERY_TYPE_SPECS,
       { type: T.VARCHAR, meta: u16(20) },
     ];
     const n = specs.length;
     p.parse(event(E.TABLE_MAP, tableMapBody(9, 'd', 't', specs), { logPos: 100 }));
     const schema = [
-      col('a', { kind: 'int', bits: 8, unsigned: false }),
-      col('b', { kind: 'int', bits: 16, unsigned: true }),
-      col('c', { kind: 'int', bits: 24, unsigned: false }),
-      col('d', { kind: 'int', bits: 32, unsigned: true }),
-      col('e', { kind: 'int', bits: 64, unsigned: false }),
-      col('f', { kind: 'float' }),
-      col('g', { kind: 'double' }),
-      col('h', { kind: 'decimal', precision: 12, scale: 2, unsigned: false }),
-      col('i', { kind: 'date' }),
-      col('j', { kind: 'datetime', fsp: 6 }),
-      col('k', { kind: 'string', maxChars: 100, fixed: false, charset: 'utf8mb4', collation: null, lob: false }),
-      col('l', { kind: 'string', maxChars: null, fixed: false, charset: 'utf8mb4', collation: null, lob: true }),
-      col('m', { kind: 'binary', maxBytes: null, fixed: false, lob: true }),
-      col('n', { kind: 'enum', values: ['new', 'paid'] }),
-      col('o', { kind: 'year' }),
+      ...everyTypeSchema(),
       col('p', { kind: 'string', maxChars: 20, fixed: false, charset: 'latin1', collation: null, lob: false }),
     ];
     const values = (k: number): (Buffer | null)[] => [

@@ -37,13 +37,14 @@ function scriptedSink(): { sink: Sink; writes: LaneBatch[]; finishNext: () => vo
 
 const tick = (ms = 20): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-test('lane writer: a lane writes at maxRows; the next batch grows while that one is written; durable only after the write', async () => {
-  const { sink, writes, finishNext } = scriptedSink();
+/** A started lane writer over a scripted sink, and the checkpoints it marked durable. */
+function startedWriter(maxRows: number): { w: LaneWriter; ctl: AbortController; durable: string[] } & ReturnType<typeof scriptedSink> {
+  const scripted = scriptedSink();
   const durable: string[] = [];
   const w = new LaneWriter({
     lane: 0,
-    sink,
-    maxRows: 10,
+    sink: scripted.sink,
+    maxRows,
     flushIntervalMs: 60_000,
     maxAttempts: 1,
     markDurable: (_l, cp) => durable.push(cp),
@@ -52,6 +53,11 @@ test('lane writer: a lane writes at maxRows; the next batch grows while that one
   });
   const ctl = new AbortController();
   w.start(ctl.signal);
+  return { ...scripted, w, ctl, durable };
+}
+
+test('lane writer: a lane writes at maxRows; the next batch grows while that one is written; durable only after the write', async () => {
+  const { writes, finishNext, w, ctl, durable } = startedWriter(10);
   w.enqueue(stepsFor([1, 2, 3]), 'p1');
   await tick();
   assert.equal(writes.length, 0, 'below maxRows and no flush interval yet: nothing written');
@@ -80,20 +86,7 @@ test('lane writer: a lane writes at maxRows; the next batch grows while that one
 });
 
 test('lane writer: flushSoon writes a small batch at once, and only after the write in flight', async () => {
-  const { sink, writes, finishNext } = scriptedSink();
-  const durable: string[] = [];
-  const w = new LaneWriter({
-    lane: 0,
-    sink,
-    maxRows: 100,
-    flushIntervalMs: 60_000,
-    maxAttempts: 1,
-    markDurable: (_l, cp) => durable.push(cp),
-    fail: (e) => assert.fail(e),
-    log: () => undefined,
-  });
-  const ctl = new AbortController();
-  w.start(ctl.signal);
+  const { writes, finishNext, w, ctl, durable } = startedWriter(100);
   w.flushSoon(); // nothing held: nothing to write
   await tick();
   assert.equal(writes.length, 0);

@@ -18,24 +18,20 @@
  * Packet layout (MariaDB protocol documentation, COM_STMT_BULK_EXECUTE): 0xFA, statement id
  * (int<4>), bulk flags (int<2>, SEND_TYPES_TO_SERVER = 128), one (type, flag) byte pair per
  * parameter, then per row and parameter an indicator byte (0 = a value follows, 1 = NULL) and the
- * value in the binary protocol: here always a length-encoded string — VAR_STRING for text (read in
- * the session's character set, utf8mb4), BLOB for bytes (read as binary). The server answers one
- * OK packet for the whole packet, or an error.
+ * value in the binary protocol, by the column's kind (quote.ts `MySqlStatementBuffer.bulk/param`):
+ * LONGLONG for integers and YEAR, DOUBLE for FLOAT/DOUBLE, BLOB bytes for binary kinds (read as
+ * binary), VAR_STRING for the rest (read in the session's character set, utf8mb4). The server
+ * answers one OK packet for the whole packet, or an error.
  */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type mysql from 'mysql2/promise';
 import { sendRawStatement } from './raw-query.js';
 import { connectionInternals } from './mysql2-command.js';
+import { BULK_TEXT, MySqlStatementBuffer } from './quote.js';
 
-export const COM_STMT_BULK_EXECUTE = 0xfa;
-/** Bulk flag: parameter types follow the header. */
-export const BULK_SEND_TYPES = 128;
 /** MariaDB extended client capability (bit 2 of the upper 32 capability bits). */
 const MARIADB_CLIENT_STMT_BULK_OPERATIONS = 4;
-/** Parameter types (protocol field types). */
-export const PARAM_VAR_STRING = 253;
-export const PARAM_BLOB = 252;
 
 let announced: boolean | null = null;
 
@@ -76,19 +72,9 @@ export function announceBulkCapability(): boolean {
 export async function probeBulk(conn: mysql.Connection, sql: string): Promise<boolean> {
   try {
     const id = await prepareId(conn, sql);
-    const b = Buffer.allocUnsafe(4 + 1 + 4 + 2 + 2 + 1 + 2);
-    let p = 4;
-    b[p++] = COM_STMT_BULK_EXECUTE;
-    b.writeUInt32LE(id, p);
-    p += 4;
-    b.writeUInt16LE(BULK_SEND_TYPES, p);
-    p += 2;
-    b[p++] = PARAM_VAR_STRING;
-    b[p++] = 0;
-    b[p++] = 0; // a value follows
-    b[p++] = 1; // of length 1
-    b[p++] = 0x31;
-    await sendRawStatement(conn, b.subarray(0, p));
+    const sb = new MySqlStatementBuffer(64).bulk(id, Uint8Array.of(BULK_TEXT));
+    sb.param('1', BULK_TEXT);
+    await sendRawStatement(conn, sb.packet());
     return true;
   } catch {
     return false;
