@@ -236,8 +236,8 @@ function checkpointReader(p: FerryPipeline): { read: () => BinlogCoord | null; c
   };
 }
 
-// Every lane writes its own checkpoint row: pipeline.parallelism (default 4, or as BENCH_FERRY_PIPELINE sets it).
-const LANES = Number(/(?:^|;)\s*parallelism:\s*(\d+)/.exec(process.env.BENCH_FERRY_PIPELINE ?? '')?.[1] ?? 4);
+// Every lane writes its own checkpoint row: pipeline.parallelism (default 2, or as BENCH_FERRY_PIPELINE sets it).
+const LANES = Number(/(?:^|;)\s*parallelism:\s*(\d+)/.exec(process.env.BENCH_FERRY_PIPELINE ?? '')?.[1] ?? 2);
 
 /**
  * Whether Ferry has applied everything up to `end`: every lane's checkpoint row in the sink
@@ -800,7 +800,7 @@ function report(ctx: Ctx, env: string, command: string, profileText: string, wal
   lines.push('', '## How each path is measured', '');
   lines.push(
     `- Dataset: 8 tables × ${fmt(ctx.perTable)} rows = ${fmt(ctx.rows)} rows, ${fmt(ctx.bytes / 1e6, 1)} MB of values (BIGINT key, INT, VARCHAR with non-ASCII, TEXT with NULLs/tabs/newlines/backslashes, DECIMAL(12,2), DATETIME(6), JSON, ENUM, BLOB); MB/s of snapshots are over these value bytes, MB/s of streaming and decoding over the binlog bytes of the range.`,
-    `- Snapshot: Ferry \`scan.startup.mode: snapshot\` (default parallelism 4, chunk size 8096, batch.max-rows 5000) into a fresh database/schema, timed from process start to exit; the native tools are timed from start to end of the pipeline. MariaDB targets are the serial replica's server (no binlog there), PostgreSQL targets have the tables Ferry created (COPY targets are \`LIKE ... INCLUDING ALL\` of them).`,
+    `- Snapshot: Ferry \`scan.startup.mode: snapshot\` (default parallelism 2, chunk size 8096, batch.max-rows 5000) into a fresh database/schema, timed from process start to exit; the native tools are timed from start to end of the pipeline. MariaDB targets are the serial replica's server (no binlog there), PostgreSQL targets have the tables Ferry created (COPY targets are \`LIKE ... INCLUDING ALL\` of them).`,
     `- Streaming: ${fmt(Math.round(500_000 * ctx.o.scale))} changes per workload (35% inserts, 45% updates, 20% deletes, 10 per transaction), a new workload per repetition; the replicas' SQL threads are stopped while it runs and the IO threads have fetched it all before timing starts. Replica: \`START SLAVE SQL_THREAD\` until Exec_Master_Log_Pos reaches the end. Ferry: \`ferry run\` with \`specific-offset\` at the workload start until every lane's checkpoint row in the target (or the pipeline checkpoint in its state file) reaches the end; the time includes process start (see above). Targets hold the pre-workload data (Ferry: its own last snapshot).`,
     `- Decoding: the first workload's binlog range, every row of every rows event decoded with all values (Ferry: \`decodeRows\` with the table schemas from information_schema; zongji: its row objects), each in its own process.`,
     `- Big transaction: ${fmt(ctx.o.txRows)} rows inserted by one statement in one transaction, streamed by Ferry from the position before it.`,

@@ -68,7 +68,7 @@ sink:
   database: dw
 pipeline:
   name: shop-to-dw
-  parallelism: 4
+  parallelism: 2
   state-dir: $RUN/state
 YAML
 export DEMO_SOURCE_PASSWORD=cdc-secret DEMO_SINK_PASSWORD=ferry

@@ -504,10 +504,10 @@ const pipelineShape = {
     description: 'Pipeline name: names the state file and the sink checkpoint rows. 1–63 letters, digits, `_` or `-`.',
     example: 'shop-to-dw',
   }),
-  parallelism: field(integer(1, 64).prefault(4), {
+  parallelism: field(integer(1, 64).prefault(2), {
     type: 'integer (1–64)',
-    description: 'Sink lanes writing in parallel (each key always goes to the same lane). `1` keeps source transactions atomic in the sink. When Ferry and the target share a small machine, the core count does better than more lanes (README, Performance).',
-    example: '4',
+    description: 'Sink lanes writing in parallel (each key always goes to the same lane); in `snapshot` mode also the tables copied at once (at most 4). `1` keeps source transactions atomic in the sink. Two lanes keep up with what one pipeline decodes and cost the target less CPU than four (README, Performance); more help a target that is slow per transaction (far away, or busy with other work).',
+    example: '2',
   }),
   'state-dir': field(text().default('./.ferry'), {
     type: 'path',
@@ -1230,7 +1230,7 @@ route:
     description: every shop table into the analytics schema
 pipeline:
   name: shop-to-dw
-  parallelism: 4
+  parallelism: 2
   state-dir: ./.ferry
   snapshot.parallelism: 2
   flush-interval: 200ms

@@ -2,7 +2,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import mysql from 'mysql2/promise';
 import { createMySqlSink } from '../../src/connectors/mysql/sink.js';
-import { mysqlStringLiteral, quoteMySqlIdent, quoteMySqlTable } from '../../src/connectors/mysql/quote.js';
+import { MySqlStatementBuffer, mysqlStringLiteral, quoteMySqlIdent, quoteMySqlTable } from '../../src/connectors/mysql/quote.js';
+import { sendRawStatement, statementsWrittenAhead } from '../../src/connectors/mysql/raw-query.js';
 import type { Row } from '../../src/core/change.js';
 import type { KeyAction, Sink, TargetTable } from '../../src/core/contracts.js';
 import { Secret } from '../../src/core/config-types.js';
@@ -426,5 +427,41 @@ test('MariaDB targets take upserts as bulk packets; text statements (FERRY_MYSQL
   } finally {
     await textSink.close();
     await admin.query(`DROP DATABASE IF EXISTS ${quoteMySqlIdent(TEXT_DB)}`);
+  }
+});
+
+test('raw statements written ahead run in order behind the one executing; one failing does not stop the next', async () => {
+  const conn = await mysql.createConnection(mysqlOptions);
+  const raw = (sql: string, ahead: boolean): Promise<unknown> => sendRawStatement(conn, new MySqlStatementBuffer().text(sql).packet(), ahead);
+  try {
+    await admin.query(`CREATE DATABASE IF NOT EXISTS ${quoteMySqlIdent(DB)}`);
+    await admin.query(`CREATE TABLE ${quoteMySqlTable(DB, 'ahead')} (id INT PRIMARY KEY, n INT NOT NULL)`);
+    await conn.query('SET SESSION autocommit = 0');
+    const t = quoteMySqlTable(DB, 'ahead');
+    const first = raw('DO SLEEP(0.3)', true); // nothing ahead of it: written when it starts, as always
+    const later = [raw(`INSERT INTO ${t} VALUES (1, 1)`, true), raw(`INSERT INTO ${t} VALUES (1, 2)`, true), raw(`INSERT INTO ${t} VALUES (3, 3)`, true)];
+    // All three are on the wire while the server sleeps.
+    assert.equal(statementsWrittenAhead(conn), 3);
+    const outcomes = await Promise.allSettled([first, ...later]);
+    assert.deepEqual(
+      outcomes.map((o) => o.status),
+      ['fulfilled', 'fulfilled', 'rejected', 'fulfilled'],
+    );
+    assert.equal(((outcomes[2] as PromiseRejectedResult).reason as { code?: string }).code, 'ER_DUP_ENTRY');
+    assert.equal(statementsWrittenAhead(conn), 0);
+    const [inTxn] = await conn.query(`SELECT id, n FROM ${t} ORDER BY id`);
+    assert.deepEqual(inTxn, [{ id: 1, n: 1 }, { id: 3, n: 3 }]);
+    await conn.query('ROLLBACK');
+    assert.deepEqual(await rows(`SELECT id FROM ${t}`), []);
+    // Behind a driver query (which writes its packet only when it starts) nothing goes ahead.
+    const q = conn.query('DO SLEEP(0.1)');
+    const behind = raw(`INSERT INTO ${t} VALUES (4, 4)`, true);
+    assert.equal(statementsWrittenAhead(conn), 0);
+    await Promise.all([q, behind]);
+    await conn.query('COMMIT');
+    assert.deepEqual(await rows(`SELECT id FROM ${t}`), [{ id: 4 }]);
+  } finally {
+    await conn.end();
+    await admin.query(`DROP TABLE IF EXISTS ${quoteMySqlTable(DB, 'ahead')}`);
   }
 });

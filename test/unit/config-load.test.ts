@@ -109,7 +109,7 @@ describe('parsePipelineConfig: valid files', () => {
     assert.equal(cfg.sink.checkpointSchema, '_ferry');
     assert.equal(cfg.sink.batchMaxRows, 5000);
     assert.deepEqual(cfg.route, []);
-    assert.deepEqual(cfg.pipeline, { name: 'p1', parallelism: 4, stateDir: resolve('./.ferry'), flushIntervalMs: 200, queueMaxBytes: 64 * 1024 * 1024, heapMaxBytes: 160 * 1024 * 1024, snapshotParallelism: 2, schemaChange: 'evolve' });
+    assert.deepEqual(cfg.pipeline, { name: 'p1', parallelism: 2, stateDir: resolve('./.ferry'), flushIntervalMs: 200, queueMaxBytes: 64 * 1024 * 1024, heapMaxBytes: 160 * 1024 * 1024, snapshotParallelism: 2, schemaChange: 'evolve' });
   });
 
   test('the postgres sink port defaults to 5432, and mariadb sinks become mysql', () => {

@@ -10,6 +10,10 @@ import type mysql from 'mysql2/promise';
 
 /** The part of mysql2's (internal) Connection the commands use. */
 export interface ConnectionInternals {
+  /** The command being executed (null when the queue is idle), and the ones waiting behind it. */
+  _command: unknown;
+  _commands: { length: number };
+  _fatalError: unknown;
   _resetSequenceId(): void;
   _bumpSequenceId(n: number): void;
   write(buffer: Buffer): void;
@@ -41,15 +45,17 @@ export function connectionInternals(conn: mysql.Connection): ConnectionInternals
 /**
  * Writes `buf` as the command's first packet: its payload is [4, length), the first 4 bytes are
  * room for the header. A payload of 16 MiB or more goes as pieces with consecutive sequence ids.
+ * Returns the number of pieces; `bump`: whether to advance the connection's sequence id by them
+ * (false for a command written ahead of its turn, which advances it when it starts).
  */
-export function writeCommandPacket(connection: ConnectionInternals, buf: Buffer): void {
+export function writeCommandPacket(connection: ConnectionInternals, buf: Buffer, bump = true): number {
   const payload = buf.length - 4;
   if (payload < MAX_PAYLOAD) {
     buf.writeUIntLE(payload, 0, 3);
     buf[3] = 0;
-    connection._bumpSequenceId(1);
+    if (bump) connection._bumpSequenceId(1);
     connection.write(buf);
-    return;
+    return 1;
   }
   let seq = 0;
   for (let at = 4; ; at += MAX_PAYLOAD) {
@@ -59,7 +65,7 @@ export function writeCommandPacket(connection: ConnectionInternals, buf: Buffer)
     head[3] = seq++ & 0xff;
     connection.write(head);
     connection.write(buf.subarray(at, at + n));
-    connection._bumpSequenceId(1);
-    if (n < MAX_PAYLOAD) break;
+    if (bump) connection._bumpSequenceId(1);
+    if (n < MAX_PAYLOAD) return seq;
   }
 }

@@ -28,11 +28,17 @@ function lenenc(b: Buffer, p: number): [number, number] {
   return [Number(b.readBigUInt64LE(p + 1)), p + 9];
 }
 
+/** Per connection: raw statements written ahead of their turn that have not started yet. */
+const queuedAhead = new WeakMap<ConnectionInternals, number>();
+
 class RawQueryCommand {
   #started = false;
   #done = false;
+  /** Pieces of the packet already on the wire (written ahead, see `sendRawStatement`); 0: not written. */
+  ahead = 0;
 
   constructor(
+    private readonly connection: ConnectionInternals,
     private readonly packet: Buffer,
     private readonly resolve: (r: RawQueryResult) => void,
     private readonly reject: (e: Error) => void,
@@ -42,7 +48,11 @@ class RawQueryCommand {
     if (!this.#started) {
       this.#started = true;
       connection._resetSequenceId();
-      writeCommandPacket(connection, this.packet);
+      if (this.ahead > 0) {
+        // On the wire already: the server answers it after the command before it.
+        connection._bumpSequenceId(this.ahead);
+        queuedAhead.set(connection, (queuedAhead.get(connection) ?? 1) - 1);
+      } else writeCommandPacket(connection, this.packet);
       if (!packet) return false;
     }
     if (!packet || this.#done) return this.#done;
@@ -67,6 +77,7 @@ class RawQueryCommand {
 
   /** mysql2 calls this with connection errors while the command is queued or active. */
   onResult(err: Error | null): void {
+    if (err && this.ahead > 0 && !this.#started) queuedAhead.delete(this.connection);
     if (err && !this.#done) {
       this.#done = true;
       this.reject(err);
@@ -78,10 +89,40 @@ class RawQueryCommand {
  * Sends one statement (a `MySqlStatementBuffer.packet()`) and resolves when the server answered
  * OK. Rejects with mysql2's error object on an ERR packet (`code`, `errno`, `sqlMessage`), or on
  * a broken connection (`fatal: true`). The buffer must stay untouched until the promise settles.
+ *
+ * `ahead`: write the packet now if only raw statements are ahead of it on the connection
+ * (pipelining: the server starts it as soon as it has answered the one before, instead of a round
+ * trip through this process later). A statement written ahead runs even if the one before it
+ * fails: send ahead only inside a transaction that is rolled back on failure.
  */
-export function sendRawStatement(conn: mysql.Connection, packet: Buffer): Promise<RawQueryResult> {
+export function sendRawStatement(conn: mysql.Connection, packet: Buffer, ahead = false): Promise<RawQueryResult> {
   const core = connectionInternals(conn);
   return new Promise((resolve, reject) => {
-    core.addCommand(new RawQueryCommand(packet, resolve, reject));
+    const cmd = new RawQueryCommand(core, packet, resolve, reject);
+    if (ahead && canWriteAhead(core)) {
+      cmd.ahead = writeCommandPacket(core, packet, false);
+      queuedAhead.set(core, (queuedAhead.get(core) ?? 0) + 1);
+    }
+    core.addCommand(cmd);
   });
+}
+
+/**
+ * Whether a statement may go on the wire now, before the commands ahead of it have been answered:
+ * only behind raw statements, which have all written their packets already (the one executing,
+ * and any queued ones written ahead), so the server reads the commands in queue order. Not on a
+ * compressed or failed connection.
+ */
+function canWriteAhead(core: ConnectionInternals): boolean {
+  return (
+    core._command instanceof RawQueryCommand &&
+    core._commands.length === (queuedAhead.get(core) ?? 0) &&
+    !core._fatalError &&
+    !(core.config as { compress?: boolean }).compress
+  );
+}
+
+/** How many raw statements of `conn` are on the wire ahead of their turn, not yet started (for tests). */
+export function statementsWrittenAhead(conn: mysql.Connection): number {
+  return queuedAhead.get(connectionInternals(conn)) ?? 0;
 }

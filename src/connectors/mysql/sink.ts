@@ -35,6 +35,8 @@ const STATEMENT_BYTES = 1024 * 1024;
 const MAX_PREPARED_PER_CONNECTION = 256;
 /** Most keys in one `DELETE ... IN (...)`. */
 const MAX_DELETE_KEYS = 2000;
+/** Statements of a transaction on the wire and not yet answered, besides the one being built. */
+const STATEMENTS_AHEAD = 2;
 
 type Conn = mysql.Connection;
 
@@ -420,36 +422,50 @@ export function createMySqlSink(config: SinkConfig, pipelineName: string): Sink 
     return out;
   }
 
-  /** Sends one statement; ENUM index 0 needs strict mode off for just this statement. */
-  function sendStatement(conn: Conn, s: Statement): Promise<unknown> {
+  /**
+   * Sends one statement; ENUM index 0 needs strict mode off for just this statement. `ahead`: may
+   * go on the wire before the statements queued before it are answered (sendRawStatement).
+   */
+  function sendStatement(conn: Conn, s: Statement, ahead = false): Promise<unknown> {
     const packet = s.sb.packet();
-    if (!s.enumZero) return sendRawStatement(conn, packet);
+    if (!s.enumZero) return sendRawStatement(conn, packet, ahead);
     // Queued back to back on the connection: strict mode is back on whatever the statement does.
     return Promise.all([conn.query(NON_STRICT_SQL), sendRawStatement(conn, packet), conn.query(STRICT_SQL)]);
   }
 
   /**
-   * Runs the statements in order on `conn`, building the next one while the server executes the
-   * previous one (at most two in flight). `onFailing` learns which statement failed. A statement
-   * queued behind a failing one still runs: callers run this inside a transaction they roll back
-   * (lane connections have autocommit off, so even a deadlock's implicit rollback cannot let a
-   * later statement commit on its own).
+   * Runs the statements in order on `conn`, then `tail` (a statement packet, or null). Each goes
+   * on the wire as soon as it is built, behind the ones not yet answered (at most
+   * STATEMENTS_AHEAD of them), so the server goes from one to the next without waiting for this
+   * process; building the next overlaps the server's work. `onFailing` learns which statement
+   * failed (null: the tail). A statement behind a failing one still runs: callers run this inside
+   * a transaction they roll back (lane connections have autocommit off, so even a deadlock's
+   * implicit rollback cannot let a later statement commit on its own).
    */
-  async function runStatements(conn: Conn, statements: Iterable<Statement>, signal: AbortSignal, onFailing: (s: Statement) => void): Promise<void> {
-    let prev: { s: Statement; done: Promise<unknown> } | null = null;
+  async function runStatements(conn: Conn, statements: Iterable<Statement>, signal: AbortSignal, onFailing: (s: Statement | null) => void, tail: Buffer | null = null): Promise<void> {
+    const pending: { s: Statement; done: Promise<unknown> }[] = [];
     const settle = async (x: { s: Statement; done: Promise<unknown> }): Promise<void> => {
       onFailing(x.s);
       await x.done;
       release(conn, x.s.sb);
     };
-    for (const s of statements) {
-      if (signal.aborted) throw abortError(signal);
-      const done = sendStatement(conn, s);
-      done.catch(() => undefined); // awaited below, in order
-      if (prev !== null) await settle(prev);
-      prev = { s, done };
+    try {
+      for (const s of statements) {
+        if (signal.aborted) throw abortError(signal);
+        const done = sendStatement(conn, s, true);
+        done.catch(() => undefined); // awaited below, in order
+        pending.push({ s, done });
+        if (pending.length > STATEMENTS_AHEAD) await settle(pending.shift() as { s: Statement; done: Promise<unknown> });
+      }
+      const tailDone = tail === null ? null : sendRawStatement(conn, tail, true);
+      tailDone?.catch(() => undefined);
+      while (pending.length > 0) await settle(pending.shift() as { s: Statement; done: Promise<unknown> });
+      onFailing(null);
+      if (tailDone !== null) await tailDone;
+    } finally {
+      // After a failure: the statements still queued are not awaited (their buffers are not reused).
+      for (const x of pending) x.done.catch(() => undefined);
     }
-    if (prev !== null) await settle(prev);
   }
 
   function takerFor(conn: Conn): () => MySqlStatementBuffer {
@@ -514,11 +530,17 @@ export function createMySqlSink(config: SinkConfig, pipelineName: string): Sink 
     try {
       const bulk = await bulkIds(conn, wp);
       if (begin) await conn.query('START TRANSACTION');
-      await runStatements(conn, statementsOf(wp, takerFor(conn), bulk), signal, (s) => {
-        current = s;
-      });
+      const tail = extra === null ? null : new MySqlStatementBuffer(extra.length * 3 + 64).text(extra).packet();
+      await runStatements(
+        conn,
+        statementsOf(wp, takerFor(conn), bulk),
+        signal,
+        (s) => {
+          current = s;
+        },
+        tail,
+      );
       current = null;
-      if (extra !== null) await conn.query(extra);
       await conn.query('COMMIT');
     } catch (e) {
       if (isFatal(e)) {

@@ -25,9 +25,16 @@ import zlib from 'node:zlib';
 /** Node's own (native) CRC-32, from Node 20.15 on; the tables below serve older versions. */
 const nativeCrc32 = (zlib as unknown as { crc32?: (data: Uint8Array) => number }).crc32;
 
+/**
+ * Below this many bytes the tables win: a call into zlib costs ~100 ns before the first byte
+ * (measured: 40 bytes 160 ns native vs 40 ns tables, 320 bytes 290 vs 260, 640 bytes 350 vs 510).
+ * Most binlog events (GTID, table map, XID, small row events) are under it.
+ */
+const NATIVE_FROM_BYTES = 320;
+
 /** CRC-32 of `buf[start, end)`, as an unsigned 32-bit number. */
 export function crc32(buf: Uint8Array, start = 0, end = buf.length): number {
-  if (nativeCrc32 !== undefined) {
+  if (nativeCrc32 !== undefined && end - start >= NATIVE_FROM_BYTES) {
     // A plain Uint8Array view: Buffer#subarray costs more than the checksum of a small event.
     return nativeCrc32(start === 0 && end === buf.length ? buf : new Uint8Array(buf.buffer, buf.byteOffset + start, end - start)) >>> 0;
   }
