@@ -449,23 +449,20 @@ export function createMySqlSink(config: SinkConfig, pipelineName: string): Sink 
       await x.done;
       release(conn, x.s.sb);
     };
-    try {
-      for (const s of statements) {
-        if (signal.aborted) throw abortError(signal);
-        const done = sendStatement(conn, s, true);
-        done.catch(() => undefined); // awaited below, in order
-        pending.push({ s, done });
-        if (pending.length > STATEMENTS_AHEAD) await settle(pending.shift() as { s: Statement; done: Promise<unknown> });
-      }
-      const tailDone = tail === null ? null : sendRawStatement(conn, tail, true);
-      tailDone?.catch(() => undefined);
-      while (pending.length > 0) await settle(pending.shift() as { s: Statement; done: Promise<unknown> });
-      onFailing(null);
-      if (tailDone !== null) await tailDone;
-    } finally {
-      // After a failure: the statements still queued are not awaited (their buffers are not reused).
-      for (const x of pending) x.done.catch(() => undefined);
+    for (const s of statements) {
+      if (signal.aborted) throw abortError(signal);
+      const done = sendStatement(conn, s, true);
+      // Awaited below, in order; after a failure the ones behind it are not awaited (and their
+      // buffers not reused).
+      done.catch(() => undefined);
+      pending.push({ s, done });
+      if (pending.length > STATEMENTS_AHEAD) await settle(pending.shift() as { s: Statement; done: Promise<unknown> });
     }
+    const tailDone = tail === null ? null : sendRawStatement(conn, tail, true);
+    tailDone?.catch(() => undefined);
+    while (pending.length > 0) await settle(pending.shift() as { s: Statement; done: Promise<unknown> });
+    onFailing(null);
+    if (tailDone !== null) await tailDone;
   }
 
   function takerFor(conn: Conn): () => MySqlStatementBuffer {
