@@ -9,6 +9,7 @@ import { redactSecrets } from '../core/redact.js';
 import type { RuntimeObserver } from '../core/runtime.js';
 import { DEFAULT_HEAP_MAX, parseByteSize } from '../core/sizes.js';
 import { EXIT_BAD_INPUT, EXIT_FAILED, printError, secretsOf, type RunResult } from './common.js';
+import { tuneHeapGrowth } from './heap-growth.js';
 import type { FromWorker, PipelineWorkerData, ToWorker } from './run-worker.js';
 
 // Connectors, the runtime, the state store and the metrics registry are imported by the command
@@ -89,6 +90,7 @@ async function runCommand(file: string, opts: { metricsPort?: string; progress?:
   const tty = Boolean(process.stderr.isTTY) && opts.progress !== false;
   const workerData: PipelineWorkerData = { file, opts: { metricsPort: opts.metricsPort, logLevel: opts.logLevel, tty } };
   const heapMb = Math.floor(heapCapOf(file) / 2 ** 20);
+  tuneHeapGrowth();
   const worker = new Worker(new URL('./run-worker.js', import.meta.url), { workerData, resourceLimits: { maxOldGenerationSizeMb: heapMb } });
   let pipelineName: string | null = null;
   let observer: (RuntimeObserver & { stop(): void }) | undefined;

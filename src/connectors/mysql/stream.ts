@@ -158,9 +158,15 @@ export async function* streamChanges(o: StreamOptions): AsyncGenerator<ChangeBat
 
   /** `schema.table` of a table map (maps are reused while unchanged: the id is built once per map). */
   const mapIds = new WeakMap<object, string>();
-  const schemaOf = async (ev: RowsEvent): Promise<TableSchema | null> => {
+  const idOf = (ev: RowsEvent): string => {
     let id = mapIds.get(ev.table);
     if (id === undefined) mapIds.set(ev.table, (id = `${ev.table.schema}.${ev.table.table}`));
+    return id;
+  };
+  /** The schema of a rows event's table when it is held (no promise per event: the common case). */
+  const knownSchemaOf = (ev: RowsEvent): TableSchema | undefined => schemas.get(idOf(ev));
+  const schemaOf = async (ev: RowsEvent): Promise<TableSchema | null> => {
+    const id = idOf(ev);
     const known = schemas.get(id);
     if (known) return known;
     if (!isCapturedTable(patterns, ev.table.schema, ev.table.table) || isShadowTable(ev.table.table)) return null;
@@ -459,7 +465,7 @@ export async function* streamChanges(o: StreamOptions): AsyncGenerator<ChangeBat
             break;
           }
           case 'rows': {
-            const table = await schemaOf(ev);
+            const table = knownSchemaOf(ev) ?? (await schemaOf(ev));
             if (!table) break;
             if (table.primaryKey.length === 0) {
               // A captured table that lost its primary key (ALTER TABLE ... DROP PRIMARY KEY) is
