@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { createPostgresSink, COPY_MIN_ROWS, type PostgresSink } from '../../src/connectors/postgres/sink.js';
-import { quotePgIdent, quotePgTable } from '../../src/connectors/postgres/quote.js';
+import { pgTextLiteral, quotePgIdent, quotePgTable } from '../../src/connectors/postgres/quote.js';
 import type { Row, Value } from '../../src/core/change.js';
 import { Secret } from '../../src/core/config-types.js';
 import type { KeyAction, TargetTable } from '../../src/core/contracts.js';
@@ -260,6 +260,82 @@ test('a failing lane batch (NOT NULL violated) leaves neither data nor checkpoin
   } finally {
     await lane.close();
   }
+});
+
+test('held statements (one message per lane transaction): deletes run before merges, a rejected row in the message rolls back everything and is named by its key', async () => {
+  // Tables of their own, large enough for the COPY path, with a UNIQUE column: a value freed by a
+  // delete is taken by an upsert of the same transaction, which only works if the held deletes
+  // still run before the held merges.
+  const uniq = (name: string): TargetTable =>
+    target({ schema: 'src', name, columns: [col('id', { kind: 'int', bits: 64, unsigned: false }, 'bigint(20)', false), col('u', utf8(20), 'varchar(20)', false), col('n', { kind: 'int', bits: 32, unsigned: false }, 'int(11)')], primaryKey: [0] });
+  const ta = uniq('held_a');
+  const tb = uniq('held_b');
+  const own = createPostgresSink(sinkConfig('postgres', CK), 'held');
+  await own.prepare([ta, tb], never);
+  for (const t of [ta, tb]) await admin.query(`ALTER TABLE ${quotePgTable(SCHEMA, t.name)} ADD CONSTRAINT ${quotePgIdent(t.name + '_u')} UNIQUE (u), ADD CONSTRAINT ${quotePgIdent(t.name + '_n')} CHECK (n < 1000000)`);
+  const n = COPY_MIN_ROWS + 10;
+  const lane = await own.openLane(4);
+  const contents = async (t: TargetTable): Promise<string> =>
+    JSON.stringify((await admin.query(`SELECT id::int, u, n FROM ${quotePgTable(SCHEMA, t.name)} ORDER BY id`)).rows);
+  try {
+    const first: KeyAction[] = [ta, tb].flatMap((t) => Array.from({ length: n }, (_, i): KeyAction => ({ kind: 'upsert', table: t, row: [i, `u${i}`, i] })));
+    // A position with a quote and a backslash: the checkpoint row travels as literals now.
+    const pos1 = 'f\\x\'1:4';
+    await lane.write({ actions: first, checkpoint: pos1 }, never);
+    assert.deepEqual((await own.readLaneCheckpoints(never)).map((c) => ({ ...c })), [{ lane: 4, position: pos1 }]);
+    // Key 0 is deleted and its unique value u0 reused by a new key; the rest are updated.
+    const second: KeyAction[] = [ta, tb].flatMap((t) => [
+      { kind: 'delete', table: t, key: [0] } as KeyAction,
+      ...Array.from({ length: n }, (_, i): KeyAction => ({ kind: 'upsert', table: t, row: i === 0 ? [n + 1000, 'u0', 7] : [i, `u${i}`, i + 1] })),
+    ]);
+    await lane.write({ actions: second, checkpoint: 'pos-held-2' }, never);
+    for (const t of [ta, tb]) {
+      const r = (await admin.query(`SELECT id::int AS id, u, n FROM ${quotePgTable(SCHEMA, t.name)} WHERE u = 'u0' OR id IN (0, 1)`)).rows;
+      assert.deepEqual(r.sort((x, y) => x.id - y.id), [{ id: 1, u: 'u1', n: 2 }, { id: n + 1000, u: 'u0', n: 7 }], t.name);
+    }
+    const beforeA = await contents(ta);
+    const beforeB = await contents(tb);
+    // A row the target's CHECK refuses, in the merge of the second table (held behind the first
+    // table's delete and merge): nothing of the transaction stays, the checkpoint does not move,
+    // and the error names the table and the key.
+    const third: KeyAction[] = [
+      { kind: 'delete', table: ta, key: [5] },
+      ...Array.from({ length: n }, (_, i): KeyAction => ({ kind: 'upsert', table: ta, row: [i + 1, `u${i + 1}`, 100 + i] })),
+      ...Array.from({ length: n }, (_, i): KeyAction => ({ kind: 'upsert', table: tb, row: [i + 1, `u${i + 1}`, i === 7 ? 5_000_000 : 100 + i] })),
+    ];
+    await assert.rejects(lane.write({ actions: third, checkpoint: 'pos-held-3' }, never), (e) => {
+      assert.ok(isFerryError(e, 'FERRY_SINK_WRITE'), String(e));
+      assert.match(e.message, /held_b/);
+      assert.match(e.message, /key \(8\)/);
+      return true;
+    });
+    assert.equal(await contents(ta), beforeA);
+    assert.equal(await contents(tb), beforeB);
+    assert.deepEqual((await own.readLaneCheckpoints(never)).map((c) => c.position), ['pos-held-2']);
+    // The lane goes on after the failure (its stage tables were emptied by the rollback).
+    await lane.write({ actions: third.filter((a) => a.table === ta), checkpoint: 'pos-held-4' }, never);
+    assert.equal((await admin.query(`SELECT count(*)::int AS c FROM ${quotePgTable(SCHEMA, ta.name)} WHERE n >= 100`)).rows[0].c, n);
+    await own.resetLaneCheckpoints(never);
+  } finally {
+    await lane.close();
+    await own.close();
+  }
+});
+
+test('pgTextLiteral reads back exactly with standard_conforming_strings on and off', async () => {
+  const values = ['plain', "o'neil", 'back\\slash', "\\'", '{"file":"a\\\\b","pos":4}', 'ünï 😀', ''];
+  for (const setting of ['on', 'off']) {
+    await admin.query(`SET standard_conforming_strings = ${setting}`);
+    try {
+      for (const v of values) {
+        const r = await admin.query(`SELECT ${pgTextLiteral(v)} AS v`);
+        assert.equal(r.rows[0].v, v, `${setting}: ${v}`);
+      }
+    } finally {
+      await admin.query('SET standard_conforming_strings = on');
+    }
+  }
+  assert.throws(() => pgTextLiteral('a\u0000b'), (e) => isFerryError(e, 'FERRY_SINK_WRITE'));
 });
 
 test('deletes by one-column integer keys (array path) hit exactly their rows, at the limits of every integer width', async () => {

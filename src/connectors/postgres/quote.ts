@@ -253,3 +253,13 @@ export function pgStringLiteral(value: string): string {
   if (value.includes('\0')) throw new FerryError('FERRY_SINK_WRITE', 'a PostgreSQL literal cannot hold U+0000');
   return `'${value.replace(/'/g, "''")}'`;
 }
+
+/**
+ * A string literal read the same whatever the server's standard_conforming_strings: plain when
+ * the text has no backslash, else an escape string (E'...') with backslashes doubled. U+0000 is
+ * refused (pgStringLiteral).
+ */
+export function pgTextLiteral(value: string): string {
+  if (!value.includes('\\')) return pgStringLiteral(value);
+  return `E${pgStringLiteral(value.replace(/\\/g, '\\\\'))}`;
+}
