@@ -532,7 +532,7 @@ const pipelineShape = {
   'heap.max-bytes': field(byteSize(64 * 2 ** 20, 2 ** 40).prefault(DEFAULT_HEAP_MAX), {
     type: 'size',
     description:
-      'Most JavaScript heap the pipeline may use (`ferry run` runs the pipeline in a worker thread with this limit). Without a limit V8 lets the heap grow to several times the live data before collecting; with it, peak RSS stays near this value plus about 80 MB (code, buffers, SQLite). Reaching it stops the pipeline with FERRY_OUT_OF_MEMORY; nothing is lost. Raise it for rows of tens of MB; it must be at least twice `queue.max-bytes`.',
+      'Most JavaScript heap the pipeline may use (`ferry run` runs the pipeline in a worker thread with this limit). Without a limit V8 lets the heap grow to several times the live data before collecting; with it, peak RSS stays near this value plus about 80 MB (code, buffers, SQLite). Below it the heap may grow to twice its live data between full collections (`ferry run` sets the V8 flag `--heap-growing-percent=100` unless NODE_OPTIONS or the command line give one), which costs less CPU than collecting at every 10% of growth. Reaching it stops the pipeline with FERRY_OUT_OF_MEMORY; nothing is lost. Raise it for rows of tens of MB; it must be at least twice `queue.max-bytes`.',
     example: '512MiB',
   }),
   'schema-change': field(z.enum(['evolve', 'lenient', 'ignore', 'fail']).default('evolve'), {
