@@ -110,6 +110,12 @@ async function runCommand(file: string, opts: { metricsPort?: string; progress?:
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // A signal that came while the CLI was loading is a stop request like any other (the worker
+  // stops before it connects to anything; two of them exit at once, as two signals do).
+  if (earlySignals) {
+    earlySignals.release();
+    for (const sig of earlySignals.received.splice(0)) onSignal(sig);
+  }
   let result: RunResult | null = null;
   let failure: unknown = null;
   const exitCode = await new Promise<number>((resolve) => {
@@ -263,7 +269,30 @@ async function snapshotCommand(file: string, opts: { table: string[] }): Promise
   }
 }
 
-export async function main(argv: string[]): Promise<void> {
+/**
+ * Signals that arrived before the CLI could handle them (bin/ferry holds them while the modules
+ * load). `release` stops holding; `received` lists them in order.
+ */
+export interface EarlySignals {
+  received: NodeJS.Signals[];
+  release(): void;
+}
+
+/** Stops holding early signals; one that arrived meanwhile is raised again with its default effect. */
+function releaseEarly(early: EarlySignals | undefined): void {
+  if (!early) return;
+  early.release();
+  const first = early.received.shift();
+  if (first !== undefined) process.kill(process.pid, first);
+}
+
+let earlySignals: EarlySignals | undefined;
+
+export async function main(argv: string[], early?: EarlySignals): Promise<void> {
+  // `ferry run` takes the held signals over as stop requests (runCommand); any other command
+  // lets them have their default effect now.
+  earlySignals = early;
+  if (argv[2] !== 'run') releaseEarly(early);
   const program = new Command();
   program.name('ferry').description('Ferry keeps a target database in step with a MySQL/MariaDB source: snapshot, then binlog streaming.').version('0.1.0');
   program
@@ -296,5 +325,8 @@ export async function main(argv: string[]): Promise<void> {
   } catch (e) {
     printError(e, null);
     process.exitCode = isFerryError(e) && e.code.startsWith('FERRY_CONFIG') ? EXIT_BAD_INPUT : EXIT_FAILED;
+  } finally {
+    // `run` that ended before taking the held signals over (bad arguments, say).
+    releaseEarly(earlySignals);
   }
 }

@@ -31,7 +31,9 @@ async function converge(db: string, pgdb: string, file: string, tables = TABLES)
     await waitFor('convergence', async () => {
       const d: TableDiff[] = await Promise.all(tables.map((t) => compareToPostgres(db, t, pgdb)));
       last = d.map(summarize).join('\n');
-      return d.every(isEqual);
+      // Equal already before the rerun got going (the crash came after the last write) is not
+      // enough: the rerun must reach the stream, and the SIGTERM below must find it running.
+      return d.every(isEqual) && /"msg":"streaming"/.test(ferry.output());
     }, 120_000, 500);
   } catch (e) {
     ferry.child.kill('SIGKILL');
