@@ -90,7 +90,7 @@ async function heapCapOf(file: string): Promise<number> {
  * file and runs the pipeline. The process (one PID, shared by both threads) exits with the
  * worker's exit code. The main thread loads no connector, runtime or schema module.
  */
-async function runCommand(file: string, opts: { metricsPort?: string; progress?: boolean; logLevel?: string }): Promise<void> {
+async function runCommand(file: string, opts: { metricsPort?: string; progress?: boolean; logLevel?: string }, early: EarlySignals | undefined): Promise<void> {
   const tty = Boolean(process.stderr.isTTY) && opts.progress !== false;
   const workerData: PipelineWorkerData = { file, opts: { metricsPort: opts.metricsPort, logLevel: opts.logLevel, tty } };
   const heapMb = Math.floor((await heapCapOf(file)) / 2 ** 20);
@@ -112,9 +112,9 @@ async function runCommand(file: string, opts: { metricsPort?: string; progress?:
   process.on('SIGTERM', onSignal);
   // A signal that came while the CLI was loading is a stop request like any other (the worker
   // stops before it connects to anything; two of them exit at once, as two signals do).
-  if (earlySignals) {
-    earlySignals.release();
-    for (const sig of earlySignals.received.splice(0)) onSignal(sig);
+  if (early) {
+    early.release();
+    for (const sig of early.received.splice(0)) onSignal(sig);
   }
   let result: RunResult | null = null;
   let failure: unknown = null;
@@ -286,12 +286,9 @@ function releaseEarly(early: EarlySignals | undefined): void {
   if (first !== undefined) process.kill(process.pid, first);
 }
 
-let earlySignals: EarlySignals | undefined;
-
 export async function main(argv: string[], early?: EarlySignals): Promise<void> {
   // `ferry run` takes the held signals over as stop requests (runCommand); any other command
   // lets them have their default effect now.
-  earlySignals = early;
   if (argv[2] !== 'run') releaseEarly(early);
   const program = new Command();
   program.name('ferry').description('Ferry keeps a target database in step with a MySQL/MariaDB source: snapshot, then binlog streaming.').version('0.1.0');
@@ -307,7 +304,7 @@ export async function main(argv: string[], early?: EarlySignals): Promise<void> 
     .option('--metrics-port <port>', 'serve Prometheus metrics on 127.0.0.1:<port>/metrics')
     .option('--no-progress', 'no progress bars even on a terminal (JSON logs instead)')
     .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']))
-    .action(async (file: string, opts: { metricsPort?: string; progress?: boolean; logLevel?: string }) => runCommand(file, opts));
+    .action(async (file: string, opts: { metricsPort?: string; progress?: boolean; logLevel?: string }) => runCommand(file, opts, early));
   program
     .command('status')
     .argument('<pipeline-file>', 'pipeline YAML file')
@@ -327,6 +324,6 @@ export async function main(argv: string[], early?: EarlySignals): Promise<void> 
     process.exitCode = isFerryError(e) && e.code.startsWith('FERRY_CONFIG') ? EXIT_BAD_INPUT : EXIT_FAILED;
   } finally {
     // `run` that ended before taking the held signals over (bad arguments, say).
-    releaseEarly(earlySignals);
+    releaseEarly(early);
   }
 }

@@ -40,29 +40,37 @@ const INTEGER_TEXT = /^-?\d+$/;
  * statement that cannot wait (one with parameters, or one that reuses a stage table) first sends
  * what is held. A failure in the message stops it there (PostgreSQL skips the rest of a
  * simple-query message after an error, COMMIT included), and the transaction is rolled back as
- * before; `tables` says which target tables the message wrote, for the error report.
+ * before; `failedTable` names the first target table of the failed message, for the error report.
  */
 class HeldStatements {
+  readonly #client: pg.ClientBase;
   readonly #sql: string[] = [];
   readonly #tables: TargetTable[] = [];
+  /** The first target table of a message that failed (for the error report), else null. */
+  failedTable: TargetTable | null = null;
+
+  constructor(client: pg.ClientBase) {
+    this.#client = client;
+  }
 
   add(sql: string, table: TargetTable | null): void {
     this.#sql.push(sql);
     if (table !== null) this.#tables.push(table);
   }
 
-  get empty(): boolean {
-    return this.#sql.length === 0;
-  }
-
-  /** Sends what is held as one message; `onSend` learns the first target table in it (or null). */
-  async send(client: pg.ClientBase, onSend: (table: TargetTable | null) => void): Promise<void> {
+  /** Sends what is held as one message (nothing when nothing is held). */
+  async send(): Promise<void> {
     if (this.#sql.length === 0) return;
     const text = this.#sql.join(';\n');
-    onSend(this.#tables[0] ?? null);
+    const first = this.#tables[0] ?? null;
     this.#sql.length = 0;
     this.#tables.length = 0;
-    await client.query(text);
+    try {
+      await this.#client.query(text);
+    } catch (e) {
+      this.failedTable = first;
+      throw e;
+    }
   }
 }
 /** PostgreSQL allows 65535 bind parameters per statement. */
@@ -284,7 +292,7 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
   }
 
   /** Deletes the keys with one prepared statement (see upsertFromJson). */
-  async function deleteFromJson(client: Client, plan: TablePlan, keys: Value[][], signal: AbortSignal, held: HeldStatements | null = null, flush: () => Promise<void> = async () => undefined): Promise<void> {
+  async function deleteFromJson(client: Client, plan: TablePlan, keys: Value[][], signal: AbortSignal, held: HeldStatements | null = null): Promise<void> {
     const ints = integerKeyArray(plan, keys);
     if (ints !== null) {
       if (signal.aborted) throw abortError(signal);
@@ -298,7 +306,7 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
       await client.query({ name: statementName(text), text, values: [ints] });
       return;
     }
-    await flush();
+    await held?.send();
     const width = plan.pk.length;
     const rows: Row[] = keys.map((key) => {
       if (key.length !== width) {
@@ -423,7 +431,7 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
   const stagesUsed = new WeakMap<Client, Set<string>>();
 
   /** COPY into a stage table with the target's column types, then one merging INSERT. Needs an open transaction. */
-  async function copyMerge(client: Client, g: UpsertGroup, signal: AbortSignal, held: HeldStatements | null, flush: () => Promise<void>): Promise<void> {
+  async function copyMerge(client: Client, g: UpsertGroup, signal: AbortSignal, held: HeldStatements | null): Promise<void> {
     const { plan, present } = g;
     const names = present.map((i) => plan.cols[i] as string).join(', ');
     const stage = await stageFor(client, plan, names);
@@ -434,7 +442,7 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
     let used = stagesUsed.get(client);
     if (!used) stagesUsed.set(client, (used = new Set()));
     if (used.has(stage)) {
-      await flush();
+      await held?.send();
       await client.query(`DELETE FROM ${stage}`);
     }
     used.add(stage);
@@ -447,12 +455,12 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
     else await client.query(merge);
   }
 
-  async function applyUpserts(client: Client, g: UpsertGroup, signal: AbortSignal, held: HeldStatements | null = null, flush: () => Promise<void> = async () => undefined): Promise<void> {
+  async function applyUpserts(client: Client, g: UpsertGroup, signal: AbortSignal, held: HeldStatements | null = null): Promise<void> {
     if (g.rows.length >= copyMinRows) {
-      await copyMerge(client, g, signal, held, flush);
+      await copyMerge(client, g, signal, held);
       return;
     }
-    await flush();
+    await held?.send();
     if (!(await upsertFromJson(client, g, signal))) await insertRows(client, g, signal);
   }
 
@@ -670,26 +678,18 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
   ): Promise<void> {
     let current: TargetTable | null = null;
     stagesUsed.delete(client);
-    const held = new HeldStatements();
-    const flush = (): Promise<void> =>
-      held.send(client, (t) => {
-        current = t;
-      });
+    const held = new HeldStatements(client);
     try {
       await client.query('BEGIN');
-      // `current` names the table of the statement being sent; a held message names its first.
-      const flushFor = async (t: TargetTable): Promise<void> => {
-        await flush();
-        current = t;
-      };
       for (const d of wp.deletes) {
         current = d.plan.target;
-        await deleteFromJson(client, d.plan, d.keys, signal, held, () => flushFor(d.plan.target));
+        await deleteFromJson(client, d.plan, d.keys, signal, held);
       }
       for (const g of wp.upserts) {
         current = g.plan.target;
-        await applyUpserts(client, g, signal, held, () => flushFor(g.plan.target));
+        await applyUpserts(client, g, signal, held);
       }
+      current = null;
       if (checkpoint) {
         // Literals, not parameters, so that the row can travel with the held statements: the
         // pipeline name and the position are Ferry's own text (see pgTextLiteral).
@@ -700,8 +700,10 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
         );
       }
       held.add('COMMIT', null);
-      await flush();
+      await held.send();
     } catch (e) {
+      // A held message that failed names its first table (the poison search finds the row).
+      current = held.failedTable ?? current;
       forgetStages(client);
       if (isConnectionError(e)) {
         throw sinkWriteError(`${what}: the connection to the PostgreSQL sink failed (nothing of this batch was committed unless COMMIT had been sent)`, e);
