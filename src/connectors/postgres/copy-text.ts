@@ -116,7 +116,7 @@ function valueOf(col: ColumnSchema, d: Buffer, start: number, end: number): Valu
 }
 
 /** Whether the date text (`YYYY-MM-DD...`) is one PostgreSQL cannot store (type-map.ts isZeroDate, on bytes). */
-function isZeroDate(d: Buffer, start: number, end: number): boolean {
+export function isZeroDate(d: Buffer, start: number, end: number): boolean {
   const n = end - start;
   if (n >= 5 && d[start] === ZERO && d[start + 1] === ZERO && d[start + 2] === ZERO && d[start + 3] === ZERO && d[start + 4] === MINUS) return true;
   if (n >= 7 && d[start + 5] === ZERO && d[start + 6] === ZERO) return true;

@@ -22,6 +22,7 @@ import type { ColumnSchema, TableSchema } from '../../core/schema.js';
 import { CopyTextEncoder, pgStringLiteral, pgTextLiteral, quotePgIdent, quotePgTable } from './quote.js';
 import { newLossStats, pgColumnType, pgCopyWriter, pgEncoder, pgNotNull, type PgCopyWriter, type PgEncoder, type PgInput, type PgLossStats } from './type-map.js';
 import { PieceBuffers, copyTextRowsEncoder, type CopyTextRowsEncoder } from './copy-text.js';
+import { copyBinaryRowsEncoder, type CopyBinaryRowsEncoder } from './copy-binary.js';
 import type { SnapshotTextChunk } from '../../core/text-rows.js';
 
 export const CHECKPOINT_TABLE = '_ferry_checkpoint';
@@ -97,11 +98,19 @@ interface TablePlan {
   jsonRaw: boolean[];
   /** Snapshot chunks in text form → COPY text (writeSnapshotText). */
   textEncoder: CopyTextRowsEncoder;
+  /** The same in COPY binary format (copy-binary.ts); null when a column kind keeps the table in text. */
+  binaryEncoder: CopyBinaryRowsEncoder | null;
   /** The target's primary key is the source key (null: not asked yet); see keyEnforced. */
   keyEnforced: boolean | null;
 }
 
 type UpsertGroup = SharedUpsertGroup<TablePlan>;
+
+/**
+ * SQLSTATEs of a binary COPY refusing text the text format would have changed: U+0000 in text
+ * (invalid byte sequence, 22021) or a `\u0000` escape in jsonb (untranslatable character, 22P05).
+ */
+const BINARY_REFUSED_TEXT = new Set(['22021', '22P05']);
 
 type WritePlan = SharedWritePlan<TablePlan>;
 
@@ -205,6 +214,8 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
   let stageCounter = 0;
   let closed = false;
   const pieceBuffers = new PieceBuffers();
+  // FERRY_PG_COPY=text: snapshot chunks always in COPY text format (for comparisons).
+  const copyBinary = process.env.FERRY_PG_COPY !== 'text';
 
   function unreachable(e: unknown): FerryError {
     return asFerryError(
@@ -251,6 +262,7 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
         jsonKeys: target.source.columns.map((c) => `${JSON.stringify(c.name)}:`),
         jsonRaw: target.source.columns.map((c) => c.type.kind === 'json'),
         textEncoder: copyTextRowsEncoder(target.source.columns, zeroDate, pk),
+        binaryEncoder: copyBinary ? copyBinaryRowsEncoder(target.source.columns, zeroDate, pk) : null,
         keyEnforced: null,
       };
       plans.set(target, plan);
@@ -615,7 +627,9 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
     const { text, firstKey, lastKey } = chunk;
     if (firstKey === null || lastKey === null) return false;
     const chunkStats = newLossStats();
-    const pieces = plan.textEncoder.encode(text, chunkStats, pieceBuffers);
+    // Binary when the table's kinds and the chunk's values allow it (the server parses less), else text.
+    const binary = plan.binaryEncoder?.encode(text, chunkStats, pieceBuffers) ?? null;
+    const pieces = binary ?? plan.textEncoder.encode(text, chunkStats, pieceBuffers);
     try {
       if (!(await keyEnforced(client, plan)) && !(await keyRangeFree(client, plan, firstKey, lastKey))) return false;
     } catch (e) {
@@ -627,10 +641,16 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
       // stream.pipeline: on a server error (a key already there) it destroys the COPY stream,
       // which drops the pieces not yet sent; the stream would otherwise go on sending them
       // after pg-copy-streams let go of the connection.
-      const copy = client.query(copyStreams.from(`COPY ${plan.qualified} (${plan.cols.join(', ')}) FROM STDIN`));
+      const copy = client.query(copyStreams.from(`COPY ${plan.qualified} (${plan.cols.join(', ')}) FROM STDIN${binary ? ' (FORMAT binary)' : ''}`));
       await pipeline(Readable.from(pieces, { objectMode: false }), copy);
     } catch (e) {
       if (isConnectionError(e) || isFerryError(e)) throw e;
+      if (binary && BINARY_REFUSED_TEXT.has((e as { code?: string }).code ?? '')) {
+        // Text with U+0000 or JSON with a `\u0000` escape (copy-binary.ts): the text format
+        // removes and counts them; this table's chunks go as text from now on.
+        plan.binaryEncoder = null;
+        return copyTextIntoFreeRange(client, plan, chunk, signal);
+      }
       return false;
     }
     stats.nulCharsStripped += chunkStats.nulCharsStripped;
