@@ -405,7 +405,8 @@ export function copyBinaryRowsEncoder(columns: readonly ColumnSchema[], policy: 
                 const lenAt = p;
                 p += 4;
                 if (op === Op.Jsonb) b[p++] = 1; // jsonb version
-                if (n >= 48) p += d.copy(b, p, start, end);
+                // Buffer#copy makes a typed-array view per call (Node 20): words up to a KiB are cheaper.
+                if (n >= 1024) p += d.copy(b, p, start, end);
                 else {
                   let i = start;
                   for (; i + 8 <= end; i += 8, p += 8) {
