@@ -8,7 +8,7 @@
  * during a snapshot to PostgreSQL, and text and bytes need no escaping at all.
  *
  * The rows PostgreSQL stores are the ones the text path (copy-text.ts) stores, value for value:
- * test/integration/copy-binary.test.ts loads every catalogue table both ways and compares.
+ * test/integration/snapshot-text.test.ts loads every catalogue table both ways and compares.
  * A table with a column kind this file does not encode (FLOAT, BIT, UUID, INET) keeps the text
  * format, and so does a chunk holding a value binary cannot carry exactly (a date the calendar
  * does not have, which MySQL can store under ALLOW_INVALID_DATES): `encode` returns null and the
