@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import type { PipelineConfig } from '../core/config-types.js';
+import { configForTransfer, type PipelineConfig } from '../core/config-types.js';
 import type { CheckProblem } from '../core/contracts.js';
 import { FerryError, isFerryError } from '../core/errors.js';
 import { redactSecrets } from '../core/redact.js';
@@ -62,10 +62,9 @@ async function checkCommand(file: string): Promise<void> {
 
 /**
  * `pipeline.heap.max-bytes` of a pipeline file, read with the YAML parser alone: the heap cap has
- * to be known before the pipeline worker starts, and the worker validates the whole file (a bad
- * value there is reported by it, exit 2; here it falls back to the default). A file that does not
- * contain the key's name at all has the default: then the YAML parser is not even loaded here
- * (~45 ms of every start; the worker loads its own copy anyway).
+ * to be known before the pipeline worker starts, and the whole file is validated only after it
+ * started (a bad value there is reported then, exit 2; here it falls back to the default). A file
+ * that does not contain the key's name at all has the default without parsing it here.
  */
 async function heapCapOf(file: string): Promise<number> {
   const fallback = parseByteSize(DEFAULT_HEAP_MAX) ?? 160 * 2 ** 20;
@@ -86,17 +85,32 @@ async function heapCapOf(file: string): Promise<number> {
 /**
  * `ferry run`: the main thread starts the pipeline worker (run-worker.ts) with its heap capped at
  * `pipeline.heap.max-bytes`, turns signals into stop requests, renders progress on a terminal,
- * and reports a worker that ran out of heap as FERRY_OUT_OF_MEMORY. The worker validates the
- * file and runs the pipeline. The process (one PID, shared by both threads) exits with the
- * worker's exit code. The main thread loads no connector, runtime or schema module.
+ * and reports a worker that ran out of heap as FERRY_OUT_OF_MEMORY. The main thread validates the
+ * file while the worker loads its modules (both threads busy at once: the start is ~80 ms
+ * shorter than with the worker doing both), then the worker runs the pipeline. The process (one
+ * PID, shared by both threads) exits with the worker's exit code. The main thread loads no
+ * connector, runtime or schema module.
  */
 async function runCommand(file: string, opts: { metricsPort?: string; progress?: boolean; logLevel?: string }, early: EarlySignals | undefined): Promise<void> {
   const tty = Boolean(process.stderr.isTTY) && opts.progress !== false;
-  const workerData: PipelineWorkerData = { file, opts: { metricsPort: opts.metricsPort, logLevel: opts.logLevel, tty } };
+  const workerData: PipelineWorkerData = { opts: { metricsPort: opts.metricsPort, logLevel: opts.logLevel, tty } };
   const heapMb = Math.floor((await heapCapOf(file)) / 2 ** 20);
   tuneHeapGrowth();
+  // The worker starts loading its modules first; this thread validates the file meanwhile.
   const worker = new Worker(new URL('./run-worker.js', import.meta.url), { workerData, resourceLimits: { maxOldGenerationSizeMb: heapMb } });
-  let pipelineName: string | null = null;
+  let cfg: PipelineConfig;
+  try {
+    const { loadPipelineConfig } = await import('../core/config.js');
+    cfg = loadPipelineConfig(file);
+  } catch (e) {
+    await worker.terminate();
+    early?.release();
+    printError(e, null);
+    process.exitCode = isFerryError(e) && e.code.startsWith('FERRY_CONFIG') ? EXIT_BAD_INPUT : EXIT_FAILED;
+    return;
+  }
+  worker.postMessage({ t: 'config', cfg: configForTransfer(cfg) } satisfies ToWorker);
+  const pipelineName = cfg.pipeline.name;
   let observer: (RuntimeObserver & { stop(): void }) | undefined;
   if (tty) observer = (await import('./progress.js')).createTerminalObserver();
   let signals = 0;
@@ -121,7 +135,6 @@ async function runCommand(file: string, opts: { metricsPort?: string; progress?:
   const exitCode = await new Promise<number>((resolve) => {
     worker.on('message', (m: FromWorker) => {
       if (m.t === 'result') result = m.result;
-      else if (m.t === 'started') pipelineName = m.pipeline;
       else if (m.t === 'observe') (observer?.[m.m] as ((...a: unknown[]) => void) | undefined)?.apply(observer, m.a);
     });
     worker.on('error', (e) => {
@@ -142,11 +155,11 @@ async function runCommand(file: string, opts: { metricsPort?: string; progress?:
         })
       : failure;
     const { createLogger } = await import('../core/logger.js');
-    createLogger({ level: opts.logLevel ?? (tty ? 'warn' : 'info'), pipeline: pipelineName ?? undefined }).error(
-      { code: isFerryError(e) ? e.code : 'FERRY_INTERNAL', error: redactSecrets(e instanceof Error ? e.message : String(e)) },
+    createLogger({ level: opts.logLevel ?? (tty ? 'warn' : 'info'), pipeline: pipelineName }).error(
+      { code: isFerryError(e) ? e.code : 'FERRY_INTERNAL', error: redactSecrets(e instanceof Error ? e.message : String(e), secretsOf(cfg)) },
       'pipeline failed',
     );
-    printError(e, null);
+    printError(e, cfg);
     process.exitCode = EXIT_FAILED;
     return;
   }

@@ -1,4 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
+import { configFromTransfer } from '../core/config-types.js';
 import { isFerryError } from '../core/errors.js';
 import type { RuntimeObserver } from '../core/runtime.js';
 import { EXIT_BAD_INPUT, EXIT_FAILED, printError, type RunOptions, type RunResult } from './common.js';
@@ -11,31 +12,34 @@ import { runPipelineFile } from './run.js';
  * thread with ERR_WORKER_OUT_OF_MEMORY, which the main thread reports as FERRY_OUT_OF_MEMORY,
  * instead of V8 growing the heap to several times the live data (or aborting the process).
  *
- * Messages: main → worker `{ t: 'stop', signal }` (first SIGINT/SIGTERM: stop gracefully);
- * worker → main `{ t: 'started', pipeline }` (the file is valid), `{ t: 'observe', m, a }` (progress for the terminal, only when it is one) and
- * `{ t: 'result', result }` once, at the end.
+ * The main thread validates the pipeline file while this thread loads its modules (the two
+ * overlap: zod and the YAML parser are ~80 ms of loading that the worker no longer does), then
+ * sends the configuration.
+ *
+ * Messages: main → worker `{ t: 'config', cfg }` (once; config-types.ts `configForTransfer`),
+ * `{ t: 'stop', signal }` (first SIGINT/SIGTERM: stop gracefully); worker → main
+ * `{ t: 'observe', m, a }` (progress for the terminal, only when it is one) and
+ * `{ t: 'result', result }` once, at the end. A file that is not valid never reaches the worker:
+ * the main thread reports it and terminates the worker.
  */
 export interface PipelineWorkerData {
-  file: string;
   opts: RunOptions;
 }
 
-export type FromWorker =
-  | { t: 'started'; pipeline: string }
-  | { t: 'observe'; m: keyof RuntimeObserver; a: unknown[] }
-  | { t: 'result'; result: RunResult };
+export type FromWorker = { t: 'observe'; m: keyof RuntimeObserver; a: unknown[] } | { t: 'result'; result: RunResult };
 
-export type ToWorker = { t: 'stop'; signal: string };
+export type ToWorker = { t: 'config'; cfg: unknown } | { t: 'stop'; signal: string };
 
 const port = parentPort;
 if (port === null) throw new Error('run-worker.js is the pipeline worker of `ferry run`; it cannot run on its own');
 const data = workerData as PipelineWorkerData;
 const stop = new AbortController();
+let gotConfig: (cfg: unknown) => void = () => undefined;
+const config = new Promise<unknown>((resolve) => (gotConfig = resolve));
 port.on('message', (m: ToWorker) => {
-  if (m.t === 'stop') stop.abort({ signal: m.signal });
+  if (m.t === 'config') gotConfig(m.cfg);
+  else if (m.t === 'stop') stop.abort({ signal: m.signal });
 });
-// The port must not keep the thread alive: the pipeline's own sockets and timers do, until it ends.
-port.unref();
 
 const forward = (m: keyof RuntimeObserver) => (...a: unknown[]): void => port.postMessage({ t: 'observe', m, a } satisfies FromWorker);
 const observer: RuntimeObserver | undefined = data.opts.tty
@@ -48,9 +52,13 @@ const observer: RuntimeObserver | undefined = data.opts.tty
     }
   : undefined;
 
+// The port keeps the thread alive until the configuration has come; then it must not: the
+// pipeline's own sockets and timers do, until it ends.
+const cfg = configFromTransfer(await config);
+port.unref();
 let result: RunResult;
 try {
-  result = await runPipelineFile(data.file, data.opts, stop.signal, observer, (pipeline) => port.postMessage({ t: 'started', pipeline } satisfies FromWorker));
+  result = await runPipelineFile(cfg, data.opts, stop.signal, observer);
 } catch (e) {
   printError(e, null);
   result = { exitCode: isFerryError(e) && e.code.startsWith('FERRY_CONFIG') ? EXIT_BAD_INPUT : EXIT_FAILED, outcome: 'failed' };

@@ -1,7 +1,6 @@
 import type { Server } from 'node:http';
 import { writeSync } from 'node:fs';
-import { describeConfig, loadPipelineConfig } from '../core/config.js';
-import type { PipelineConfig } from '../core/config-types.js';
+import { describeConfig, type PipelineConfig } from '../core/config-types.js';
 import { FerryError, isFerryError } from '../core/errors.js';
 import { EXIT_FAILED, printError, secretsOf, type RunOptions, type RunResult } from './common.js';
 import { createLogger, redactSecrets } from '../core/logger.js';
@@ -12,20 +11,17 @@ import { openStateStore } from '../state/sqlite-store.js';
 import { resolveTarget } from '../transform/route.js';
 
 /**
- * One `ferry run` of a pipeline file, start to end: takes the run lock, runs snapshot and stream
- * until `stop` aborts or the pipeline ends, then closes everything in order. Returns the exit
- * code. Runs inside the pipeline worker (run-worker.ts); the main thread owns signals and the
- * terminal and only asks for a stop.
+ * One `ferry run` of a validated pipeline file, start to end: takes the run lock, runs snapshot
+ * and stream until `stop` aborts or the pipeline ends, then closes everything in order. Returns
+ * the exit code. Runs inside the pipeline worker (run-worker.ts); the main thread validated the
+ * file, owns signals and the terminal, and only asks for a stop.
  */
 export async function runPipelineFile(
-  file: string,
+  cfg: PipelineConfig,
   opts: RunOptions,
   stop: AbortSignal,
   observer: RuntimeObserver | undefined,
-  onValidated: (pipeline: string) => void = () => undefined,
 ): Promise<RunResult> {
-  const cfg = loadPipelineConfig(file);
-  onValidated(cfg.pipeline.name);
   const log = createLogger({ level: opts.logLevel ?? (opts.tty ? 'warn' : 'info'), pipeline: cfg.pipeline.name });
   const state = openStateStore(cfg.pipeline.stateDir, cfg.pipeline.name);
   try {

@@ -25,6 +25,59 @@ export class Secret {
   }
 }
 
+const MASK = '******';
+
+/**
+ * The configuration as plain JSON, every secret masked: what `ferry run` logs at the start.
+ * Here rather than in config.ts so the pipeline worker, which gets the configuration already
+ * validated, does not load the YAML parser and zod for it.
+ */
+export function describeConfig(cfg: PipelineConfig): Record<string, unknown> {
+  return toPlain(cfg) as Record<string, unknown>;
+}
+
+function toPlain(v: unknown): unknown {
+  if (v instanceof Secret) return MASK;
+  if (v instanceof RegExp) return v.source;
+  if (Array.isArray(v)) return v.map(toPlain);
+  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, toPlain(x)]));
+  return v;
+}
+
+/**
+ * The validated configuration in a form `postMessage` can carry to the pipeline worker: a
+ * structured clone keeps RegExps and plain data but not a Secret's private field, so secrets
+ * travel as `{ [SECRET_KEY]: value }` (between two threads of one process, never to a file or a
+ * log) and `configFromTransfer` makes them Secrets again.
+ */
+const SECRET_KEY = '__ferrySecret';
+
+export function configForTransfer(cfg: PipelineConfig): unknown {
+  const walk = (v: unknown): unknown => {
+    if (v instanceof Secret) return { [SECRET_KEY]: v.reveal() };
+    if (v instanceof RegExp) return v;
+    if (Array.isArray(v)) return v.map(walk);
+    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+    return v;
+  };
+  return walk(cfg);
+}
+
+export function configFromTransfer(data: unknown): PipelineConfig {
+  const walk = (v: unknown): unknown => {
+    if (v instanceof RegExp) return v;
+    if (Array.isArray(v)) return v.map(walk);
+    if (v !== null && typeof v === 'object') {
+      const o = v as Record<string, unknown>;
+      const secret = o[SECRET_KEY];
+      if (typeof secret === 'string' && Object.keys(o).length === 1) return new Secret(secret);
+      return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, walk(x)]));
+    }
+    return v;
+  };
+  return walk(data) as PipelineConfig;
+}
+
 export type StartupMode = 'initial' | 'snapshot' | 'latest-offset' | 'specific-offset' | 'timestamp';
 
 export interface MySqlSourceConfig {

@@ -137,6 +137,7 @@ function timeZone() {
 }
 
 export { parseByteSize } from './sizes.js';
+export { describeConfig } from './config-types.js';
 
 function formatBytes(n: number): string {
   for (const [unit, f] of [['GiB', 2 ** 30], ['MiB', 2 ** 20], ['KiB', 2 ** 10]] as const) {
@@ -1182,18 +1183,6 @@ function normalize(
  * The resolved configuration as plain JSON-safe data with every secret masked and regular
  * expressions as their source text: for logs and `ferry status`.
  */
-export function describeConfig(cfg: PipelineConfig): Record<string, unknown> {
-  return toPlain(cfg) as Record<string, unknown>;
-}
-
-function toPlain(v: unknown): unknown {
-  if (v instanceof Secret) return MASK;
-  if (v instanceof RegExp) return v.source;
-  if (Array.isArray(v)) return v.map(toPlain);
-  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, toPlain(x)]));
-  return v;
-}
-
 // ------------------------------------------------------------------------------------------
 // Reference documentation
 

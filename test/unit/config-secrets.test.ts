@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import { describe, test } from 'node:test';
+import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
 import { describeConfig, parsePipelineConfig } from '../../src/core/config.js';
+import { Secret, configForTransfer, configFromTransfer } from '../../src/core/config-types.js';
 import { FerryError } from '../../src/core/errors.js';
 
 const SOURCE_PASSWORD = 'Tr0ub4dor-src';
@@ -63,6 +65,26 @@ describe('secrets in the resolved config', () => {
     for (const text of [JSON.stringify(cfg), inspect(cfg, { depth: 10 }), `${cfg.source.password}`, String(cfg.sink.password)]) {
       assert.ok(!text.includes(SOURCE_PASSWORD) && !text.includes(SINK_PASSWORD), text);
     }
+  });
+});
+
+describe('the config handed to the pipeline worker', () => {
+  test('survives postMessage with its secrets, patterns and values intact', () => {
+    const cfg = parsePipelineConfig(VALID, 'secret.yaml', ENV);
+    // Through a real message port: the same structured clone the worker's config goes through.
+    const { port1, port2 } = new MessageChannel();
+    port1.postMessage(configForTransfer(cfg));
+    const got = configFromTransfer(receiveMessageOnPort(port2)?.message);
+    port1.close();
+    assert.ok(got.source.password instanceof Secret && got.sink.password instanceof Secret);
+    assert.equal(got.source.password.reveal(), SOURCE_PASSWORD);
+    assert.equal(got.sink.password.reveal(), SINK_PASSWORD);
+    assert.equal(String(got.sink.password), '******');
+    assert.ok(got.source.tablePatterns[0] instanceof RegExp);
+    assert.ok(got.source.tablePatterns[0]?.test('shop.orders'));
+    // Everything else is the same, value for value.
+    assert.deepEqual(describeConfig(got), describeConfig(cfg));
+    assert.deepEqual({ ...got, source: { ...got.source, password: null }, sink: { ...got.sink, password: null } }, { ...cfg, source: { ...cfg.source, password: null }, sink: { ...cfg.sink, password: null } });
   });
 });
 
