@@ -274,6 +274,35 @@ describe('binlog reader against MariaDB', () => {
     assert.equal(ids.at(-1), 9999);
   });
 
+  it('a non-blocking dump read by a slow consumer ends after its last event, not with a lost connection', async () => {
+    // The server ends a non-blocking dump with EOF and closes the connection. Pausing mysql2's
+    // connection (rather than its socket) kept the packets left in the chunk being parsed in
+    // mysql2's queue, and the close that followed dropped them: the last events and the EOF were
+    // lost and the stream failed with FERRY_SOURCE_UNREACHABLE.
+    const start = await readServerPosition(conn);
+    const values = Array.from({ length: 2000 }, (_, k) => `(${20000 + k}, 'w${k}')`).join(',');
+    for (let i = 0; i < 5; i++) await admin.query(`INSERT INTO seq VALUES ${values.replaceAll('(2', `(${i + 3}`)}`);
+    const end = await readServerPosition(conn);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const stream = open({ file: start.file, pos: start.pos }, { highWaterMarkBytes: 1, nonBlocking: true });
+      let last = 0;
+      let events = 0;
+      try {
+        for await (const batch of stream) {
+          await new Promise((r) => setTimeout(r, 2));
+          for (const ev of batch) {
+            events++;
+            if (ev.file === end.file && ev.nextPos > last) last = ev.nextPos;
+          }
+        }
+      } finally {
+        await stream.close();
+      }
+      assert.ok(events > 10, `${events} events`);
+      assert.equal(last, end.pos, 'the stream ended at the end of the binlog');
+    }
+  });
+
   it('fails with FERRY_HISTORY_LOST for a binlog file the server does not have', async () => {
     const s = open({ file: 'binlog.999999', pos: 4 });
     await assert.rejects(collect(s, () => false, 10_000), (e) => isFerryError(e, 'FERRY_HISTORY_LOST') && typeof e.fix === 'string');

@@ -17,7 +17,7 @@ export interface Mysql2ConnectionInternals {
   pause(): void;
   resume(): void;
   destroy(): void;
-  stream: { destroy(): void };
+  stream: { destroy(): void; pause(): void; resume(): void };
 }
 
 /** The part of mysql2's (internal) Packet the dump command reads. */

@@ -234,7 +234,12 @@ class BinlogStreamImpl implements BinlogStream {
     this.queuedBytes += end - start;
     if (this.queuedBytes >= this.hwm && !this.paused && this.internals) {
       this.paused = true;
-      this.internals.pause();
+      // The socket, not mysql2's connection: mysql2's pause() keeps the packets left in the chunk
+      // being parsed in a queue of its own and drops them when the server closes the connection
+      // meanwhile; a non-blocking dump ends with EOF and a close, so its last events and the EOF
+      // were lost (FERRY_SOURCE_UNREACHABLE instead of the end). A paused socket lets the current
+      // chunk finish (at most one read more than the high-water mark) and reads nothing more.
+      this.internals.stream.pause();
     }
     this.signal();
   }
@@ -288,7 +293,7 @@ class BinlogStreamImpl implements BinlogStream {
             this.queuedBytes = 0;
             if (this.paused && this.internals) {
               this.paused = false;
-              this.internals.resume();
+              this.internals.stream.resume();
             }
             return { value: batch, done: false };
           }
