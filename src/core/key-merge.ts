@@ -127,9 +127,29 @@ function mergeKeyOf(key: Value[]): number | string {
   return key.length === 1 ? mergeKeyOf1(key[0] as Value) : keyString(key);
 }
 
+/**
+ * One-column integer keys go to lanes in blocks of this many consecutive values, not key by key.
+ * Keys that grow (AUTO_INCREMENT, sequences) are inserted at the end of the target's primary-key
+ * index; hashed key by key, every lane wrote every other key of the same pages, each lane's rows
+ * landing between the other's, and InnoDB split those pages in the middle, leaving them half
+ * full. Measured on the bench (300,000 changes × 4, two lanes, same-run A/B): the target's
+ * tablespace grew 144 MB with keys hashed one by one and 92 MB with blocks of 1024, with less
+ * target CPU (median 5.82 → 5.07 s) and less time (8.84 → 7.15 s). A block is ~20 pages of
+ * 300-byte rows: one split where two blocks meet, and blocks still spread over the lanes.
+ */
+export const LANE_KEY_BLOCK = 1024;
+
+/**
+ * Names how keys are assigned to lanes. Stored with the lane count in the state store: when
+ * either differs from what the lanes' checkpoints were written under, every lane starts again
+ * from the pipeline checkpoint (runtime.ts), since a lane may now own keys another lane had not
+ * applied yet.
+ */
+export const LANE_SCHEME = 'int-block-1024';
+
 function laneOfMergeKey(h: number, k: number | string, lanes: number): number {
   if (lanes <= 1) return 0;
-  return typeof k === 'number' ? laneOfInteger(h, k, lanes) : laneFromTableHash(h, k, lanes);
+  return typeof k === 'number' ? laneOfInteger(h, Math.floor(k / LANE_KEY_BLOCK), lanes) : laneFromTableHash(h, k, lanes);
 }
 
 /**

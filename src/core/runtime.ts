@@ -4,7 +4,7 @@ import type { PipelineConfig } from './config-types.js';
 import type { KeyAction, Sink, Source, TargetTable } from './contracts.js';
 import { FerryError, isFerryError } from './errors.js';
 import type { KeyedStep } from './key-merge.js';
-import { keyString, stepKey, stepsOf } from './key-merge.js';
+import { keyString, LANE_SCHEME, stepKey, stepsOf } from './key-merge.js';
 import { ChunkMerger, untouchedRows } from './chunk-merge.js';
 import { SnapshotScheduler, approximateBytes, snapshotFailure } from './snapshot-scheduler.js';
 import type { Row } from './change.js';
@@ -67,6 +67,11 @@ export interface RuntimeDeps<P> {
 const META_PHASE = 'phase';
 const META_SNAPSHOT_START = 'snapshot.start';
 const META_PARALLELISM = 'parallelism';
+
+/** What META_PARALLELISM holds: the lane count and how keys are assigned to lanes. */
+function laneLayout(lanes: number): string {
+  return `${lanes} ${LANE_SCHEME}`;
+}
 const META_TABLES = 'tables';
 const META_SERVER = 'server.identity';
 /** JSON array of table ids `ferry snapshot --table` asked to copy again. */
@@ -131,7 +136,7 @@ export async function runPipeline<P>(deps: RuntimeDeps<P>, signal: AbortSignal):
     state.setMeta(META_SNAPSHOT_START, startText);
     freshIdentity = await source.identity(signal);
     state.setMeta(META_SERVER, freshIdentity);
-    state.setMeta(META_PARALLELISM, String(config.pipeline.parallelism));
+    state.setMeta(META_PARALLELISM, laneLayout(config.pipeline.parallelism));
     state.setMeta(META_TABLES, JSON.stringify(discovered.map(tableId)));
     state.commitCheckpoint(startText);
     // initial: the snapshot runs alongside the stream (watermarks); every table starts pending.
@@ -339,7 +344,9 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
   // The end of the log (for the check below) is read alongside: the log only grows, and the
   // checkpoint it is compared with was made durable before either read.
   const [laneRows, end] = await Promise.all([sink.readLaneCheckpoints(signal), source.logEnd ? source.logEnd(signal) : source.currentPosition(signal)]);
-  const sameLanes = state.getMeta(META_PARALLELISM) === String(lanes);
+  // Same lane count and same assignment of keys to lanes (a state written before LANE_SCHEME
+  // has the count alone): else no lane's checkpoint says what it owns now.
+  const sameLanes = state.getMeta(META_PARALLELISM) === laneLayout(lanes);
   const laneStart: P[] = [];
   for (let i = 0; i < lanes; i++) {
     const row = sameLanes ? laneRows.find((r) => r.lane === i) : undefined;
@@ -349,7 +356,7 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
   if (!sameLanes) {
     // Lane assignment changed: no lane may skip anything; replays are idempotent.
     for (let i = 0; i < lanes; i++) laneStart[i] = globalCp;
-    state.setMeta(META_PARALLELISM, String(lanes));
+    state.setMeta(META_PARALLELISM, laneLayout(lanes));
     await sink.resetLaneCheckpoints(signal);
   }
   let resume = globalCp;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { RowChange } from '../../src/core/change.js';
 import type { KeyAction, TargetTable } from '../../src/core/contracts.js';
-import { KeyMerger, keyString, laneOf, stepsOf, type KeyedStep } from '../../src/core/key-merge.js';
+import { KeyMerger, LANE_KEY_BLOCK, keyString, laneOf, stepsOf, type KeyedStep } from '../../src/core/key-merge.js';
 import type { TableSchema } from '../../src/core/schema.js';
 
 const table: TableSchema = {
@@ -102,7 +102,27 @@ test('a row image without its key column is refused, not applied', () => {
   assert.throws(() => merge([{ op: 'insert', table, before: null, after: [undefined, 'a'] }]), /FERRY|primary-key/);
 });
 
-test('lanes: integer keys (merged without a key string) keep the lane of their key string', () => {
+test('lanes: one-column integer keys go by blocks of consecutive keys, and the blocks spread over the lanes', () => {
+  for (const lanes of [2, 3, 4]) {
+    const laneOfKey = (v: number): number | undefined => {
+      const steps: KeyedStep[] = [];
+      stepsOf({ op: 'insert', table, before: null, after: [v, 'x'] }, target, lanes, steps);
+      return steps[0]?.lane;
+    };
+    const seen = new Set<number>();
+    for (let b = 0; b < 200; b++) {
+      const first = laneOfKey(b * LANE_KEY_BLOCK);
+      // Every key of a block in the same lane: ascending inserts stay in one lane (and one transaction's order).
+      for (const off of [1, 2, 17, LANE_KEY_BLOCK - 1]) assert.equal(laneOfKey(b * LANE_KEY_BLOCK + off), first, `block ${b}, ${lanes} lanes`);
+      seen.add(first as number);
+    }
+    assert.equal(seen.size, lanes);
+    // Negative keys too (floor, not truncation: -1 and 0 are in different blocks).
+    assert.equal(laneOfKey(-1), laneOfKey(-LANE_KEY_BLOCK));
+  }
+});
+
+test('lanes: integer keys (merged without a key string) go where the key string of their block goes', () => {
   const ints = [0, -0, 1, 9, 10, 11, 99, 100, 12345, -1, -10, -987654, 2 ** 31, 2 ** 32 + 7, 2 ** 53 - 1, -(2 ** 53 - 1)];
   for (let i = 0; i < 2000; i++) ints.push(Math.floor((Math.random() - 0.5) * 2 ** 54));
   for (const lanes of [2, 3, 4, 7, 16]) {
@@ -110,7 +130,7 @@ test('lanes: integer keys (merged without a key string) keep the lane of their k
       if (!Number.isSafeInteger(v)) continue;
       const steps: KeyedStep[] = [];
       stepsOf({ op: 'insert', table, before: null, after: [v, 'x'] }, target, lanes, steps);
-      assert.equal(steps[0]?.lane, laneOf('shop.orders', keyString([v]), lanes), `key ${v}, ${lanes} lanes`);
+      assert.equal(steps[0]?.lane, laneOf('shop.orders', keyString([Math.floor(v / LANE_KEY_BLOCK)]), lanes), `key ${v}, ${lanes} lanes`);
       const big: KeyedStep[] = [];
       stepsOf({ op: 'delete', table, before: [BigInt(v), undefined], after: null }, target, lanes, big);
       assert.equal(big[0]?.lane, steps[0]?.lane, `bigint key ${v}`);
