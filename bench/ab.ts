@@ -5,6 +5,7 @@
  *   BENCH_KEEP=1 bash bench/run.sh --scale 1 --only decode     # once: servers and dataset
  *   node dist/bench/ab.js --changes 300000 --rounds 4 --a 'parallelism: 2' --b 'parallelism: 3'
  *   node dist/bench/ab.js --b-env 'FERRY_MYSQL_BULK=off'     # same settings, other environment
+ *   node dist/bench/ab.js --a-ferry /tmp/base/bin/ferry      # a built worktree of another commit
  *
  * Each variant streams into its own copy of the data (schemas ab_a and ab_b on the serial
  * replica's server, :53307, whose replication is stopped): both copies start equal and get the
@@ -34,10 +35,12 @@ interface Variant {
   key: 'a' | 'b';
   pipeline: string;
   env: Record<string, string>;
+  /** bin/ferry of the checkout to run (another worktree, built: compares two commits). */
+  ferry: string;
 }
 
 function parseArgs(argv: string[]): { changes: number; rounds: number; settle: number; sink: 'mariadb' | 'postgres'; variants: Variant[] } {
-  const o = { changes: 300_000, rounds: 4, settle: 3, sink: 'mariadb' as 'mariadb' | 'postgres', a: '', b: '', aEnv: '', bEnv: '' };
+  const o = { changes: 300_000, rounds: 4, settle: 3, sink: 'mariadb' as 'mariadb' | 'postgres', a: '', b: '', aEnv: '', bEnv: '', aFerry: FERRY, bFerry: FERRY };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = argv[++i] ?? '';
@@ -49,10 +52,12 @@ function parseArgs(argv: string[]): { changes: number; rounds: number; settle: n
     else if (k === '--b') o.b = v;
     else if (k === '--a-env') o.aEnv = v;
     else if (k === '--b-env') o.bEnv = v;
-    else throw new Error(`unknown option ${k} (known: --changes N --rounds N --settle S --sink mariadb|postgres --a 'k: v;k: v' --b ... --a-env 'K=V K=V' --b-env ...)`);
+    else if (k === '--a-ferry') o.aFerry = resolve(v);
+    else if (k === '--b-ferry') o.bFerry = resolve(v);
+    else throw new Error(`unknown option ${k} (known: --changes N --rounds N --settle S --sink mariadb|postgres --a 'k: v;k: v' --b ... --a-env 'K=V K=V' --b-env ... --a-ferry PATH/bin/ferry --b-ferry ...)`);
   }
   const env = (s: string): Record<string, string> => Object.fromEntries(s.split(/\s+/).filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
-  return { changes: o.changes, rounds: o.rounds, settle: o.settle, sink: o.sink, variants: [{ key: 'a', pipeline: o.a, env: env(o.aEnv) }, { key: 'b', pipeline: o.b, env: env(o.bEnv) }] };
+  return { changes: o.changes, rounds: o.rounds, settle: o.settle, sink: o.sink, variants: [{ key: 'a', pipeline: o.a, env: env(o.aEnv), ferry: o.aFerry }, { key: 'b', pipeline: o.b, env: env(o.bEnv), ferry: o.bFerry }] };
 }
 
 function log(msg: string): void {
@@ -196,7 +201,7 @@ async function main(): Promise<void> {
       // The servers' background work of the last run (purge, page flushing) settles first.
       await sleep(o.settle * 1000);
       const cpu0 = serverCpuSeconds(targetPid);
-      const r = await trackNode([FERRY, 'run', pfile], join(AB, 'logs', `${name}.log`), { until: caughtUp, timeoutS: 900, env: v.env });
+      const r = await trackNode([v.ferry, 'run', pfile], join(AB, 'logs', `${name}.log`), { until: caughtUp, timeoutS: 900, env: v.env });
       const target = serverCpuSeconds(targetPid) - cpu0;
       if (!r.reachedUntil) throw new Error(`variant ${v.key} ended before catching up (exit ${r.code}); see ${join(AB, 'logs', `${name}.log`)}`);
       const res = results[v.key] as { s: number[]; ferry: number[]; target: number[] };
@@ -222,7 +227,7 @@ async function main(): Promise<void> {
     const mb = (b: number | undefined): string => ((b ?? 0) / 2 ** 20).toFixed(0);
     if (o.sink === 'mariadb') process.stdout.write(`${v.key}: tablespace files ${mb(bytesBefore[v.key])} → ${mb(bytesAfter[v.key])} MB\n`);
     process.stdout.write(
-      `${v.key} [${v.pipeline || 'defaults'}${Object.keys(v.env).length ? ` env ${JSON.stringify(v.env)}` : ''}]: median ${median(r.s).toFixed(2)} s (${r.s.map((x) => x.toFixed(2)).join(' ')}), CPU ferry ${median(r.ferry).toFixed(2)} target ${median(r.target).toFixed(2)}\n`,
+      `${v.key} [${v.pipeline || 'defaults'}${Object.keys(v.env).length ? ` env ${JSON.stringify(v.env)}` : ''}${v.ferry !== FERRY ? ` ${v.ferry}` : ''}]: median ${median(r.s).toFixed(2)} s (${r.s.map((x) => x.toFixed(2)).join(' ')}), CPU ferry ${median(r.ferry).toFixed(2)} target ${median(r.target).toFixed(2)}\n`,
     );
   }
   await Promise.all([src.end(), rep.end(), repPar.end(), pgc.end()]);
