@@ -42,7 +42,11 @@ export BENCH_REPO_ROOT="$ROOT"
 
 # The replicas ignore benchtx (the big single transaction is Ferry's memory test only) and
 # write no binlog of their own, like a target written by Ferry or the dump tools.
-REPLICA_ARGS=(--skip-log-bin --replicate-wild-ignore-table=benchtx.% --secure-file-priv="")
+# Their buffer pool holds both copies of the dataset a target server keeps (the replica's own
+# and Ferry's, ~0.4 GB each after the workloads): with the 256 MB of scripts/servers.sh each
+# apply evicted the other's pages, so a streaming run's time depended on which copy had been
+# written last (same-run A/B: ~1.5 s of 7–9 s per 300,000 changes) instead of on the apply.
+REPLICA_ARGS=(--skip-log-bin --replicate-wild-ignore-table=benchtx.% --secure-file-priv="" --innodb-buffer-pool-size=2G)
 FERRY_SERVER_ID=1 bash scripts/servers.sh start-mariadb "$RUN/source" "$SRC_PORT" --secure-file-priv="" --max-binlog-size=1073741824
 FERRY_SERVER_ID=2 bash scripts/servers.sh start-mariadb "$RUN/replica" "$REP_PORT" "${REPLICA_ARGS[@]}"
 FERRY_SERVER_ID=3 bash scripts/servers.sh start-mariadb "$RUN/replica-par" "$PAR_PORT" "${REPLICA_ARGS[@]}" --slave-parallel-threads=2
