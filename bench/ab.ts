@@ -20,10 +20,10 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise';
+import mysql, { type Connection } from 'mysql2/promise';
 import pg from 'pg';
 import { SCHEMA, tableNames, workloadScript, type WorkloadState } from './dataset.js';
-import { compareCoord, median, serverCpuSeconds, sh, sleep, trackNode, type BinlogCoord } from './lib.js';
+import { compareCoord, masterStatus, median, q, serverCpuSeconds, sh, sleep, trackNode, type BinlogCoord } from './lib.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const RUN = join(ROOT, '.run', 'bench');
@@ -62,17 +62,6 @@ function parseArgs(argv: string[]): { changes: number; rounds: number; settle: n
 
 function log(msg: string): void {
   process.stderr.write(`[ab ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-}
-
-async function q<T = RowDataPacket>(c: Connection, sql: string, values: unknown[] = []): Promise<T[]> {
-  const [rows] = await c.query(sql, values);
-  return (Array.isArray(rows) ? rows : []) as unknown as T[];
-}
-
-async function masterStatus(c: Connection): Promise<BinlogCoord> {
-  const r = (await q<{ File: string; Position: string | number }>(c, 'SHOW MASTER STATUS'))[0];
-  if (!r) throw new Error('the source has no binlog');
-  return { file: r.File, pos: Number(r.Position) };
 }
 
 function pidOf(dir: string): number {

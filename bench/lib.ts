@@ -4,11 +4,25 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, openSync, closeSync, readFileSync, readdirSync } from 'node:fs';
+import type { Connection, RowDataPacket } from 'mysql2/promise';
 
 /** A binlog coordinate as the server reports it (`SHOW MASTER STATUS`). */
 export interface BinlogCoord {
   file: string;
   pos: number;
+}
+
+/** The rows of a query (none for statements without a result set). */
+export async function q<T = RowDataPacket>(c: Connection, sql: string, values: unknown[] = []): Promise<T[]> {
+  const [rows] = await c.query(sql, values);
+  return (Array.isArray(rows) ? rows : []) as unknown as T[];
+}
+
+/** Where the server's binlog ends now. */
+export async function masterStatus(c: Connection): Promise<BinlogCoord> {
+  const r = (await q<{ File: string; Position: string | number }>(c, 'SHOW MASTER STATUS'))[0];
+  if (!r) throw new Error('the source has no binlog');
+  return { file: r.File, pos: Number(r.Position) };
 }
 
 function fileIndex(file: string): number {

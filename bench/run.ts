@@ -12,7 +12,7 @@ import { mkdirSync, readdirSync, rmSync, writeFileSync, readFileSync } from 'nod
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise';
+import mysql, { type Connection } from 'mysql2/promise';
 import pg from 'pg';
 import {
   bigTransactionInsert,
@@ -28,7 +28,9 @@ import {
 } from './dataset.js';
 import {
   compareCoord,
+  masterStatus,
   median,
+  q,
   sh,
   sleep,
   serverCpuSeconds,
@@ -106,17 +108,6 @@ function log(msg: string): void {
 
 async function connect(port: number): Promise<Connection> {
   return mysql.createConnection({ host: '127.0.0.1', port, user: 'root', multipleStatements: true, supportBigNumbers: true, bigNumberStrings: true });
-}
-
-async function q<T = RowDataPacket>(c: Connection, sql: string, values: unknown[] = []): Promise<T[]> {
-  const [rows] = await c.query(sql, values);
-  return (Array.isArray(rows) ? rows : []) as unknown as T[];
-}
-
-async function masterStatus(c: Connection): Promise<BinlogCoord> {
-  const r = (await q<{ File: string; Position: string | number }>(c, 'SHOW MASTER STATUS'))[0];
-  if (!r) throw new Error('source has no binlog');
-  return { file: r.File, pos: Number(r.Position) };
 }
 
 /** Binlog bytes between two coordinates of the source, across file rotations (SHOW BINARY LOGS). */
