@@ -56,7 +56,16 @@ function parseArgs(argv: string[]): { changes: number; rounds: number; settle: n
     else if (k === '--b-ferry') o.bFerry = resolve(v);
     else throw new Error(`unknown option ${k} (known: --changes N --rounds N --settle S --sink mariadb|postgres --a 'k: v;k: v' --b ... --a-env 'K=V K=V' --b-env ... --a-ferry PATH/bin/ferry --b-ferry ...)`);
   }
-  const env = (s: string): Record<string, string> => Object.fromEntries(s.split(/\s+/).filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  // 'K=V K2=V2': a new variable starts at a space followed by NAME=, so a value may hold spaces
+  // ('NODE_OPTIONS=--a --b FERRY_X=1').
+  const env = (s: string): Record<string, string> =>
+    Object.fromEntries(
+      s
+        .trim()
+        .split(/\s+(?=[A-Za-z_][A-Za-z0-9_]*=)/)
+        .filter(Boolean)
+        .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+    );
   return { changes: o.changes, rounds: o.rounds, settle: o.settle, sink: o.sink, variants: [{ key: 'a', pipeline: o.a, env: env(o.aEnv), ferry: o.aFerry }, { key: 'b', pipeline: o.b, env: env(o.bEnv), ferry: o.bFerry }] };
 }
 
