@@ -60,7 +60,7 @@ let result: RunResult;
 try {
   result = await runPipelineFile(cfg, data.opts, stop.signal, observer);
 } catch (e) {
-  printError(e, null);
+  printError(e, cfg);
   result = { exitCode: isFerryError(e) && e.code.startsWith('FERRY_CONFIG') ? EXIT_BAD_INPUT : EXIT_FAILED, outcome: 'failed' };
 }
 port.postMessage({ t: 'result', result } satisfies FromWorker);

@@ -25,23 +25,32 @@ export class Secret {
   }
 }
 
-const MASK = '******';
+/** What a secret prints as. */
+export const MASK = '******';
+
+/** Returned by a `mapTree` leaf function for values it leaves to the walk. */
+const WALK = Symbol('walk');
 
 /**
- * The configuration as plain JSON, every secret masked: what `ferry run` logs at the start.
- * Here rather than in config.ts so the pipeline worker, which gets the configuration already
- * validated, does not load the YAML parser and zod for it.
+ * A copy of `v` through its arrays and plain objects, with every value `leaf` answers for
+ * replaced by its answer (the config holds only plain data, Secrets and RegExps).
  */
-export function describeConfig(cfg: PipelineConfig): Record<string, unknown> {
-  return toPlain(cfg) as Record<string, unknown>;
+function mapTree(v: unknown, leaf: (x: unknown) => unknown): unknown {
+  const r = leaf(v);
+  if (r !== WALK) return r;
+  if (Array.isArray(v)) return v.map((x) => mapTree(x, leaf));
+  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, mapTree(x, leaf)]));
+  return v;
 }
 
-function toPlain(v: unknown): unknown {
-  if (v instanceof Secret) return MASK;
-  if (v instanceof RegExp) return v.source;
-  if (Array.isArray(v)) return v.map(toPlain);
-  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, toPlain(x)]));
-  return v;
+/**
+ * The resolved configuration as plain JSON-safe data, every secret masked and regular
+ * expressions as their source text: what `ferry run` logs at the start. Here rather than in
+ * config.ts so the pipeline worker, which gets the configuration already validated, does not
+ * load the YAML parser and zod for it.
+ */
+export function describeConfig(cfg: PipelineConfig): Record<string, unknown> {
+  return mapTree(cfg, (x) => (x instanceof Secret ? MASK : x instanceof RegExp ? x.source : WALK)) as Record<string, unknown>;
 }
 
 /**
@@ -53,29 +62,18 @@ function toPlain(v: unknown): unknown {
 const SECRET_KEY = '__ferrySecret';
 
 export function configForTransfer(cfg: PipelineConfig): unknown {
-  const walk = (v: unknown): unknown => {
-    if (v instanceof Secret) return { [SECRET_KEY]: v.reveal() };
-    if (v instanceof RegExp) return v;
-    if (Array.isArray(v)) return v.map(walk);
-    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
-    return v;
-  };
-  return walk(cfg);
+  return mapTree(cfg, (x) => (x instanceof Secret ? { [SECRET_KEY]: x.reveal() } : x instanceof RegExp ? x : WALK));
 }
 
 export function configFromTransfer(data: unknown): PipelineConfig {
-  const walk = (v: unknown): unknown => {
-    if (v instanceof RegExp) return v;
-    if (Array.isArray(v)) return v.map(walk);
-    if (v !== null && typeof v === 'object') {
-      const o = v as Record<string, unknown>;
-      const secret = o[SECRET_KEY];
-      if (typeof secret === 'string' && Object.keys(o).length === 1) return new Secret(secret);
-      return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, walk(x)]));
+  return mapTree(data, (x) => {
+    if (x instanceof RegExp) return x;
+    if (x !== null && typeof x === 'object' && !Array.isArray(x)) {
+      const secret = (x as Record<string, unknown>)[SECRET_KEY];
+      if (typeof secret === 'string' && Object.keys(x).length === 1) return new Secret(secret);
     }
-    return v;
-  };
-  return walk(data) as PipelineConfig;
+    return WALK;
+  }) as PipelineConfig;
 }
 
 export type StartupMode = 'initial' | 'snapshot' | 'latest-offset' | 'specific-offset' | 'timestamp';

@@ -2,7 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import { z } from 'zod';
-import { Secret } from './config-types.js';
+import { MASK, Secret } from './config-types.js';
 import { DEFAULT_HEAP_MAX, parseByteSize } from './sizes.js';
 import type { MySqlSourceConfig, PipelineConfig, PipelineSettings, RouteConfig, SinkConfig } from './config-types.js';
 import { FerryError } from './errors.js';
@@ -31,7 +31,6 @@ import type { FerryErrorCode } from './errors.js';
 export const MAX_CONFIG_BYTES = 1024 * 1024;
 /** Alias expansion budget handed to the yaml library (its resource-exhaustion guard). */
 const MAX_ALIAS_COUNT = 100;
-const MASK = '******';
 
 // ------------------------------------------------------------------------------------------
 // Field metadata
@@ -1179,10 +1178,6 @@ function normalize(
   return { source, sink, route, pipeline, file };
 }
 
-/**
- * The resolved configuration as plain JSON-safe data with every secret masked and regular
- * expressions as their source text: for logs and `ferry status`.
- */
 // ------------------------------------------------------------------------------------------
 // Reference documentation
 
