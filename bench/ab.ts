@@ -37,10 +37,12 @@ interface Variant {
   env: Record<string, string>;
   /** bin/ferry of the checkout to run (another worktree, built: compares two commits). */
   ferry: string;
+  /** Node flags before the script (`--cpu-prof --cpu-prof-dir=D`: NODE_OPTIONS refuses those). */
+  node: string[];
 }
 
 function parseArgs(argv: string[]): { changes: number; rounds: number; settle: number; sink: 'mariadb' | 'postgres'; variants: Variant[] } {
-  const o = { changes: 300_000, rounds: 4, settle: 3, sink: 'mariadb' as 'mariadb' | 'postgres', a: '', b: '', aEnv: '', bEnv: '', aFerry: FERRY, bFerry: FERRY };
+  const o = { changes: 300_000, rounds: 4, settle: 3, sink: 'mariadb' as 'mariadb' | 'postgres', a: '', b: '', aEnv: '', bEnv: '', aFerry: FERRY, bFerry: FERRY, aNode: '', bNode: '' };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = argv[++i] ?? '';
@@ -54,7 +56,9 @@ function parseArgs(argv: string[]): { changes: number; rounds: number; settle: n
     else if (k === '--b-env') o.bEnv = v;
     else if (k === '--a-ferry') o.aFerry = resolve(v);
     else if (k === '--b-ferry') o.bFerry = resolve(v);
-    else throw new Error(`unknown option ${k} (known: --changes N --rounds N --settle S --sink mariadb|postgres --a 'k: v;k: v' --b ... --a-env 'K=V K=V' --b-env ... --a-ferry PATH/bin/ferry --b-ferry ...)`);
+    else if (k === '--a-node') o.aNode = v;
+    else if (k === '--b-node') o.bNode = v;
+    else throw new Error(`unknown option ${k} (known: --changes N --rounds N --settle S --sink mariadb|postgres --a 'k: v;k: v' --b ... --a-env 'K=V K=V' --b-env ... --a-ferry PATH/bin/ferry --b-ferry ... --a-node 'node flags' --b-node ...)`);
   }
   // 'K=V K2=V2': a new variable starts at a space followed by NAME=, so a value may hold spaces
   // ('NODE_OPTIONS=--a --b FERRY_X=1').
@@ -66,7 +70,11 @@ function parseArgs(argv: string[]): { changes: number; rounds: number; settle: n
         .filter(Boolean)
         .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
     );
-  return { changes: o.changes, rounds: o.rounds, settle: o.settle, sink: o.sink, variants: [{ key: 'a', pipeline: o.a, env: env(o.aEnv), ferry: o.aFerry }, { key: 'b', pipeline: o.b, env: env(o.bEnv), ferry: o.bFerry }] };
+  return { changes: o.changes, rounds: o.rounds, settle: o.settle, sink: o.sink, variants: [
+      { key: 'a', pipeline: o.a, env: env(o.aEnv), ferry: o.aFerry, node: o.aNode.split(/\s+/).filter(Boolean) },
+      { key: 'b', pipeline: o.b, env: env(o.bEnv), ferry: o.bFerry, node: o.bNode.split(/\s+/).filter(Boolean) },
+    ],
+  };
 }
 
 function log(msg: string): void {
@@ -107,15 +115,20 @@ function pipelineYaml(name: string, sink: 'mariadb' | 'postgres', schema: string
       ? `sink:\n  type: mariadb\n  hostname: 127.0.0.1\n  port: ${PORT.replica}\n  username: ferry\n  password: ferry\n`
       : `sink:\n  type: postgres\n  hostname: 127.0.0.1\n  port: ${PORT.pg}\n  username: ferry\n  password: ferry\n  database: bench\n`;
   const startup = start.pos === 0 ? '  scan.startup.mode: snapshot\n' : `  scan.startup.mode: specific-offset\n  scan.startup.specific-offset.file: ${start.file}\n  scan.startup.specific-offset.pos: ${start.pos}\n`;
+  // `sink.<key>: v` settings go to the sink section, the rest to `pipeline:`.
+  const settings = extra
+    .split(';')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const sinkExtra = settings.filter((l) => l.startsWith('sink.')).map((l) => `  ${l.slice('sink.'.length)}\n`).join('');
   return (
     `source:\n  type: mariadb\n  hostname: 127.0.0.1\n  port: ${PORT.source}\n  username: ferry\n  password: ferry\n  tables: ${SCHEMA}\\.t[0-9]+\n  server-id: ${serverId}\n${startup}` +
     sinkYaml +
+    sinkExtra +
     `route:\n  - source-table: ${SCHEMA}\\.t[0-9]+\n    sink-table: ${schema}.<>\n    replace-symbol: <>\n` +
     `pipeline:\n  name: ${name}\n  state-dir: ${join(AB, 'state', name)}\n` +
-    extra
-      .split(';')
-      .map((l) => l.trim())
-      .filter(Boolean)
+    settings
+      .filter((l) => !l.startsWith('sink.'))
       .map((l) => `  ${l}\n`)
       .join('')
   );
@@ -199,7 +212,7 @@ async function main(): Promise<void> {
       // The servers' background work of the last run (purge, page flushing) settles first.
       await sleep(o.settle * 1000);
       const cpu0 = serverCpuSeconds(targetPid);
-      const r = await trackNode([v.ferry, 'run', pfile], join(AB, 'logs', `${name}.log`), { until: caughtUp, timeoutS: 900, env: v.env });
+      const r = await trackNode([...v.node, v.ferry, 'run', pfile], join(AB, 'logs', `${name}.log`), { until: caughtUp, timeoutS: 900, env: v.env });
       const target = serverCpuSeconds(targetPid) - cpu0;
       if (!r.reachedUntil) throw new Error(`variant ${v.key} ended before catching up (exit ${r.code}); see ${join(AB, 'logs', `${name}.log`)}`);
       const res = results[v.key] as { s: number[]; ferry: number[]; target: number[] };

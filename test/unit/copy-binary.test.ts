@@ -9,7 +9,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { copyBinaryRowsEncoder } from '../../src/connectors/postgres/copy-binary.js';
+import { binaryTypeNames, copyBinaryRowsEncoder, copyBinaryValuesEncoder } from '../../src/connectors/postgres/copy-binary.js';
+import type { Row, Value } from '../../src/core/change.js';
 import { newLossStats } from '../../src/connectors/postgres/type-map.js';
 import { TextRowsBuilder, type TextRows } from '../../src/core/text-rows.js';
 import type { ZeroDatePolicy } from '../../src/core/config-types.js';
@@ -200,5 +201,121 @@ describe('COPY binary from text forms', () => {
     for (const t of [{ kind: 'float' }, { kind: 'bit', bits: 3 }, { kind: 'uuid' }, { kind: 'inet4' }, { kind: 'inet6' }] as LogicalType[]) {
       assert.equal(copyBinaryRowsEncoder([col({ kind: 'int', bits: 32, unsigned: false }), col(t)], 'null', [0]), null, t.kind);
     }
+  });
+});
+
+/** Stream rows (canonical values) of one column through the value encoder. */
+function encodeValues(type: LogicalType, values: Value[], policy: ZeroDatePolicy = 'null', key = false, pieceBytes = 64) {
+  const enc = copyBinaryValuesEncoder([col({ kind: 'int', bits: 32, unsigned: false }), col(type)], policy, key ? [1] : [0], pieceBytes);
+  const stats = newLossStats();
+  const rows: Row[] = values.map((v, i) => [i, v]);
+  // Only the second column present: the encoder writes the columns it is told are there.
+  const pieces = enc.encode(rows, [1], stats);
+  return { fields: pieces === null ? null : parse(Buffer.concat(pieces)).map((r) => r[0] as Buffer | null), stats };
+}
+
+describe('COPY binary from stream values', () => {
+  const str100: LogicalType = str;
+  // [type, stream values, the same values in the text form a snapshot reads]
+  const cases: [LogicalType, Value[], (string | null)[]][] = [
+    [{ kind: 'int', bits: 16, unsigned: false }, [-32768, 32767, 0, null], ['-32768', '32767', '0', null]],
+    [{ kind: 'int', bits: 32, unsigned: false }, [-2147483648, 2147483647, -0], ['-2147483648', '2147483647', '0']],
+    [{ kind: 'int', bits: 32, unsigned: true }, [4294967295], ['4294967295']],
+    [{ kind: 'int', bits: 64, unsigned: false }, [-9223372036854775808n, 9223372036854775807n, 9007199254740991, -1], ['-9223372036854775808', '9223372036854775807', '9007199254740991', '-1']],
+    [{ kind: 'int', bits: 64, unsigned: true }, [18446744073709551615n, 7], ['18446744073709551615', '7']],
+    [{ kind: 'year' }, [0, 2155], ['0', '2155']],
+    [{ kind: 'decimal', precision: 12, scale: 2, unsigned: false }, ['-12345.67', '0.00', '-0.00', '1234.50'], ['-12345.67', '0.00', '-0.00', '1234.50']],
+    [{ kind: 'decimal', precision: 65, scale: 30, unsigned: false }, ['0.000000000000000000000000000001'], ['0.000000000000000000000000000001']],
+    [{ kind: 'double' }, [0.1, -0, 1.7976931348623157e308, 5e-324], ['0.1', '-0', '1.7976931348623157e308', '5e-324']],
+    [{ kind: 'date' }, ['2000-01-01', '1000-01-01', '9999-12-31'], ['2000-01-01', '1000-01-01', '9999-12-31']],
+    [{ kind: 'datetime', fsp: 6 }, ['2024-01-04 07:10:00.705000', '1970-01-01 00:00:00'], ['2024-01-04 07:10:00.705000', '1970-01-01 00:00:00']],
+    [{ kind: 'timestamp', fsp: 3 }, ['2038-01-19 03:14:08.123'], ['2038-01-19 03:14:08.123']],
+    [{ kind: 'time', fsp: 1 }, ['838:59:59.0', '-00:00:01.5'], ['838:59:59.0', '-00:00:01.5']],
+    [str100, ['Zürich customer 1', '東京 🚀', '', 'tab\there\\back'], ['Zürich customer 1', '東京 🚀', '', 'tab\there\\back']],
+    [{ kind: 'enum', values: ['new', 'paid'] }, ['paid', ''], ['paid', '']],
+    [{ kind: 'json' }, ['{"k": 1, "s": "é\\n"}'], ['{"k": 1, "s": "é\\n"}']],
+    [{ kind: 'binary', maxBytes: 255, fixed: false, lob: true }, [Buffer.from([0, 1, 2, 255]), Buffer.alloc(300, 7)], [null, null]],
+  ];
+
+  it('writes the bytes the snapshot encoder writes for the same values in text form', () => {
+    for (const [type, values, texts] of cases) {
+      const fromValues = encodeValues(type, values);
+      const textForms = type.kind === 'binary' ? (values as (Buffer | null)[]) : texts;
+      const fromText = encode(type, textForms);
+      assert.ok(fromValues.fields, `${type.kind} values are encoded`);
+      assert.deepEqual(fromValues.fields, fromText.fields, `${type.kind}: ${JSON.stringify(texts)}`);
+    }
+  });
+
+  it('U+0000 in text and \\u0000 in JSON are removed and counted, as the text path does', () => {
+    let r = encodeValues(str, ['a\u0000b\u0000', 'plain']);
+    assert.deepEqual(r.fields?.map((b) => b?.toString('utf8')), ['ab', 'plain']);
+    assert.equal(r.stats.nulCharsStripped, 2);
+    r = encodeValues({ kind: 'json' }, ['{"a": "x\\u0000y"}']);
+    assert.deepEqual(r.fields?.map((b) => b?.subarray(1).toString('utf8')), ['{"a": "xy"}']);
+    assert.equal(r.fields?.[0]?.[0], 1, 'jsonb version byte');
+    assert.equal(r.stats.nulCharsStripped, 1);
+  });
+
+  it('zero dates under every policy, counted; -infinity in a key; fail throws', () => {
+    let r = encodeValues({ kind: 'date' }, ['0000-00-00', '2024-00-10'], 'null');
+    assert.deepEqual(r.fields, [null, null]);
+    assert.equal(r.stats.zeroDatesReplaced, 2);
+    r = encodeValues({ kind: 'date' }, ['2024-05-00'], '-infinity');
+    assert.deepEqual(r.fields?.map((b) => b?.readInt32BE(0)), [-2147483648]);
+    r = encodeValues({ kind: 'datetime', fsp: 0 }, ['0000-00-00 00:00:00'], 'null', true);
+    assert.deepEqual(r.fields?.map(int64Of), [-9223372036854775808n]);
+    assert.throws(() => encodeValues({ kind: 'timestamp', fsp: 0 }, ['0000-00-00 00:00:00'], 'fail'), /zero date/);
+  });
+
+  it('values without an exact binary form here: null, nothing counted (the rows go as text)', () => {
+    for (const [type, v] of [
+      [{ kind: 'int', bits: 16, unsigned: false }, 40000],
+      [{ kind: 'int', bits: 32, unsigned: false }, 2147483648],
+      [{ kind: 'int', bits: 32, unsigned: false }, 1.5],
+      [{ kind: 'int', bits: 64, unsigned: false }, 9223372036854775808n],
+      [{ kind: 'int', bits: 32, unsigned: false }, '12'],
+      [{ kind: 'double' }, '0.1'],
+      [{ kind: 'decimal', precision: 12, scale: 2, unsigned: false }, '1e5'],
+      [{ kind: 'decimal', precision: 12, scale: 2, unsigned: false }, '١٢'],
+      [{ kind: 'date' }, '2023-02-29'],
+      [{ kind: 'datetime', fsp: 0 }, '2024-01-01 24:00:00'],
+      [{ kind: 'datetime', fsp: 0 }, Buffer.from('2024-01-01 00:00:00')],
+    ] as [LogicalType, Value][]) {
+      const r = encodeValues(type, ['0000-00-00'].includes(String(v)) ? [v] : [null, v]);
+      assert.equal(r.fields, null, `${type.kind} ${String(v)}`);
+      assert.equal(r.stats.zeroDatesReplaced + r.stats.nulCharsStripped, 0);
+    }
+    // A zero date counted before a bad value in the same rows is not counted either.
+    const r = encodeValues({ kind: 'date' }, ['0000-00-00', '2023-02-29']);
+    assert.equal(r.fields, null);
+    assert.equal(r.stats.zeroDatesReplaced, 0);
+    for (const t of [{ kind: 'float' }, { kind: 'bit', bits: 3 }, { kind: 'uuid' }, { kind: 'inet4' }] as LogicalType[]) {
+      assert.equal(encodeValues(t, [null]).fields, null, t.kind);
+    }
+  });
+
+  it('the trailer gets a piece of its own when the last field fills one to the byte', () => {
+    // Header 19 bytes + 7 rows of one NULL (2 + 4 bytes) = 61: the piece is full before the trailer.
+    const nulls = [null, null, null, null, null, null, null];
+    assert.deepEqual(encode({ kind: 'int', bits: 32, unsigned: false }, nulls, 'null', false, 61).fields, nulls);
+    const enc = copyBinaryValuesEncoder([col({ kind: 'int', bits: 32, unsigned: false })], 'null', [], 61);
+    const pieces = enc.encode(nulls.map((v) => [v]), [0], newLossStats());
+    assert.ok(pieces);
+    assert.deepEqual(parse(Buffer.concat(pieces)).map((row) => row[0]), nulls);
+  });
+
+  it('a value longer than a piece gets a piece of its size', () => {
+    const long = 'ü'.repeat(5000);
+    const r = encodeValues({ ...str, maxChars: null, lob: true }, [long, 'x'], 'null', false, 64);
+    assert.deepEqual(r.fields?.map((b) => b?.toString('utf8')), [long, 'x']);
+  });
+
+  it('the pg_type names a target column must have', () => {
+    assert.deepEqual(binaryTypeNames(col({ kind: 'int', bits: 32, unsigned: true })), ['int8']);
+    assert.deepEqual(binaryTypeNames(col({ kind: 'timestamp', fsp: 0 })), ['timestamptz']);
+    assert.deepEqual(binaryTypeNames(col({ kind: 'datetime', fsp: 0 })), ['timestamp']);
+    assert.deepEqual(binaryTypeNames(col(str)), ['text', 'varchar']);
+    assert.equal(binaryTypeNames(col({ kind: 'float' })), null);
   });
 });

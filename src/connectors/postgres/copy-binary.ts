@@ -24,7 +24,8 @@ import type { ColumnSchema } from '../../core/schema.js';
 import type { TextRows } from '../../core/text-rows.js';
 import { isZeroDate, type PieceBuffers } from './copy-text.js';
 import { COPY_PIECE_BYTES } from './quote.js';
-import { holdsZeroDates, pgEncoder, type PgLossStats } from './type-map.js';
+import { holdsZeroDates, pgEncoder, type PgEncoder, type PgLossStats } from './type-map.js';
+import type { Row } from '../../core/change.js';
 
 const enum Op {
   Int2,
@@ -187,6 +188,106 @@ function clockSeconds(d: Buffer, at: number, colon: number): number {
 }
 
 /**
+ * Numeric field (length word included) of the decimal text `[-]III[.FFF]` at d[start, end):
+ * base-10000 digits grouped from the decimal point. `numeric` is scratch space for the groups.
+ * Returns the position after the field; throws NOT_BINARY for anything else.
+ */
+function putNumeric(dv: DataView, p: number, d: Buffer, start: number, end: number, numeric: Int16Array): number {
+  const neg = d[start] === MINUS;
+  const s = neg ? start + 1 : start;
+  let dot = s;
+  while (dot < end && d[dot] !== DOT) dot++;
+  const intDigits = dot - s;
+  const fracDigits = dot < end ? end - dot - 1 : 0;
+  if (intDigits < 1 || (dot < end && fracDigits < 1)) throw NOT_BINARY;
+  const intGroups = Math.ceil(intDigits / 4);
+  const fracGroups = Math.ceil(fracDigits / 4);
+  if (intGroups + fracGroups > numeric.length) throw NOT_BINARY;
+  let g = 0;
+  // Integer part: the first group takes the digits beyond a multiple of four.
+  let at = s;
+  let take = intDigits - (intGroups - 1) * 4;
+  for (let k = 0; k < intGroups; k++) {
+    const v = digits(d, at, take);
+    if (Number.isNaN(v)) throw NOT_BINARY;
+    numeric[g++] = v;
+    at += take;
+    take = 4;
+  }
+  at = dot + 1;
+  for (let k = 0; k < fracGroups; k++) {
+    const n = Math.min(4, end - at);
+    const v = digits(d, at, n);
+    if (Number.isNaN(v)) throw NOT_BINARY;
+    numeric[g++] = v * 10 ** (4 - n);
+    at += n;
+  }
+  let first = 0;
+  let last = g;
+  while (first < last && numeric[first] === 0) first++;
+  while (last > first && numeric[last - 1] === 0) last--;
+  const ndigits = last - first;
+  dv.setInt32(p, 8 + 2 * ndigits);
+  dv.setInt16(p + 4, ndigits);
+  dv.setInt16(p + 6, ndigits === 0 ? 0 : intGroups - 1 - first); // weight
+  dv.setUint16(p + 8, neg && ndigits > 0 ? NUMERIC_NEG : 0);
+  dv.setInt16(p + 10, fracDigits); // dscale
+  p += 12;
+  for (let k = first; k < last; k++, p += 2) dv.setInt16(p, numeric[k] as number);
+  return p;
+}
+
+/**
+ * Date (`YYYY-MM-DD`) or timestamp (`YYYY-MM-DD HH:MM:SS[.f]`) field of a date that is not a zero
+ * date, at d[start, end); the position after it. Throws NOT_BINARY for a date the calendar lacks.
+ */
+function putDateTime(date: boolean, dv: DataView, p: number, d: Buffer, start: number, end: number): number {
+  const day = pgDay(d, start);
+  if (date) {
+    if (end - start !== 10) throw NOT_BINARY;
+    dv.setInt32(p, 4);
+    dv.setInt32(p + 4, day);
+    return p + 8;
+  }
+  if (end - start < 19 || d[start + 10] !== 0x20) throw NOT_BINARY;
+  const sec = clockSeconds(d, start + 11, start + 13);
+  if (sec >= 86400) throw NOT_BINARY;
+  dv.setInt32(p, 8);
+  return setMicros(dv, p + 4, day * 86400 + sec, fractionMicros(d, start + 19, end));
+}
+
+/** A zero date as its column's encoder turned it: NULL, or -infinity (`v` is `-infinity`). */
+function putZeroDate(date: boolean, dv: DataView, p: number, v: string | null): number {
+  if (v === null) {
+    dv.setInt32(p, -1);
+    return p + 4;
+  }
+  if (date) {
+    dv.setInt32(p, 4);
+    dv.setInt32(p + 4, DATE_MINUS_INFINITY);
+    return p + 8;
+  }
+  dv.setInt32(p, 8);
+  dv.setBigInt64(p + 4, -9223372036854775808n);
+  return p + 12;
+}
+
+/** Interval field of a MySQL TIME `[-]H+:MM:SS[.f]` at d[start, end): that many microseconds, no days or months. */
+function putInterval(dv: DataView, p: number, d: Buffer, start: number, end: number): number {
+  const neg = d[start] === MINUS;
+  const s = neg ? start + 1 : start;
+  let colon = s;
+  while (colon < end && d[colon] !== 0x3a) colon++;
+  if (colon === s || colon + 6 > end) throw NOT_BINARY;
+  const us = clockSeconds(d, s, colon) * 1e6 + fractionMicros(d, colon + 6, end);
+  dv.setInt32(p, 16);
+  p = setInt64(dv, p + 4, neg ? -us : us);
+  dv.setInt32(p, 0); // days
+  dv.setInt32(p + 4, 0); // months
+  return p + 8;
+}
+
+/**
  * The encoder for a table's columns (in order, every column present) under a zero-date policy,
  * or null when a column's kind keeps the table in text format. `pk` are the key column indexes.
  */
@@ -290,51 +391,9 @@ export function copyBinaryRowsEncoder(columns: readonly ColumnSchema[], policy: 
                 }
                 break;
               }
-              case Op.Numeric: {
-                // [-]III[.FFF] → base-10000 digits grouped from the decimal point.
-                const neg = d[start] === MINUS;
-                const s = neg ? start + 1 : start;
-                let dot = s;
-                while (dot < end && d[dot] !== DOT) dot++;
-                const intDigits = dot - s;
-                const fracDigits = dot < end ? end - dot - 1 : 0;
-                if (intDigits < 1 || (dot < end && fracDigits < 1)) throw NOT_BINARY;
-                const intGroups = Math.ceil(intDigits / 4);
-                const fracGroups = Math.ceil(fracDigits / 4);
-                if (intGroups + fracGroups > numeric.length) throw NOT_BINARY;
-                let g = 0;
-                // Integer part: the first group takes the digits beyond a multiple of four.
-                let at = s;
-                let take = intDigits - (intGroups - 1) * 4;
-                for (let k = 0; k < intGroups; k++) {
-                  const v = digits(d, at, take);
-                  if (Number.isNaN(v)) throw NOT_BINARY;
-                  numeric[g++] = v;
-                  at += take;
-                  take = 4;
-                }
-                at = dot + 1;
-                for (let k = 0; k < fracGroups; k++) {
-                  const n = Math.min(4, end - at);
-                  const v = digits(d, at, n);
-                  if (Number.isNaN(v)) throw NOT_BINARY;
-                  numeric[g++] = v * 10 ** (4 - n);
-                  at += n;
-                }
-                let first = 0;
-                let last = g;
-                while (first < last && numeric[first] === 0) first++;
-                while (last > first && numeric[last - 1] === 0) last--;
-                const ndigits = last - first;
-                dv.setInt32(p, 8 + 2 * ndigits);
-                dv.setInt16(p + 4, ndigits);
-                dv.setInt16(p + 6, ndigits === 0 ? 0 : intGroups - 1 - first); // weight
-                dv.setUint16(p + 8, neg && ndigits > 0 ? NUMERIC_NEG : 0);
-                dv.setInt16(p + 10, fracDigits); // dscale
-                p += 12;
-                for (let k = first; k < last; k++, p += 2) dv.setInt16(p, numeric[k] as number);
+              case Op.Numeric:
+                p = putNumeric(dv, p, d, start, end, numeric);
                 break;
-              }
               case Op.Float8: {
                 const v = Number(d.toString('latin1', start, end));
                 if (Number.isNaN(v)) throw NOT_BINARY;
@@ -347,53 +406,15 @@ export function copyBinaryRowsEncoder(columns: readonly ColumnSchema[], policy: 
               case Op.Timestamp: {
                 if (isZeroDate(d, start, end)) {
                   // null (written as NULL) or -infinity, counted; `fail` throws its error.
-                  const v = viaEncoder(j, d, start, end);
-                  if (v === null) {
-                    dv.setInt32(p, -1);
-                    p += 4;
-                  } else if (op === Op.Date) {
-                    dv.setInt32(p, 4);
-                    dv.setInt32(p + 4, DATE_MINUS_INFINITY);
-                    p += 8;
-                  } else {
-                    dv.setInt32(p, 8);
-                    dv.setBigInt64(p + 4, -9223372036854775808n);
-                    p += 12;
-                  }
+                  p = putZeroDate(op === Op.Date, dv, p, viaEncoder(j, d, start, end));
                   break;
                 }
-                const day = pgDay(d, start);
-                if (op === Op.Date) {
-                  if (end - start !== 10) throw NOT_BINARY;
-                  dv.setInt32(p, 4);
-                  dv.setInt32(p + 4, day);
-                  p += 8;
-                  break;
-                }
-                if (end - start < 19 || d[start + 10] !== 0x20) throw NOT_BINARY;
-                const sec = clockSeconds(d, start + 11, start + 13);
-                if (sec >= 86400) throw NOT_BINARY;
-                dv.setInt32(p, 8);
-                p += 4;
-                p = setMicros(dv, p, day * 86400 + sec, fractionMicros(d, start + 19, end));
+                p = putDateTime(op === Op.Date, dv, p, d, start, end);
                 break;
               }
-              case Op.Interval: {
-                // MySQL TIME `[-]H+:MM:SS[.f]` → interval of that many microseconds, no days or months.
-                const neg = d[start] === MINUS;
-                const s = neg ? start + 1 : start;
-                let colon = s;
-                while (colon < end && d[colon] !== 0x3a) colon++;
-                if (colon === s || colon + 6 > end) throw NOT_BINARY;
-                const us = clockSeconds(d, s, colon) * 1e6 + fractionMicros(d, colon + 6, end);
-                dv.setInt32(p, 16);
-                p += 4;
-                p = setInt64(dv, p, neg ? -us : us);
-                dv.setInt32(p, 0); // days
-                dv.setInt32(p + 4, 0); // months
-                p += 8;
+              case Op.Interval:
+                p = putInterval(dv, p, d, start, end);
                 break;
-              }
               case Op.Text:
               case Op.Bytes:
               case Op.Jsonb: {
@@ -421,6 +442,13 @@ export function copyBinaryRowsEncoder(columns: readonly ColumnSchema[], policy: 
             }
           }
         }
+        // The last field may have filled the piece to the byte (a NULL needs only its 4).
+        if (p + 2 > cap) {
+          pieces.push(b.subarray(0, p));
+          b = newPiece(2);
+          dv = new DataView(b.buffer, b.byteOffset, b.length);
+          p = 0;
+        }
         dv.setInt16(p, -1); // trailer
         p += 2;
       } catch (e) {
@@ -438,3 +466,257 @@ export function copyBinaryRowsEncoder(columns: readonly ColumnSchema[], policy: 
 
 const EMPTY: Buffer = Buffer.alloc(0);
 
+
+/**
+ * pg_type names a target column may have for its binary form to be read as this file writes it:
+ * the type pgColumnType creates (text kinds also as varchar: same binary form); null when the
+ * kind keeps the table in text. A target table made by hand with other types (bigint for an INT,
+ * say) takes the text format, which the server converts.
+ */
+export function binaryTypeNames(col: ColumnSchema): readonly string[] | null {
+  const op = opOf(col);
+  switch (op) {
+    case null:
+      return null;
+    case Op.Int2:
+      return ['int2'];
+    case Op.Int4:
+      return ['int4'];
+    case Op.Int8:
+      return ['int8'];
+    case Op.Numeric:
+      return ['numeric'];
+    case Op.Float8:
+      return ['float8'];
+    case Op.Date:
+      return ['date'];
+    case Op.Timestamp:
+      return [col.type.kind === 'timestamp' ? 'timestamptz' : 'timestamp'];
+    case Op.Interval:
+      return ['interval'];
+    case Op.Text:
+      return ['text', 'varchar'];
+    case Op.Jsonb:
+      return ['jsonb'];
+    case Op.Bytes:
+      return ['bytea'];
+  }
+}
+
+/** Encodes rows of canonical values (the stream's rows) into COPY binary pieces. */
+export interface CopyBinaryValuesEncoder {
+  /**
+   * The `present` columns of `rows` as one COPY binary stream (header to trailer) in pieces,
+   * lossy-case counts added to `stats`; null when a present column's kind or a value has no
+   * exact binary form here (then nothing was added to `stats` and the rows go as text).
+   */
+  encode(rows: readonly Row[], present: readonly number[], stats: PgLossStats, pool?: PieceBuffers): Buffer[] | null;
+}
+
+const INT2_MIN = -32768;
+const INT2_MAX = 32767;
+const INT4_MIN = -2147483648;
+const INT4_MAX = 2147483647;
+const INT8_MIN = -9223372036854775808n;
+const INT8_MAX = 9223372036854775807n;
+/** Longest text form of a numeric, date, timestamp or interval value taken here (the rest goes as text). */
+const SCRATCH_BYTES = 256;
+
+/** Buffer's UTF-8 writer without `Buffer#write`'s argument checks (as in quote.ts). */
+const utf8WriteRaw = (Buffer.prototype as unknown as { utf8Write?: (s: string, offset: number) => number }).utf8Write;
+function writeUtf8(b: Buffer, s: string, offset: number): number {
+  return utf8WriteRaw !== undefined ? utf8WriteRaw.call(b, s, offset) : b.write(s, offset, 'utf8');
+}
+
+/**
+ * The encoder of stream rows for a table's columns (`columns` all of them, in order; each encode
+ * names the columns present) under a zero-date policy; `pk` are the key column indexes. The rows
+ * PostgreSQL stores are the ones the COPY text path stores (pgCopyWriter): the lossy cases go
+ * through the column's pgEncoder, which removes U+0000 (and `\u0000` from JSON) and replaces
+ * zero dates, counting them, before anything is written; a value of an unexpected JS type, an
+ * integer outside its column's range or a date the calendar lacks makes the rows go as text,
+ * where the server reports it as before.
+ */
+export function copyBinaryValuesEncoder(columns: readonly ColumnSchema[], policy: ZeroDatePolicy, pk: readonly number[], pieceBytes = COPY_PIECE_BYTES): CopyBinaryValuesEncoder {
+  const ops = columns.map(opOf);
+  const scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
+  const numeric = new Int16Array(48);
+  return {
+    encode(rows: readonly Row[], present: readonly number[], stats: PgLossStats, pool?: PieceBuffers): Buffer[] | null {
+      const width = present.length;
+      const opsP: Op[] = [];
+      for (const i of present) {
+        const op = ops[i];
+        if (op === null || op === undefined) return null;
+        opsP.push(op);
+      }
+      const chunkStats: PgLossStats = { nulCharsStripped: 0, zeroDatesReplaced: 0 };
+      const encoders = present.map((i) => pgEncoder(columns[i] as ColumnSchema, chunkStats, policy, pk.includes(i)));
+      const pieces: Buffer[] = [];
+      const newPiece = (n: number): Buffer => (pool && pool.pieceBytes === pieceBytes ? pool.take(n) : Buffer.allocUnsafe(Math.max(pieceBytes, n)));
+      let b = newPiece(pieceBytes);
+      let dv = new DataView(b.buffer, b.byteOffset, b.length);
+      let cap = b.length;
+      let p = 0;
+      // As in copyBinaryRowsEncoder: the buffer, its view and position stay locals of this loop.
+      try {
+        p += SIGNATURE.copy(b, p);
+        dv.setInt32(p, 0); // flags
+        dv.setInt32(p + 4, 0); // header extension length
+        p += 8;
+        for (let r = 0; r < rows.length; r++) {
+          const row = rows[r] as Row;
+          for (let j = 0; j < width; j++) {
+            const v = row[present[j] as number];
+            const op = opsP[j] as Op;
+            // What the field is written from, and the most bytes it can take.
+            let str = '';
+            let bytes: Buffer = EMPTY;
+            let need = 12;
+            if (v === null || v === undefined) need = 4;
+            else {
+              switch (op) {
+                case Op.Text:
+                  str = typeof v === 'string' && !v.includes('\u0000') ? v : ((encoders[j] as PgEncoder)(v) as string);
+                  need = 4 + str.length * 3;
+                  break;
+                case Op.Jsonb:
+                  str = typeof v === 'string' && !v.includes('\\u0000') ? v : ((encoders[j] as PgEncoder)(v) as string);
+                  need = 5 + str.length * 3;
+                  break;
+                case Op.Bytes:
+                  bytes = Buffer.isBuffer(v) ? v : ((encoders[j] as PgEncoder)(v) as Buffer);
+                  need = 4 + bytes.length;
+                  break;
+                case Op.Numeric:
+                  if (typeof v === 'string') str = v;
+                  else if (typeof v === 'bigint' || (typeof v === 'number' && Number.isSafeInteger(v))) str = String(v);
+                  else throw NOT_BINARY;
+                  need = MAX_FIELD_OVERHEAD;
+                  break;
+                case Op.Date:
+                case Op.Timestamp:
+                case Op.Interval:
+                  if (typeof v !== 'string') throw NOT_BINARY;
+                  str = v;
+                  need = 20;
+                  break;
+              }
+            }
+            if (j === 0) need += 2;
+            if (p + need > cap) {
+              if (p > 0) pieces.push(b.subarray(0, p));
+              b = newPiece(need);
+              dv = new DataView(b.buffer, b.byteOffset, b.length);
+              cap = b.length;
+              p = 0;
+            }
+            if (j === 0) {
+              dv.setInt16(p, width);
+              p += 2;
+            }
+            if (v === null || v === undefined) {
+              dv.setInt32(p, -1);
+              p += 4;
+              continue;
+            }
+            switch (op) {
+              case Op.Int2:
+              case Op.Int4:
+              case Op.Int8: {
+                let n: number;
+                if (typeof v === 'number') {
+                  if (!Number.isSafeInteger(v)) throw NOT_BINARY;
+                  n = v;
+                } else if (typeof v === 'bigint') {
+                  if (op === Op.Int8) {
+                    if (v < INT8_MIN || v > INT8_MAX) throw NOT_BINARY;
+                    dv.setInt32(p, 8);
+                    dv.setBigInt64(p + 4, v);
+                    p += 12;
+                    break;
+                  }
+                  n = Number(v);
+                } else throw NOT_BINARY;
+                if (op === Op.Int8) {
+                  dv.setInt32(p, 8);
+                  p = setInt64(dv, p + 4, n);
+                } else if (op === Op.Int4) {
+                  if (n < INT4_MIN || n > INT4_MAX) throw NOT_BINARY;
+                  dv.setInt32(p, 4);
+                  dv.setInt32(p + 4, n);
+                  p += 8;
+                } else {
+                  if (n < INT2_MIN || n > INT2_MAX) throw NOT_BINARY;
+                  dv.setInt32(p, 2);
+                  dv.setInt16(p + 4, n);
+                  p += 6;
+                }
+                break;
+              }
+              case Op.Float8:
+                if (typeof v !== 'number') throw NOT_BINARY;
+                dv.setInt32(p, 8);
+                dv.setFloat64(p + 4, v);
+                p += 12;
+                break;
+              case Op.Numeric:
+              case Op.Date:
+              case Op.Timestamp:
+              case Op.Interval: {
+                // The text form's bytes (UTF-8: anything but ASCII digits and signs fails to parse).
+                if (str.length * 3 > SCRATCH_BYTES) throw NOT_BINARY;
+                const n = writeUtf8(scratch, str, 0);
+                if (op === Op.Numeric) p = putNumeric(dv, p, scratch, 0, n, numeric);
+                else if (op === Op.Interval) p = putInterval(dv, p, scratch, 0, n);
+                else if (isZeroDate(scratch, 0, n)) {
+                  const z = (encoders[j] as PgEncoder)(v);
+                  p = putZeroDate(op === Op.Date, dv, p, z === null ? null : String(z));
+                } else p = putDateTime(op === Op.Date, dv, p, scratch, 0, n);
+                break;
+              }
+              case Op.Text: {
+                const n = writeUtf8(b, str, p + 4);
+                dv.setInt32(p, n);
+                p += 4 + n;
+                break;
+              }
+              case Op.Jsonb: {
+                b[p + 4] = 1; // jsonb version
+                const n = writeUtf8(b, str, p + 5);
+                dv.setInt32(p, n + 1);
+                p += 5 + n;
+                break;
+              }
+              case Op.Bytes: {
+                const n = bytes.length;
+                dv.setInt32(p, n);
+                p += 4;
+                if (n >= 64) b.set(bytes, p);
+                else for (let i = 0; i < n; i++) b[p + i] = bytes[i] as number;
+                p += n;
+                break;
+              }
+            }
+          }
+        }
+        if (p + 2 > cap) {
+          pieces.push(b.subarray(0, p));
+          b = newPiece(2);
+          dv = new DataView(b.buffer, b.byteOffset, b.length);
+          p = 0;
+        }
+        dv.setInt16(p, -1); // trailer
+        p += 2;
+      } catch (e) {
+        if (e !== NOT_BINARY) throw e;
+        pool?.give(pieces);
+        return null;
+      }
+      pieces.push(b.subarray(0, p));
+      stats.nulCharsStripped += chunkStats.nulCharsStripped;
+      stats.zeroDatesReplaced += chunkStats.zeroDatesReplaced;
+      return pieces;
+    },
+  };
+}
