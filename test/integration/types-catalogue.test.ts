@@ -15,6 +15,8 @@ import { CATALOGUE, WRITER_TIME_ZONE, createTableSql, insertSql, updateSql } fro
 const db = `types_${process.pid}`;
 const target = `types_${process.pid}_t`;
 const pgdb = `types_${process.pid}`;
+/** The same stream with every row group through COPY + merge (binary stage tables), however few its rows. */
+const pgCopyDb = `types_${process.pid}_copy`;
 
 async function recreatePgDatabase(name: string): Promise<void> {
   const c = new pg.Client(pgOptions);
@@ -33,8 +35,8 @@ async function writer(): Promise<mysql.Connection> {
   return c;
 }
 
-async function diffsOf(which: 'pg' | 'my', tables: string[]): Promise<TableDiff[]> {
-  return Promise.all(tables.map((t) => (which === 'pg' ? compareToPostgres(db, t, pgdb) : compareToMySql(db, t, target))));
+async function diffsOf(which: 'pg' | 'pgcopy' | 'my', tables: string[]): Promise<TableDiff[]> {
+  return Promise.all(tables.map((t) => (which === 'pg' ? compareToPostgres(db, t, pgdb) : which === 'pgcopy' ? compareToPostgres(db, t, pgCopyDb) : compareToMySql(db, t, target))));
 }
 
 async function waitConverged(what: string, diffs: () => Promise<TableDiff[]>, timeoutMs = 60_000): Promise<void> {
@@ -64,6 +66,7 @@ describe('type catalogue: snapshot and stream into PostgreSQL and MariaDB', () =
     }
     await c.end();
     await recreatePgDatabase(pgdb);
+    await recreatePgDatabase(pgCopyDb);
     dir = tempDir('types');
   });
   after(async () => {
@@ -80,11 +83,13 @@ describe('type catalogue: snapshot and stream into PostgreSQL and MariaDB', () =
       parallelism: 2,
       route: `  - source-table: ${db}\\..*\n    sink-table: ${target}.<>\n    replace-symbol: <>`,
     });
+    const pgCopyFile = writePipelineFile(dir, { name: 'types-pgcopy', tables: `${db}\\..*`, sink: 'postgres', pgDatabase: pgCopyDb, parallelism: 2 });
     const pgRun = startFerry(['run', pgFile]);
     const myRun = startFerry(['run', myFile]);
-    running.push(pgRun, myRun);
-    await waitFor('both pipelines streaming', async () => (await ferryStatus(pgFile)).phase === 'stream' && (await ferryStatus(myFile)).phase === 'stream', 60_000, 300).catch((e: unknown) => {
-      throw new Error(`${String(e)}\n--- pg:\n${pgRun.output().slice(-3000)}\n--- my:\n${myRun.output().slice(-3000)}`);
+    const pgCopyRun = startFerry(['run', pgCopyFile], { FERRY_PG_COPY_MIN_ROWS: '1' });
+    running.push(pgRun, myRun, pgCopyRun);
+    await waitFor('the pipelines streaming', async () => (await ferryStatus(pgFile)).phase === 'stream' && (await ferryStatus(myFile)).phase === 'stream' && (await ferryStatus(pgCopyFile)).phase === 'stream', 60_000, 300).catch((e: unknown) => {
+      throw new Error(`${String(e)}\n--- pg:\n${pgRun.output().slice(-3000)}\n--- my:\n${myRun.output().slice(-3000)}\n--- pg copy:\n${pgCopyRun.output().slice(-3000)}`);
     });
     await waitConverged('snapshot equal (pg)', () => diffsOf('pg', tables)).catch((e: unknown) => {
       throw new Error(`${String(e)}\n${pgRun.output().slice(-3000)}`);
@@ -105,6 +110,9 @@ describe('type catalogue: snapshot and stream into PostgreSQL and MariaDB', () =
     await c.end();
     await waitConverged('stream equal (pg)', () => diffsOf('pg', tables)).catch((e: unknown) => {
       throw new Error(`${String(e)}\n${pgRun.output().slice(-3000)}`);
+    });
+    await waitConverged('stream equal (pg, COPY + merge)', () => diffsOf('pgcopy', tables)).catch((e: unknown) => {
+      throw new Error(`${String(e)}\n${pgCopyRun.output().slice(-3000)}`);
     });
     await waitConverged('stream equal (mysql)', () => diffsOf('my', tables)).catch((e: unknown) => {
       throw new Error(`${String(e)}\n${myRun.output().slice(-3000)}`);
@@ -127,6 +135,9 @@ describe('type catalogue: snapshot and stream into PostgreSQL and MariaDB', () =
     await waitConverged('partial images equal (pg)', () => diffsOf('pg', tables)).catch((e: unknown) => {
       throw new Error(`${String(e)}\n${pgRun.output().slice(-3000)}`);
     });
+    await waitConverged('partial images equal (pg, COPY + merge)', () => diffsOf('pgcopy', tables)).catch((e: unknown) => {
+      throw new Error(`${String(e)}\n${pgCopyRun.output().slice(-3000)}`);
+    });
     await waitConverged('partial images equal (mysql)', () => diffsOf('my', tables)).catch((e: unknown) => {
       throw new Error(`${String(e)}\n${myRun.output().slice(-3000)}`);
     });
@@ -137,10 +148,10 @@ describe('type catalogue: snapshot and stream into PostgreSQL and MariaDB', () =
     await big.query(`INSERT INTO \`${db}\`.t_big VALUES (1, CONCAT(REPEAT(X'00FF', 9 * 1024 * 1024), X'20'), REPEAT('😀', 10))`);
     await big.query(`UPDATE \`${db}\`.t_big SET lt = 'changed' WHERE id = 1`);
     await big.end();
-    await waitConverged('BLOB over 16 MB equal', async () => [...(await diffsOf('pg', ['t_big'])), ...(await diffsOf('my', ['t_big']))], 90_000).catch((e: unknown) => {
-      throw new Error(`${String(e)}\n${pgRun.output().slice(-3000)}\n${myRun.output().slice(-3000)}`);
+    await waitConverged('BLOB over 16 MB equal', async () => [...(await diffsOf('pg', ['t_big'])), ...(await diffsOf('my', ['t_big'])), ...(await diffsOf('pgcopy', ['t_big']))], 90_000).catch((e: unknown) => {
+      throw new Error(`${String(e)}\n${pgRun.output().slice(-3000)}\n${myRun.output().slice(-3000)}\n${pgCopyRun.output().slice(-3000)}`);
     });
-    for (const r of [pgRun, myRun]) {
+    for (const r of [pgRun, myRun, pgCopyRun]) {
       r.child.kill('SIGTERM');
       assert.equal((await r.exited).code, 0, r.output().slice(-3000));
     }

@@ -22,7 +22,7 @@ import type { ColumnSchema, TableSchema } from '../../core/schema.js';
 import { CopyTextEncoder, pgStringLiteral, pgTextLiteral, quotePgIdent, quotePgTable } from './quote.js';
 import { newLossStats, pgColumnType, pgCopyWriter, pgEncoder, pgNotNull, type PgCopyWriter, type PgEncoder, type PgInput, type PgLossStats } from './type-map.js';
 import { PieceBuffers, copyTextRowsEncoder, type CopyTextRowsEncoder } from './copy-text.js';
-import { copyBinaryRowsEncoder, type CopyBinaryRowsEncoder } from './copy-binary.js';
+import { binaryTypeNames, copyBinaryRowsEncoder, copyBinaryValuesEncoder, type CopyBinaryRowsEncoder, type CopyBinaryValuesEncoder } from './copy-binary.js';
 import type { SnapshotTextChunk } from '../../core/text-rows.js';
 
 export const CHECKPOINT_TABLE = '_ferry_checkpoint';
@@ -102,6 +102,10 @@ interface TablePlan {
   binaryEncoder: CopyBinaryRowsEncoder | null;
   /** The target's primary key is the source key (null: not asked yet); see keyEnforced. */
   keyEnforced: boolean | null;
+  /** Stream rows → COPY binary into the stage tables (null: FERRY_PG_COPY=text). */
+  valuesEncoder: CopyBinaryValuesEncoder | null;
+  /** The target's column types read the binary forms (null: not asked yet); see stageBinary. */
+  binaryTypes: boolean | null;
 }
 
 type UpsertGroup = SharedUpsertGroup<TablePlan>;
@@ -181,7 +185,8 @@ export interface PostgresSinkOptions {
 }
 
 export function createPostgresSink(config: SinkConfig, pipelineName: string, options: PostgresSinkOptions = {}): PostgresSink {
-  const copyMinRows = options.copyMinRows ?? COPY_MIN_ROWS;
+  // FERRY_PG_COPY_MIN_ROWS=1 sends every row group through COPY + merge (tests of that path with few rows).
+  const copyMinRows = options.copyMinRows ?? (Number(process.env.FERRY_PG_COPY_MIN_ROWS) || COPY_MIN_ROWS);
   const zeroDate = config.zeroDate ?? 'null';
   if (config.database === null || config.database === '') {
     throw new FerryError('FERRY_CONFIG_INVALID', 'the PostgreSQL sink needs a database', {
@@ -264,6 +269,8 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
         textEncoder: copyTextRowsEncoder(target.source.columns, zeroDate, pk),
         binaryEncoder: copyBinary ? copyBinaryRowsEncoder(target.source.columns, zeroDate, pk) : null,
         keyEnforced: null,
+        valuesEncoder: copyBinary ? copyBinaryValuesEncoder(target.source.columns, zeroDate, pk) : null,
+        binaryTypes: null,
       };
       plans.set(target, plan);
     }
@@ -402,9 +409,41 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
     yield* out.finish();
   }
 
+  /**
+   * COPY of a group's rows into `table` (a stage table, typed like the target): in binary when
+   * the table's kinds, the target's column types and the values allow it (copy-binary.ts: the
+   * server parses no numeric, timestamp or bytea hex text, and text and bytes need no escaping),
+   * else in text. The binary stream is encoded whole before it is sent, so a value it cannot
+   * carry sends the group as text instead (a failed COPY would end the lane's transaction).
+   */
   async function copyRows(client: Client, table: string, names: string, g: UpsertGroup): Promise<void> {
+    const binary = g.plan.valuesEncoder !== null && (await targetTypesBinary(client, g.plan)) ? g.plan.valuesEncoder.encode(g.rows, g.present, stats, pieceBuffers) : null;
+    if (binary !== null) {
+      const copy = client.query(copyStreams.from(`COPY ${table} (${names}) FROM STDIN (FORMAT binary)`));
+      await pipeline(Readable.from(binary, { objectMode: false }), copy);
+      pieceBuffers.give(binary);
+      return;
+    }
     const copy = client.query(copyStreams.from(`COPY ${table} (${names}) FROM STDIN`));
     await pipeline(Readable.from(copyPieces(g), { objectMode: false }), copy);
+  }
+
+  /**
+   * Whether every column of the target has the type Ferry creates for it (binaryTypeNames), so
+   * that the stage tables copied from it read the binary forms; asked once per table plan (a plan
+   * is replaced when the target's columns change). A table made by hand with other types (bigint
+   * for an INT, say) is written in text, which the server converts.
+   */
+  async function targetTypesBinary(client: Client, plan: TablePlan): Promise<boolean> {
+    if (plan.binaryTypes !== null) return plan.binaryTypes;
+    const r = await client.query<{ name: string; typname: string }>(
+      `SELECT a.attname AS name, t.typname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+        WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped`,
+      [plan.qualified],
+    );
+    const types = new Map(r.rows.map((x) => [x.name, x.typname]));
+    plan.binaryTypes = plan.target.source.columns.every((c) => binaryTypeNames(c)?.includes(types.get(c.name) ?? '') === true);
+    return plan.binaryTypes;
   }
 
   /**
@@ -628,7 +667,7 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
     if (firstKey === null || lastKey === null) return false;
     const chunkStats = newLossStats();
     // Binary when the table's kinds and the chunk's values allow it (the server parses less), else text.
-    const binary = plan.binaryEncoder?.encode(text, chunkStats, pieceBuffers) ?? null;
+    const binary = plan.binaryEncoder !== null && (await targetTypesBinary(client, plan)) ? plan.binaryEncoder.encode(text, chunkStats, pieceBuffers) : null;
     const pieces = binary ?? plan.textEncoder.encode(text, chunkStats, pieceBuffers);
     try {
       if (!(await keyEnforced(client, plan)) && !(await keyRangeFree(client, plan, firstKey, lastKey))) return false;
