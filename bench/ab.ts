@@ -6,6 +6,7 @@
  *   node dist/bench/ab.js --changes 300000 --rounds 4 --a 'parallelism: 2' --b 'parallelism: 3'
  *   node dist/bench/ab.js --b-env 'FERRY_MYSQL_BULK=off'     # same settings, other environment
  *   node dist/bench/ab.js --a-ferry /tmp/base/bin/ferry      # a built worktree of another commit
+ *   node dist/bench/ab.js --b 'sink.batch.max-rows: 2000' --b-node '--cpu-prof --cpu-prof-dir=/tmp/prof'
  *
  * Each variant streams into its own copy of the data (schemas ab_a and ab_b on the serial
  * replica's server, :53307, whose replication is stopped): both copies start equal and get the
