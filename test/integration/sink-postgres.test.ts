@@ -494,6 +494,32 @@ test('a target table made by hand with other column types: COPY + merge writes i
   assert.deepEqual(c, { n, s: String(((n - 1) * n) / 2 * 10 + n), v: 'r1' });
 });
 
+test('a target column changed by hand while lanes write: stages made before and after the change both land', async () => {
+  const t = target({ ...small.source, name: 'changed_by_hand' });
+  await sink.prepare([t], never);
+  const n = COPY_MIN_ROWS + 10;
+  const batch = (round: number): KeyAction[] => Array.from({ length: n }, (_, i): KeyAction => ({ kind: 'upsert', table: t, row: [i, `r${round}`, i * 10 + round] }));
+  const first = await sink.openLane(0);
+  try {
+    await first.write({ actions: batch(0), checkpoint: 'changed-0' }, never);
+    // w integer → bigint: the first lane's stage keeps int4 (binary fits it, the merge converts);
+    // a stage made now is int8 and takes text.
+    await admin.query(`ALTER TABLE ${SCHEMA}.changed_by_hand ALTER COLUMN w TYPE bigint`);
+    await first.write({ actions: batch(1), checkpoint: 'changed-1' }, never);
+    const second = await sink.openLane(1);
+    try {
+      await Promise.all([second.write({ actions: batch(2), checkpoint: 'changed-2' }, never), first.write({ actions: batch(3), checkpoint: 'changed-3' }, never)]);
+    } finally {
+      await second.close();
+    }
+  } finally {
+    await first.close();
+  }
+  const [c] = await rows(`SELECT count(*)::int AS n, count(DISTINCT v)::int AS v FROM ${SCHEMA}.changed_by_hand`);
+  assert.equal(c?.n, n);
+  assert.equal(c?.v, 1, 'every row from one of the last two writes');
+});
+
 test('hostile identifiers end to end (schema, table, columns)', async () => {
   const names = ['a"b', "o'neil", 'say `hi`', 'd.o.t', '100%', 'ünïcødé 😀', 'select', '-- x', 'back\\slash', 'Mixed'];
   const source: TableSchema = {

@@ -104,7 +104,7 @@ interface TablePlan {
   keyEnforced: boolean | null;
   /** Stream rows → COPY binary into the stage tables (null: FERRY_PG_COPY=text). */
   valuesEncoder: CopyBinaryValuesEncoder | null;
-  /** The target's column types read the binary forms (null: not asked yet); see stageBinary. */
+  /** The target's column types read the binary forms (null: not asked yet); see targetTakesBinary. */
   binaryTypes: boolean | null;
 }
 
@@ -410,14 +410,15 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
   }
 
   /**
-   * COPY of a group's rows into `table` (a stage table, typed like the target): in binary when
-   * the table's kinds, the target's column types and the values allow it (copy-binary.ts: the
-   * server parses no numeric, timestamp or bytea hex text, and text and bytes need no escaping),
-   * else in text. The binary stream is encoded whole before it is sent, so a value it cannot
-   * carry sends the group as text instead (a failed COPY would end the lane's transaction).
+   * COPY of a group's rows into `table` (a stage table, or the target itself): in binary when
+   * `binaryTypes` (the table's columns read the binary forms, see columnsTakeBinary) and the
+   * group's kinds and values allow it (copy-binary.ts: the server parses no numeric, timestamp or
+   * bytea hex text, and text and bytes need no escaping), else in text. The binary stream is
+   * encoded whole before it is sent, so a value it cannot carry sends the group as text instead
+   * (a failed COPY would end the lane's transaction).
    */
-  async function copyRows(client: Client, table: string, names: string, g: UpsertGroup): Promise<void> {
-    const binary = g.plan.valuesEncoder !== null && (await targetTypesBinary(client, g.plan)) ? g.plan.valuesEncoder.encode(g.rows, g.present, stats, pieceBuffers) : null;
+  async function copyRows(client: Client, table: string, names: string, g: UpsertGroup, binaryTypes: boolean): Promise<void> {
+    const binary = binaryTypes && g.plan.valuesEncoder !== null ? g.plan.valuesEncoder.encode(g.rows, g.present, stats, pieceBuffers) : null;
     if (binary !== null) {
       const copy = client.query(copyStreams.from(`COPY ${table} (${names}) FROM STDIN (FORMAT binary)`));
       await pipeline(Readable.from(binary, { objectMode: false }), copy);
@@ -429,20 +430,24 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
   }
 
   /**
-   * Whether every column of the target has the type Ferry creates for it (binaryTypeNames), so
-   * that the stage tables copied from it read the binary forms; asked once per table plan (a plan
-   * is replaced when the target's columns change). A table made by hand with other types (bigint
-   * for an INT, say) is written in text, which the server converts.
+   * Whether the columns of `relation` (a target or stage table) that `columns` name have the types
+   * Ferry creates for them (binaryTypeNames), so that COPY binary fields read as written. A table
+   * made by hand with other types (bigint for an INT, say) is written in text, which the server
+   * converts.
    */
-  async function targetTypesBinary(client: Client, plan: TablePlan): Promise<boolean> {
-    if (plan.binaryTypes !== null) return plan.binaryTypes;
+  async function columnsTakeBinary(client: Client, relation: string, columns: readonly ColumnSchema[]): Promise<boolean> {
     const r = await client.query<{ name: string; typname: string }>(
       `SELECT a.attname AS name, t.typname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
         WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped`,
-      [plan.qualified],
+      [relation],
     );
     const types = new Map(r.rows.map((x) => [x.name, x.typname]));
-    plan.binaryTypes = plan.target.source.columns.every((c) => binaryTypeNames(c)?.includes(types.get(c.name) ?? '') === true);
+    return columns.every((c) => binaryTypeNames(c)?.includes(types.get(c.name) ?? '') === true);
+  }
+
+  /** columnsTakeBinary of a target table, asked once per table plan (a plan is replaced when the target's columns change). */
+  async function targetTakesBinary(client: Client, plan: TablePlan): Promise<boolean> {
+    plan.binaryTypes ??= await columnsTakeBinary(client, plan.qualified, plan.target.source.columns);
     return plan.binaryTypes;
   }
 
@@ -453,18 +458,28 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
    * every small lane batch write a dozen catalog rows. A table plan is replaced when the target's
    * columns change, so a stage never has outdated column types.
    */
-  const stages = new WeakMap<Client, WeakMap<TablePlan, Map<string, string>>>();
+  const stages = new WeakMap<Client, WeakMap<TablePlan, Map<string, Stage>>>();
 
-  async function stageFor(client: Client, plan: TablePlan, names: string): Promise<string> {
+  /** A stage table: its quoted name, and whether COPY binary fits its column types (columnsTakeBinary when it was made). */
+  interface Stage {
+    name: string;
+    binary: boolean;
+  }
+
+  async function stageFor(client: Client, plan: TablePlan, present: readonly number[], names: string): Promise<Stage> {
     let byPlan = stages.get(client);
     if (!byPlan) stages.set(client, (byPlan = new WeakMap()));
     let byNames = byPlan.get(plan);
     if (!byNames) byPlan.set(plan, (byNames = new Map()));
     let stage = byNames.get(names);
     if (stage === undefined) {
-      stage = quotePgIdent(`_ferry_stage_${++stageCounter}`);
+      const name = quotePgIdent(`_ferry_stage_${++stageCounter}`);
       // Only the present columns, typed like the target, without its NOT NULL constraints.
-      await client.query(`CREATE TEMPORARY TABLE ${stage} ON COMMIT DELETE ROWS AS SELECT ${names} FROM ${plan.qualified} WITH NO DATA`);
+      await client.query(`CREATE TEMPORARY TABLE ${name} ON COMMIT DELETE ROWS AS SELECT ${names} FROM ${plan.qualified} WITH NO DATA`);
+      // Its types are the target's as of now: a target column changed by hand later leaves this
+      // stage as it is (the merge converts), and a stage made after such a change sees it.
+      const binary = plan.valuesEncoder !== null && (await columnsTakeBinary(client, name, present.map((i) => plan.target.source.columns[i] as ColumnSchema)));
+      stage = { name, binary };
       byNames.set(names, stage);
     }
     return stage;
@@ -485,7 +500,7 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
   async function copyMerge(client: Client, g: UpsertGroup, signal: AbortSignal, held: HeldStatements | null): Promise<void> {
     const { plan, present } = g;
     const names = present.map((i) => plan.cols[i] as string).join(', ');
-    const stage = await stageFor(client, plan, names);
+    const { name: stage, binary } = await stageFor(client, plan, present, names);
     if (signal.aborted) throw abortError(signal);
     // A write plan has one group per table and column set, so a stage is normally used once per
     // transaction; a second use in the same transaction must not merge the first one's rows again
@@ -499,7 +514,7 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
     used.add(stage);
     // The COPY fills the session's own stage table: held statements (target tables only) may
     // run after it without changing what either does.
-    await copyRows(client, stage, names, g);
+    await copyRows(client, stage, names, g, binary);
     if (signal.aborted) throw abortError(signal);
     const merge = `INSERT INTO ${plan.qualified} (${names}) SELECT ${names} FROM ${stage}${conflictClause(plan, present)}`;
     if (held !== null) held.add(merge, plan.target);
@@ -605,7 +620,7 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
     if (!(await keyRangeFree(client, plan, keyOf(rows[0] as Row), keyOf(rows[rows.length - 1] as Row)))) return false;
     if (signal.aborted) throw abortError(signal);
     try {
-      await copyRows(client, plan.qualified, plan.cols.join(', '), g);
+      await copyRows(client, plan.qualified, plan.cols.join(', '), g, await targetTakesBinary(client, plan));
     } catch (e) {
       if (isConnectionError(e) || isFerryError(e)) throw e;
       return false;
@@ -667,7 +682,7 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
     if (firstKey === null || lastKey === null) return false;
     const chunkStats = newLossStats();
     // Binary when the table's kinds and the chunk's values allow it (the server parses less), else text.
-    const binary = plan.binaryEncoder !== null && (await targetTypesBinary(client, plan)) ? plan.binaryEncoder.encode(text, chunkStats, pieceBuffers) : null;
+    const binary = plan.binaryEncoder !== null && (await targetTakesBinary(client, plan)) ? plan.binaryEncoder.encode(text, chunkStats, pieceBuffers) : null;
     const pieces = binary ?? plan.textEncoder.encode(text, chunkStats, pieceBuffers);
     try {
       if (!(await keyEnforced(client, plan)) && !(await keyRangeFree(client, plan, firstKey, lastKey))) return false;
