@@ -88,6 +88,28 @@ function opOf(col: ColumnSchema): Op | null {
   }
 }
 
+/** Writes the stream header at the start of `b`; returns the position after it. */
+function startStream(b: Buffer, dv: DataView): number {
+  const p = SIGNATURE.copy(b, 0);
+  dv.setInt32(p, 0); // flags
+  dv.setInt32(p + 4, 0); // header extension length
+  return p + 8;
+}
+
+/**
+ * Ends a stream whose last piece `b` is written up to `p`: the trailer, in a new piece when the
+ * last field filled `b` to the byte (a NULL needs only its 4), and the last piece(s) into `pieces`.
+ */
+function endStream(pieces: Buffer[], b: Buffer, p: number, newPiece: (n: number) => Buffer): void {
+  if (p + 2 > b.length) {
+    pieces.push(b.subarray(0, p));
+    b = newPiece(2);
+    p = 0;
+  }
+  b.writeInt16BE(-1, p);
+  pieces.push(b.subarray(0, p + 2));
+}
+
 /** Encodes whole TextRows of one table into COPY binary pieces. */
 export interface CopyBinaryRowsEncoder {
   /**
@@ -328,10 +350,7 @@ export function copyBinaryRowsEncoder(columns: readonly ColumnSchema[], policy: 
       // The output buffer, its view and position stay locals of this loop (no closure writes them:
       // a captured variable is a context slot, and the loop ran at a third of the speed).
       try {
-        p += SIGNATURE.copy(b, p);
-        dv.setInt32(p, 0); // flags
-        dv.setInt32(p + 4, 0); // header extension length
-        p += 8;
+        p = startStream(b, dv);
         for (let r = 0; r < rowCount; r++) {
           const bi = rowBuffer[r] as number;
           if (bi !== current) {
@@ -442,21 +461,12 @@ export function copyBinaryRowsEncoder(columns: readonly ColumnSchema[], policy: 
             }
           }
         }
-        // The last field may have filled the piece to the byte (a NULL needs only its 4).
-        if (p + 2 > cap) {
-          pieces.push(b.subarray(0, p));
-          b = newPiece(2);
-          dv = new DataView(b.buffer, b.byteOffset, b.length);
-          p = 0;
-        }
-        dv.setInt16(p, -1); // trailer
-        p += 2;
+        endStream(pieces, b, p, newPiece);
       } catch (e) {
         if (e !== NOT_BINARY) throw e;
         pool?.give(pieces);
         return null;
       }
-      pieces.push(b.subarray(0, p));
       stats.nulCharsStripped += chunkStats.nulCharsStripped;
       stats.zeroDatesReplaced += chunkStats.zeroDatesReplaced;
       return pieces;
@@ -560,10 +570,7 @@ export function copyBinaryValuesEncoder(columns: readonly ColumnSchema[], policy
       let p = 0;
       // As in copyBinaryRowsEncoder: the buffer, its view and position stay locals of this loop.
       try {
-        p += SIGNATURE.copy(b, p);
-        dv.setInt32(p, 0); // flags
-        dv.setInt32(p + 4, 0); // header extension length
-        p += 8;
+        p = startStream(b, dv);
         for (let r = 0; r < rows.length; r++) {
           const row = rows[r] as Row;
           for (let j = 0; j < width; j++) {
@@ -700,20 +707,12 @@ export function copyBinaryValuesEncoder(columns: readonly ColumnSchema[], policy
             }
           }
         }
-        if (p + 2 > cap) {
-          pieces.push(b.subarray(0, p));
-          b = newPiece(2);
-          dv = new DataView(b.buffer, b.byteOffset, b.length);
-          p = 0;
-        }
-        dv.setInt16(p, -1); // trailer
-        p += 2;
+        endStream(pieces, b, p, newPiece);
       } catch (e) {
         if (e !== NOT_BINARY) throw e;
         pool?.give(pieces);
         return null;
       }
-      pieces.push(b.subarray(0, p));
       stats.nulCharsStripped += chunkStats.nulCharsStripped;
       stats.zeroDatesReplaced += chunkStats.zeroDatesReplaced;
       return pieces;
