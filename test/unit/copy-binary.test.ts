@@ -305,10 +305,19 @@ describe('COPY binary from stream values', () => {
     assert.deepEqual(parse(Buffer.concat(pieces)).map((row) => row[0]), nulls);
   });
 
-  it('a value longer than a piece gets a piece of its size', () => {
-    const long = 'ü'.repeat(5000);
-    const r = encodeValues({ ...str, maxChars: null, lob: true }, [long, 'x'], 'null', false, 64);
-    assert.deepEqual(r.fields?.map((b) => b?.toString('utf8')), [long, 'x']);
+  it('a value longer than a piece gets a piece of its size (long text: its exact UTF-8 length)', () => {
+    const type: LogicalType = { ...str, maxChars: null, lob: true };
+    for (const long of ['ü'.repeat(5000), 'ü'.repeat(20000), '😀'.repeat(9000)]) {
+      const r = encodeValues(type, [long, 'x'], 'null', false, 64);
+      assert.deepEqual(r.fields?.map((b) => b?.toString('utf8')), [long, 'x']);
+    }
+    const enc = copyBinaryValuesEncoder([col(type)], 'null', [], 64);
+    const long = 'ü'.repeat(20000);
+    const pieces = enc.encode([[long]], [0], newLossStats());
+    assert.ok(pieces);
+    // Field count, length word and the 40,000 bytes: no room reserved for three bytes per unit.
+    const big = pieces.find((p) => p.length > 1000);
+    assert.equal(big?.buffer.byteLength, 2 + 4 + 40000);
   });
 
   it('the pg_type names a target column must have', () => {

@@ -539,6 +539,14 @@ function writeUtf8(b: Buffer, s: string, offset: number): number {
 }
 
 /**
+ * Bytes to reserve for the UTF-8 of `s`: three per UTF-16 unit for short text (no scan), the
+ * exact length for long text (a multi-MB value would otherwise reserve three times its size).
+ */
+function utf8Bound(s: string): number {
+  return s.length <= 16384 ? s.length * 3 : Buffer.byteLength(s, 'utf8');
+}
+
+/**
  * The encoder of stream rows for a table's columns (`columns` all of them, in order; each encode
  * names the columns present) under a zero-date policy; `pk` are the key column indexes. The rows
  * PostgreSQL stores are the ones the COPY text path stores (pgCopyWriter): the lossy cases go
@@ -585,11 +593,11 @@ export function copyBinaryValuesEncoder(columns: readonly ColumnSchema[], policy
               switch (op) {
                 case Op.Text:
                   str = typeof v === 'string' && !v.includes('\u0000') ? v : ((encoders[j] as PgEncoder)(v) as string);
-                  need = 4 + str.length * 3;
+                  need = 4 + utf8Bound(str);
                   break;
                 case Op.Jsonb:
                   str = typeof v === 'string' && !v.includes('\\u0000') ? v : ((encoders[j] as PgEncoder)(v) as string);
-                  need = 5 + str.length * 3;
+                  need = 5 + utf8Bound(str);
                   break;
                 case Op.Bytes:
                   bytes = Buffer.isBuffer(v) ? v : ((encoders[j] as PgEncoder)(v) as Buffer);
