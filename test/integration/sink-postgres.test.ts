@@ -520,6 +520,28 @@ test('a target column changed by hand while lanes write: stages made before and 
   assert.equal(c?.v, 1, 'every row from one of the last two writes');
 });
 
+test('a value the stage refuses in a binary COPY (too long for its varchar): the lane write fails naming the key, nothing lands', async () => {
+  const t = target({ ...small.source, name: 'too_long' });
+  await sink.prepare([t], never);
+  const n = COPY_MIN_ROWS + 10;
+  const actions = Array.from({ length: n }, (_, i): KeyAction => ({ kind: 'upsert', table: t, row: [i, i === 123 ? 'x'.repeat(21) : `v${i}`, i] }));
+  const lane = await sink.openLane(2);
+  try {
+    await assert.rejects(lane.write({ actions, checkpoint: 'too-long' }, never), (e) => {
+      assert.ok(isFerryError(e, 'FERRY_SINK_WRITE'), String(e));
+      assert.match(e.message, /too_long/);
+      assert.match(e.message, /key \(123\)/);
+      return true;
+    });
+    // The lane goes on: the next write lands.
+    await lane.write({ actions: actions.map((a, i) => (i === 123 ? { kind: 'upsert', table: t, row: [123, 'fixed', 123] } : a)), checkpoint: 'too-long-2' }, never);
+  } finally {
+    await lane.close();
+  }
+  const [c] = await rows(`SELECT count(*)::int AS n FROM ${SCHEMA}.too_long`);
+  assert.equal(c?.n, n);
+});
+
 test('hostile identifiers end to end (schema, table, columns)', async () => {
   const names = ['a"b', "o'neil", 'say `hi`', 'd.o.t', '100%', 'ünïcødé 😀', 'select', '-- x', 'back\\slash', 'Mixed'];
   const source: TableSchema = {
