@@ -334,6 +334,8 @@ interface Ctx {
   perTable: number;
   results: Map<string, Sample[]>;
   notes: string[];
+  /** Seconds each timed streaming run waited for the servers to go quiet (waitQuiet). */
+  quietWaits: number[];
   workloads: { start: BinlogCoord; end: BinlogCoord; changes: number }[];
   lastFerryMaria: string | null;
   lastFerryPg: string | null;
@@ -358,6 +360,25 @@ function serverPid(name: string): number {
     }
   }
   return 0;
+}
+
+/** Most a timed streaming run waits for the servers to go quiet. */
+const QUIET_MAX_S = 30;
+
+/**
+ * Waits until the bench servers together use under a tenth of a core over half a second (the
+ * previous run's purge, page flushing and checkpoints are done), at most QUIET_MAX_S; returns
+ * the seconds waited. Every timed streaming run starts this way, whichever tool it is.
+ */
+async function waitQuiet(): Promise<number> {
+  const pids = ['source', 'replica', 'replica-par', 'postgres'].map(serverPid).filter((p) => p > 0);
+  const total = (): number => pids.reduce((sum, pid) => sum + serverCpuSeconds(pid), 0);
+  const t0 = Date.now();
+  for (;;) {
+    const c0 = total();
+    await sleep(500);
+    if (total() - c0 < 0.05 || Date.now() - t0 > QUIET_MAX_S * 1000) return (Date.now() - t0) / 1000;
+  }
 }
 
 /** CPU seconds each named server uses while `fn` runs (plus what `fn` reports for itself). */
@@ -422,6 +443,7 @@ async function setup(o: Options): Promise<Ctx> {
         ? ['the build had type errors in files other engineers were editing (tsc still emitted the JS); the measured build is the frozen copy made at the start of the run']
         : []),
     ],
+    quietWaits: [],
     workloads: [],
     lastFerryMaria: null,
     lastFerryPg: null,
@@ -570,29 +592,44 @@ async function streaming(ctx: Ctx): Promise<void> {
     await waitReplica(ctx.repA, w.end, 'read', 600);
     await waitReplica(ctx.repB, w.end, 'read', 600);
 
+    // The four timed runs of this workload, in an order that rotates with the repetition: each
+    // tool runs first once in every four repetitions. Before each, the servers are left to go
+    // quiet (the previous apply's purge and page flushing use the same two cores).
+    const runs: (() => Promise<void>)[] = [];
     for (const [key, c, dir] of [
       ['streaming-mariadb/replica', ctx.repA, 'replica'],
       ['streaming-mariadb/replica-par2', ctx.repB, 'replica-par'],
     ] as const) {
-      const t = await withServerCpu({ target: dir }, () =>
-        timed(async () => {
-          await q(c, 'START SLAVE SQL_THREAD');
-          await waitReplica(c, w.end, 'exec', 3600);
-        }),
-      );
-      record(ctx, key, { seconds: t.value.seconds, rows: w.changes, bytes, cpu: t.cpu });
+      runs.push(async () => {
+        const t = await withServerCpu({ target: dir }, () =>
+          timed(async () => {
+            await q(c, 'START SLAVE SQL_THREAD');
+            await waitReplica(c, w.end, 'exec', 3600);
+          }),
+        );
+        record(ctx, key, { seconds: t.value.seconds, rows: w.changes, bytes, cpu: t.cpu });
+      });
     }
-
-    if (ctx.lastFerryMaria) {
-      const pm = writePipeline({ name: `stream-maria-${rep}`, tables: `${SCHEMA}\\..*`, mode: w.start, sink: 'mariadb', targetSchema: ctx.lastFerryMaria });
-      const { value: rm, cpu } = await withServerCpu({ source: 'source', target: 'replica' }, () => runFerry(ctx, pm, 'mariadb', w.end));
-      record(ctx, 'streaming-mariadb/ferry', { seconds: rm.seconds, rows: w.changes, bytes, peakRssKb: rm.peakRssKb, cpu: { ferry: rm.cpuSeconds, ...cpu }, ...(rm.startupS !== undefined ? { startupS: rm.startupS } : {}) });
+    const maria = ctx.lastFerryMaria;
+    if (maria) {
+      runs.push(async () => {
+        const pm = writePipeline({ name: `stream-maria-${rep}`, tables: `${SCHEMA}\\..*`, mode: w.start, sink: 'mariadb', targetSchema: maria });
+        const { value: rm, cpu } = await withServerCpu({ source: 'source', target: 'replica' }, () => runFerry(ctx, pm, 'mariadb', w.end));
+        record(ctx, 'streaming-mariadb/ferry', { seconds: rm.seconds, rows: w.changes, bytes, peakRssKb: rm.peakRssKb, cpu: { ferry: rm.cpuSeconds, ...cpu }, ...(rm.startupS !== undefined ? { startupS: rm.startupS } : {}) });
+      });
     }
-
-    if (ctx.lastFerryPg) {
-      const pp = writePipeline({ name: `stream-pg-${rep}`, tables: `${SCHEMA}\\..*`, mode: w.start, sink: 'postgres', targetSchema: ctx.lastFerryPg });
-      const { value: rp, cpu } = await withServerCpu({ source: 'source', target: 'postgres' }, () => runFerry(ctx, pp, 'postgres', w.end));
-      record(ctx, 'streaming-postgres/ferry', { seconds: rp.seconds, rows: w.changes, bytes, peakRssKb: rp.peakRssKb, cpu: { ferry: rp.cpuSeconds, ...cpu }, ...(rp.startupS !== undefined ? { startupS: rp.startupS } : {}) });
+    const pgTarget = ctx.lastFerryPg;
+    if (pgTarget) {
+      runs.push(async () => {
+        const pp = writePipeline({ name: `stream-pg-${rep}`, tables: `${SCHEMA}\\..*`, mode: w.start, sink: 'postgres', targetSchema: pgTarget });
+        const { value: rp, cpu } = await withServerCpu({ source: 'source', target: 'postgres' }, () => runFerry(ctx, pp, 'postgres', w.end));
+        record(ctx, 'streaming-postgres/ferry', { seconds: rp.seconds, rows: w.changes, bytes, peakRssKb: rp.peakRssKb, cpu: { ferry: rp.cpuSeconds, ...cpu }, ...(rp.startupS !== undefined ? { startupS: rp.startupS } : {}) });
+      });
+    }
+    const first = (rep - 1) % runs.length;
+    for (const run of [...runs.slice(first), ...runs.slice(0, first)]) {
+      ctx.quietWaits.push(await waitQuiet());
+      await run();
     }
 
     const expected = await mariaCounts(ctx.src, SCHEMA);
@@ -792,7 +829,7 @@ function report(ctx: Ctx, env: string, command: string, profileText: string, wal
   lines.push(
     `- Dataset: 8 tables × ${fmt(ctx.perTable)} rows = ${fmt(ctx.rows)} rows, ${fmt(ctx.bytes / 1e6, 1)} MB of values (BIGINT key, INT, VARCHAR with non-ASCII, TEXT with NULLs/tabs/newlines/backslashes, DECIMAL(12,2), DATETIME(6), JSON, ENUM, BLOB); MB/s of snapshots are over these value bytes, MB/s of streaming and decoding over the binlog bytes of the range.`,
     `- Snapshot: Ferry \`scan.startup.mode: snapshot\` (default parallelism 2, chunk size 8096, batch.max-rows 5000) into a fresh database/schema, timed from process start to exit; the native tools are timed from start to end of the pipeline. MariaDB targets are the serial replica's server (no binlog there), PostgreSQL targets have the tables Ferry created (COPY targets are \`LIKE ... INCLUDING ALL\` of them).`,
-    `- Streaming: ${fmt(Math.round(500_000 * ctx.o.scale))} changes per workload (35% inserts, 45% updates, 20% deletes, 10 per transaction), a new workload per repetition; the replicas' SQL threads are stopped while it runs and the IO threads have fetched it all before timing starts. Replica: \`START SLAVE SQL_THREAD\` until Exec_Master_Log_Pos reaches the end. Ferry: \`ferry run\` with \`specific-offset\` at the workload start until every lane's checkpoint row in the target (or the pipeline checkpoint in its state file) reaches the end; the time includes process start (see above). Targets hold the pre-workload data (Ferry: its own last snapshot).`,
+    `- Streaming: ${fmt(Math.round(500_000 * ctx.o.scale))} changes per workload (35% inserts, 45% updates, 20% deletes, 10 per transaction), a new workload per repetition; the replicas' SQL threads are stopped while it runs and the IO threads have fetched it all before timing starts. The timed runs of a workload (serial replica, parallel replica, Ferry → MariaDB, Ferry → PostgreSQL) take turns going first, one more place per repetition, and each starts once the servers are quiet (together under 0.1 core over 0.5 s, at most ${QUIET_MAX_S} s${ctx.quietWaits.length > 0 ? `; waited ${fmt(Math.min(...ctx.quietWaits), 1)}–${fmt(Math.max(...ctx.quietWaits), 1)} s` : ''}): an apply's purge and page flushing would otherwise slow whichever run comes next on the same two cores. Replica: \`START SLAVE SQL_THREAD\` until Exec_Master_Log_Pos reaches the end. Ferry: \`ferry run\` with \`specific-offset\` at the workload start until every lane's checkpoint row in the target (or the pipeline checkpoint in its state file) reaches the end; the time includes process start (see above). Targets hold the pre-workload data (Ferry: its own last snapshot).`,
     `- Decoding: the first workload's binlog range, every row of every rows event decoded with all values (Ferry: \`decodeRows\` with the table schemas from information_schema; zongji: its row objects), each in its own process.`,
     `- Big transaction: ${fmt(ctx.o.txRows)} rows inserted by one statement in one transaction, streamed by Ferry from the position before it.`,
     '- Every target is checked against the source (row count and SUM(qty) per table) after each run.',
