@@ -110,6 +110,13 @@ function endStream(pieces: Buffer[], b: Buffer, p: number, newPiece: (n: number)
   pieces.push(b.subarray(0, p + 2));
 }
 
+/** The pieces of a finished encode, its lossy-case counts added to `stats`. */
+function accepted(pieces: Buffer[], stats: PgLossStats, chunkStats: PgLossStats): Buffer[] {
+  stats.nulCharsStripped += chunkStats.nulCharsStripped;
+  stats.zeroDatesReplaced += chunkStats.zeroDatesReplaced;
+  return pieces;
+}
+
 /** Encodes whole TextRows of one table into COPY binary pieces. */
 export interface CopyBinaryRowsEncoder {
   /**
@@ -467,9 +474,7 @@ export function copyBinaryRowsEncoder(columns: readonly ColumnSchema[], policy: 
         pool?.give(pieces);
         return null;
       }
-      stats.nulCharsStripped += chunkStats.nulCharsStripped;
-      stats.zeroDatesReplaced += chunkStats.zeroDatesReplaced;
-      return pieces;
+      return accepted(pieces, stats, chunkStats);
     },
   };
 }
@@ -721,9 +726,7 @@ export function copyBinaryValuesEncoder(columns: readonly ColumnSchema[], policy
         pool?.give(pieces);
         return null;
       }
-      stats.nulCharsStripped += chunkStats.nulCharsStripped;
-      stats.zeroDatesReplaced += chunkStats.zeroDatesReplaced;
-      return pieces;
+      return accepted(pieces, stats, chunkStats);
     },
   };
 }
