@@ -24,7 +24,8 @@ import { fileURLToPath } from 'node:url';
 import mysql, { type Connection } from 'mysql2/promise';
 import pg from 'pg';
 import { SCHEMA, tableNames, workloadScript, type WorkloadState } from './dataset.js';
-import { compareCoord, masterStatus, median, q, serverCpuSeconds, sh, sleep, trackNode, type BinlogCoord } from './lib.js';
+import { busyCores, compareCoord, machineJiffies, masterStatus, median, q, serverCpuSeconds, sh, sleep, trackNode, type BinlogCoord } from './lib.js';
+import { cpus } from 'node:os';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const RUN = join(ROOT, '.run', 'bench');
@@ -183,7 +184,7 @@ async function main(): Promise<void> {
   };
   const bytesBefore = await fileBytes();
   const state = await stateFromSource(src);
-  const results: Record<string, { s: number[]; ferry: number[]; target: number[] }> = { a: { s: [], ferry: [], target: [] }, b: { s: [], ferry: [], target: [] } };
+  const results: Record<string, { s: number[]; ferry: number[]; target: number[]; busy: number[] }> = { a: { s: [], ferry: [], target: [], busy: [] }, b: { s: [], ferry: [], target: [], busy: [] } };
   for (let round = 1; round <= o.rounds; round++) {
     const w = workloadScript(state, o.changes, 1000 + round);
     const file = join(AB, `workload.sql`);
@@ -213,14 +214,17 @@ async function main(): Promise<void> {
       // The servers' background work of the last run (purge, page flushing) settles first.
       await sleep(o.settle * 1000);
       const cpu0 = serverCpuSeconds(targetPid);
+      const machine0 = machineJiffies();
       const r = await trackNode([...v.node, v.ferry, 'run', pfile], join(AB, 'logs', `${name}.log`), { until: caughtUp, timeoutS: 900, env: v.env });
+      const busy = busyCores(machine0, machineJiffies(), cpus().length);
       const target = serverCpuSeconds(targetPid) - cpu0;
       if (!r.reachedUntil) throw new Error(`variant ${v.key} ended before catching up (exit ${r.code}); see ${join(AB, 'logs', `${name}.log`)}`);
-      const res = results[v.key] as { s: number[]; ferry: number[]; target: number[] };
+      const res = results[v.key] as { s: number[]; ferry: number[]; target: number[]; busy: number[] };
       res.s.push(r.seconds);
       res.ferry.push(r.cpuSeconds);
       res.target.push(target);
-      log(`round ${round} ${v.key}: ${r.seconds.toFixed(2)} s, CPU ferry ${r.cpuSeconds.toFixed(2)} target ${target.toFixed(2)} (${w.changes} changes)`);
+      res.busy.push(busy);
+      log(`round ${round} ${v.key}: ${r.seconds.toFixed(2)} s, CPU ferry ${r.cpuSeconds.toFixed(2)} target ${target.toFixed(2)}, machine ${busy.toFixed(2)} cores busy (${w.changes} changes)`);
     }
   }
   // Both copies must hold the same rows as the source.
@@ -235,11 +239,11 @@ async function main(): Promise<void> {
   }
   const bytesAfter = await fileBytes();
   for (const v of o.variants) {
-    const r = results[v.key] as { s: number[]; ferry: number[]; target: number[] };
+    const r = results[v.key] as { s: number[]; ferry: number[]; target: number[]; busy: number[] };
     const mb = (b: number | undefined): string => ((b ?? 0) / 2 ** 20).toFixed(0);
     if (o.sink === 'mariadb') process.stdout.write(`${v.key}: tablespace files ${mb(bytesBefore[v.key])} → ${mb(bytesAfter[v.key])} MB\n`);
     process.stdout.write(
-      `${v.key} [${v.pipeline || 'defaults'}${Object.keys(v.env).length ? ` env ${JSON.stringify(v.env)}` : ''}${v.ferry !== FERRY ? ` ${v.ferry}` : ''}]: median ${median(r.s).toFixed(2)} s (${r.s.map((x) => x.toFixed(2)).join(' ')}), CPU ferry ${median(r.ferry).toFixed(2)} target ${median(r.target).toFixed(2)}\n`,
+      `${v.key} [${v.pipeline || 'defaults'}${Object.keys(v.env).length ? ` env ${JSON.stringify(v.env)}` : ''}${v.ferry !== FERRY ? ` ${v.ferry}` : ''}]: median ${median(r.s).toFixed(2)} s (${r.s.map((x) => x.toFixed(2)).join(' ')}), CPU ferry ${median(r.ferry).toFixed(2)} target ${median(r.target).toFixed(2)}, machine ${median(r.busy).toFixed(2)} cores busy\n`,
     );
   }
   await Promise.all([src.end(), rep.end(), repPar.end(), pgc.end()]);

@@ -102,6 +102,19 @@ export function readCpuSeconds(pid: number, withChildren = false): number {
   }
 }
 
+/** Jiffies of the whole machine from /proc/stat: busy (all but idle and iowait) and total. */
+export function machineJiffies(): { busy: number; total: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { busy: total - (f[3] ?? 0) - (f[4] ?? 0), total };
+}
+
+/** Cores busy on average between two machineJiffies readings (all processes, the kernel included). */
+export function busyCores(a: { busy: number; total: number }, b: { busy: number; total: number }, cores: number): number {
+  const total = b.total - a.total;
+  return total > 0 ? ((b.busy - a.busy) / total) * cores : 0;
+}
+
 /**
  * CPU seconds of a server: MariaDB is one process; PostgreSQL is its postmaster plus one process
  * per connection (live ones read directly, ended ones counted in the postmaster's children time).
