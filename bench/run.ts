@@ -610,20 +610,15 @@ async function streaming(ctx: Ctx): Promise<void> {
         record(ctx, key, { seconds: t.value.seconds, rows: w.changes, bytes, cpu: t.cpu });
       });
     }
-    const maria = ctx.lastFerryMaria;
-    if (maria) {
+    for (const [sink, targetSchema, short, server] of [
+      ['mariadb', ctx.lastFerryMaria, 'maria', 'replica'],
+      ['postgres', ctx.lastFerryPg, 'pg', 'postgres'],
+    ] as const) {
+      if (!targetSchema) continue;
       runs.push(async () => {
-        const pm = writePipeline({ name: `stream-maria-${rep}`, tables: `${SCHEMA}\\..*`, mode: w.start, sink: 'mariadb', targetSchema: maria });
-        const { value: rm, cpu } = await withServerCpu({ source: 'source', target: 'replica' }, () => runFerry(ctx, pm, 'mariadb', w.end));
-        record(ctx, 'streaming-mariadb/ferry', { seconds: rm.seconds, rows: w.changes, bytes, peakRssKb: rm.peakRssKb, cpu: { ferry: rm.cpuSeconds, ...cpu }, ...(rm.startupS !== undefined ? { startupS: rm.startupS } : {}) });
-      });
-    }
-    const pgTarget = ctx.lastFerryPg;
-    if (pgTarget) {
-      runs.push(async () => {
-        const pp = writePipeline({ name: `stream-pg-${rep}`, tables: `${SCHEMA}\\..*`, mode: w.start, sink: 'postgres', targetSchema: pgTarget });
-        const { value: rp, cpu } = await withServerCpu({ source: 'source', target: 'postgres' }, () => runFerry(ctx, pp, 'postgres', w.end));
-        record(ctx, 'streaming-postgres/ferry', { seconds: rp.seconds, rows: w.changes, bytes, peakRssKb: rp.peakRssKb, cpu: { ferry: rp.cpuSeconds, ...cpu }, ...(rp.startupS !== undefined ? { startupS: rp.startupS } : {}) });
+        const file = writePipeline({ name: `stream-${short}-${rep}`, tables: `${SCHEMA}\\..*`, mode: w.start, sink, targetSchema });
+        const { value: r, cpu } = await withServerCpu({ source: 'source', target: server }, () => runFerry(ctx, file, sink, w.end));
+        record(ctx, `streaming-${sink}/ferry`, { seconds: r.seconds, rows: w.changes, bytes, peakRssKb: r.peakRssKb, cpu: { ferry: r.cpuSeconds, ...cpu }, ...(r.startupS !== undefined ? { startupS: r.startupS } : {}) });
       });
     }
     const first = (rep - 1) % runs.length;
