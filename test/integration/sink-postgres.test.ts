@@ -614,3 +614,45 @@ test('an aborted signal stops a lane write with FERRY_ABORTED and writes nothing
     await lane.close();
   }
 });
+
+test('a stop in the middle of a lane transaction (COPYs already written ahead): FERRY_ABORTED, nothing lands, the lane writes again at once', { timeout: 60_000 }, async () => {
+  // A signal that reads as aborted from its k-th check on: for every k, the stop falls at
+  // another point of the transaction, after some COPYs were written without their answers.
+  const n = COPY_MIN_ROWS + 10;
+  const batch = (base: number): { actions: KeyAction[]; checkpoint: string } => ({
+    actions: [small, other].flatMap((t) => Array.from({ length: n }, (_, i) => ({ kind: 'upsert' as const, table: t, row: [base + i, 'mid', i] }))),
+    checkpoint: `mid-${base}`,
+  });
+  const lane = await sink.openLane(11);
+  try {
+    let stoppedMidway = 0;
+    for (let k = 1; k <= 12; k++) {
+      const ac = new AbortController();
+      let checks = 0;
+      const signal = new Proxy(ac.signal, {
+        get(t, p) {
+          if (p === 'aborted') return ++checks >= k;
+          const v: unknown = Reflect.get(t, p, t);
+          return typeof v === 'function' ? v.bind(t) : v;
+        },
+      });
+      const base = 900_000 + k * 1000;
+      const ok = await lane.write(batch(base), signal).then(
+        () => true,
+        (e: unknown) => {
+          assert.ok(isFerryError(e, 'FERRY_ABORTED'), String(e));
+          return false;
+        },
+      );
+      const landed = await rows(`SELECT count(*)::int AS n FROM ${quotePgIdent(SCHEMA)}.small WHERE id >= $1 AND id < $2`, [base, base + 1000]);
+      assert.equal(landed[0]?.n, ok ? n : 0, `k=${k}`);
+      if (!ok && checks > 2) stoppedMidway++;
+      // The connection is free again: a write right after succeeds (a run left open would hold
+      // the connection until the query timeout, and this test would hit its own timeout).
+      await lane.write(batch(base + 500), never);
+    }
+    assert.ok(stoppedMidway > 0, 'no stop fell inside a transaction');
+  } finally {
+    await lane.close();
+  }
+});

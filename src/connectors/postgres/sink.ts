@@ -22,6 +22,7 @@ import type { ColumnSchema, TableSchema } from '../../core/schema.js';
 import { CopyTextEncoder, pgStringLiteral, pgTextLiteral, quotePgIdent, quotePgTable } from './quote.js';
 import { newLossStats, pgColumnType, pgCopyWriter, pgEncoder, pgNotNull, type PgCopyWriter, type PgEncoder, type PgInput, type PgLossStats } from './type-map.js';
 import { PieceBuffers, copyTextRowsEncoder, type CopyTextRowsEncoder } from './copy-text.js';
+import { WireRun } from './wire-run.js';
 import { binaryTypeNames, copyBinaryRowsEncoder, copyBinaryValuesEncoder, type CopyBinaryRowsEncoder, type CopyBinaryValuesEncoder } from './copy-binary.js';
 import type { SnapshotTextChunk } from '../../core/text-rows.js';
 
@@ -33,24 +34,36 @@ export const COPY_MIN_ROWS = 200;
 const INTEGER_TEXT = /^-?\d+$/;
 
 /**
- * Statements of a sink transaction that take no parameters (deletes by integer key, merges from
- * a stage table, the checkpoint row, COMMIT), held and sent together as one simple-query message:
- * pg sends a query only once the previous one is answered, so each statement sent on its own
- * cost a round trip during which the server waited for Ferry and Ferry for the server. A lane
- * transaction of the benchmark (8 tables) went from ~27 round trips to ~10. Order is kept: a
- * statement that cannot wait (one with parameters, or one that reuses a stage table) first sends
- * what is held. A failure in the message stops it there (PostgreSQL skips the rest of a
- * simple-query message after an error, COMMIT included), and the transaction is rolled back as
- * before; `failedTable` names the first target table of the failed message, for the error report.
+ * Statements of a sink transaction that take no parameters (BEGIN, deletes by integer key, COPYs
+ * into stage tables, merges from them, the checkpoint row, COMMIT), held and written without
+ * waiting for answers: pg sends a query only once the previous one is answered, so each
+ * statement sent on its own cost a round trip during which the server waited for Ferry and Ferry
+ * for the server. Consecutive statements travel as one simple-query message; a COPY is written
+ * at once with its data, behind the statements held before it, as part of a WireRun
+ * (wire-run.ts) whose answers `send()` waits for. A lane transaction of the benchmark (8 tables)
+ * went from ~27 round trips to ~10 with the statements alone, and to one with the COPYs.
+ *
+ * Order is kept: a statement that cannot wait (one with parameters, or one that reuses or creates
+ * a stage table) first sends what is held. While a run is open nothing else may be queried on
+ * the client. A failure stops the message it is in (PostgreSQL skips the rest of a simple-query
+ * message after an error, COMMIT included; the later messages fail in the aborted transaction),
+ * and the transaction is rolled back as before; `failedTable` names the first target table of
+ * the failed message, for the error report.
  */
 class HeldStatements {
   readonly #client: pg.ClientBase;
   readonly #sql: string[] = [];
   readonly #tables: TargetTable[] = [];
+  #run: WireRun | null = null;
+  /** Piece buffers of the run's COPYs, given back once the server has answered all of it. */
+  #pieces: Buffer[] = [];
   /** The first target table of a message that failed (for the error report), else null. */
   failedTable: TargetTable | null = null;
 
-  constructor(client: pg.ClientBase) {
+  constructor(
+    client: pg.ClientBase,
+    private readonly buffers: PieceBuffers,
+  ) {
     this.#client = client;
   }
 
@@ -59,8 +72,57 @@ class HeldStatements {
     if (table !== null) this.#tables.push(table);
   }
 
-  /** Sends what is held as one message (nothing when nothing is held). */
+  /**
+   * Writes what is held, then `COPY ... FROM STDIN` with `pieces` (its whole data), answered at
+   * `send()`. `pooled`: the pieces come from the sink's piece buffers.
+   */
+  copy(sql: string, pieces: Buffer[], table: TargetTable, pooled: boolean): void {
+    const run = this.#run ?? (this.#run = new WireRun(this.#client));
+    this.#writeHeld(run);
+    run.copy(sql, pieces, table);
+    if (pooled) for (const p of pieces) this.#pieces.push(p);
+  }
+
+  #writeHeld(run: WireRun): void {
+    if (this.#sql.length === 0) return;
+    const text = this.#sql.join(';\n');
+    run.query(text, this.#tables[0] ?? null);
+    this.#sql.length = 0;
+    this.#tables.length = 0;
+  }
+
+  /**
+   * After a failure outside the held statements (an abort, a value that cannot be encoded): drops
+   * what is held and waits for the answers to what was already written (never a COMMIT), so that
+   * the client is free to roll back.
+   */
+  async settle(): Promise<void> {
+    const run = this.#run;
+    this.#run = null;
+    this.#sql.length = 0;
+    this.#tables.length = 0;
+    this.#pieces = [];
+    if (run !== null) await run.finish().catch(() => undefined);
+  }
+
+  /** Sends what is held and waits for every answer (nothing when nothing is held). */
   async send(): Promise<void> {
+    const run = this.#run;
+    if (run !== null) {
+      this.#run = null;
+      this.#writeHeld(run);
+      try {
+        await run.finish();
+      } catch (e) {
+        this.failedTable = (run.failedTag as TargetTable | null | undefined) ?? null;
+        // Not given back: after a connection failure the socket may still hold them unsent.
+        this.#pieces = [];
+        throw e;
+      }
+      this.buffers.give(this.#pieces);
+      this.#pieces = [];
+      return;
+    }
     if (this.#sql.length === 0) return;
     const text = this.#sql.join(';\n');
     const first = this.#tables[0] ?? null;
@@ -417,8 +479,14 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
    * encoded whole before it is sent, so a value it cannot carry sends the group as text instead
    * (a failed COPY would end the lane's transaction).
    */
-  async function copyRows(client: Client, table: string, names: string, g: UpsertGroup, binaryTypes: boolean): Promise<void> {
+  async function copyRows(client: Client, table: string, names: string, g: UpsertGroup, binaryTypes: boolean, held: HeldStatements | null = null): Promise<void> {
     const binary = binaryTypes && g.plan.valuesEncoder !== null ? g.plan.valuesEncoder.encode(g.rows, g.present, stats, pieceBuffers) : null;
+    if (held !== null) {
+      // Written now, behind what is held; answered when the transaction's statements are sent.
+      if (binary !== null) held.copy(`COPY ${table} (${names}) FROM STDIN (FORMAT binary)`, binary, g.plan.target, true);
+      else held.copy(`COPY ${table} (${names}) FROM STDIN`, [...copyPieces(g)], g.plan.target, false);
+      return;
+    }
     if (binary !== null) {
       const copy = client.query(copyStreams.from(`COPY ${table} (${names}) FROM STDIN (FORMAT binary)`));
       await pipeline(Readable.from(binary, { objectMode: false }), copy);
@@ -466,13 +534,14 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
     binary: boolean;
   }
 
-  async function stageFor(client: Client, plan: TablePlan, present: readonly number[], names: string): Promise<Stage> {
+  async function stageFor(client: Client, plan: TablePlan, present: readonly number[], names: string, held: HeldStatements | null): Promise<Stage> {
     let byPlan = stages.get(client);
     if (!byPlan) stages.set(client, (byPlan = new WeakMap()));
     let byNames = byPlan.get(plan);
     if (!byNames) byPlan.set(plan, (byNames = new Map()));
     let stage = byNames.get(names);
     if (stage === undefined) {
+      await held?.send();
       const name = quotePgIdent(`_ferry_stage_${++stageCounter}`);
       // Only the present columns, typed like the target, without its NOT NULL constraints.
       await client.query(`CREATE TEMPORARY TABLE ${name} ON COMMIT DELETE ROWS AS SELECT ${names} FROM ${plan.qualified} WITH NO DATA`);
@@ -500,7 +569,7 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
   async function copyMerge(client: Client, g: UpsertGroup, signal: AbortSignal, held: HeldStatements | null): Promise<void> {
     const { plan, present } = g;
     const names = present.map((i) => plan.cols[i] as string).join(', ');
-    const { name: stage, binary } = await stageFor(client, plan, present, names);
+    const { name: stage, binary } = await stageFor(client, plan, present, names, held);
     if (signal.aborted) throw abortError(signal);
     // A write plan has one group per table and column set, so a stage is normally used once per
     // transaction; a second use in the same transaction must not merge the first one's rows again
@@ -514,7 +583,7 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
     used.add(stage);
     // The COPY fills the session's own stage table: held statements (target tables only) may
     // run after it without changing what either does.
-    await copyRows(client, stage, names, g, binary);
+    await copyRows(client, stage, names, g, binary, held);
     if (signal.aborted) throw abortError(signal);
     const merge = `INSERT INTO ${plan.qualified} (${names}) SELECT ${names} FROM ${stage}${conflictClause(plan, present)}`;
     if (held !== null) held.add(merge, plan.target);
@@ -752,9 +821,9 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
   ): Promise<void> {
     let current: TargetTable | null = null;
     stagesUsed.delete(client);
-    const held = new HeldStatements(client);
+    const held = new HeldStatements(client, pieceBuffers);
     try {
-      await client.query('BEGIN');
+      held.add('BEGIN', null);
       for (const d of wp.deletes) {
         current = d.plan.target;
         await deleteFromJson(client, d.plan, d.keys, signal, held);
@@ -776,6 +845,7 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
       held.add('COMMIT', null);
       await held.send();
     } catch (e) {
+      await held.settle();
       // A held message that failed names its first table (the poison search finds the row).
       current = held.failedTable ?? current;
       forgetStages(client);
