@@ -46,7 +46,12 @@ export BENCH_REPO_ROOT="$ROOT"
 # and Ferry's, ~0.4 GB each after the workloads): with the 256 MB of scripts/servers.sh each
 # apply evicted the other's pages, so a streaming run's time depended on which copy had been
 # written last (same-run A/B: ~1.5 s of 7–9 s per 300,000 changes) instead of on the apply.
-REPLICA_ARGS=(--skip-log-bin --replicate-wild-ignore-table=benchtx.% --secure-file-priv="" --innodb-buffer-pool-size=2G)
+# Their redo log is 1 GB: with the 256 MB of scripts/servers.sh, an apply of 300,000 changes
+# (~400 MB of redo) drove the checkpoint age to its maximum (217 MB) several times per run, and
+# InnoDB then stopped every writer while it flushed pages synchronously (100–160 MB per 100 ms
+# in SHOW GLOBAL STATUS samples): stalls of a few hundred ms that fell on whichever apply was
+# running, and on the apply that writes fastest the most.
+REPLICA_ARGS=(--skip-log-bin --replicate-wild-ignore-table=benchtx.% --secure-file-priv="" --innodb-buffer-pool-size=2G --innodb-log-file-size=1G)
 FERRY_SERVER_ID=1 bash scripts/servers.sh start-mariadb "$RUN/source" "$SRC_PORT" --secure-file-priv="" --max-binlog-size=1073741824
 FERRY_SERVER_ID=2 bash scripts/servers.sh start-mariadb "$RUN/replica" "$REP_PORT" "${REPLICA_ARGS[@]}"
 FERRY_SERVER_ID=3 bash scripts/servers.sh start-mariadb "$RUN/replica-par" "$PAR_PORT" "${REPLICA_ARGS[@]}" --slave-parallel-threads=2

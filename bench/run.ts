@@ -857,7 +857,7 @@ async function main(): Promise<void> {
     const env =
       `Machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${fmt(totalmem() / 2 ** 30)} GiB RAM, shared with other engineers' test runs ` +
       `(1-min load average ${fmt(load0, 2)} at start, ${fmt(load1, 2)} at end); all servers co-located on 127.0.0.1 (source, 2 replicas, PostgreSQL). ` +
-      `${ver}. Scale ${o.scale}, ${o.reps} runs per measurement. Servers: fsync off / innodb_flush_log_at_trx_commit=2 / sync_binlog=0 (scripts/servers.sh); the replicas (the MariaDB targets) with a 2 GB buffer pool (bench/run.sh).`;
+      `${ver}. Scale ${o.scale}, ${o.reps} runs per measurement. Servers: fsync off / innodb_flush_log_at_trx_commit=2 / sync_binlog=0 (scripts/servers.sh); the replicas (the MariaDB targets) with a 2 GB buffer pool and a 1 GB redo log (bench/run.sh).`;
     // The environment that changes Ferry's runs belongs to the command that reproduces them.
     const envPrefix = ['BENCH_FERRY_PIPELINE', 'BENCH_FERRY_NODE_OPTIONS', 'FERRY_MYSQL_BULK']
       .flatMap((k) => (process.env[k] ? [`${k}=${JSON.stringify(process.env[k])} `] : []))
