@@ -169,7 +169,7 @@ async function main(): Promise<void> {
       const file = join(AB, `${name}.yaml`);
       rmSync(join(AB, 'state', name), { recursive: true, force: true });
       writeFileSync(file, pipelineYaml(name, o.sink, schema, { file: '', pos: 0 }, '', serverId++));
-      await trackNode([FERRY, 'run', file], join(AB, 'logs', `${name}.log`), { timeoutS: 1800 });
+      await trackNode([FERRY, 'run', file], join(AB, 'logs', `${name}.log`), { timeoutS: 1800, env: v.env });
     }
   }
   /** Bytes of the copies' tablespace files (MariaDB): how full the target's pages are kept. */
