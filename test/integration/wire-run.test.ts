@@ -156,3 +156,29 @@ test('the connection ends while a run is open: finish() fails with an error with
   assert.deepEqual(await ids('a'), []);
   await c.end().catch(() => undefined);
 });
+
+test('idle timeout: a run is bounded by the time without answers, not by its length', async () => {
+  const c = await client();
+  c.on('error', () => undefined);
+  try {
+    // Four answers 0.4 s apart: 1.6 s in all, never 1 s without an answer.
+    const run = new WireRun(c, 1000);
+    for (let i = 0; i < 4; i++) run.query('SELECT pg_sleep(0.4)', i);
+    await run.finish();
+    assert.equal((await c.query('SELECT 3 AS n')).rows[0].n, 3);
+  } finally {
+    await c.end();
+  }
+  const d = await client();
+  d.on('error', () => undefined);
+  const run = new WireRun(d, 300);
+  run.query('SELECT pg_sleep(3)', 'sleep');
+  const err = await run.finish().then(
+    () => null,
+    (e: unknown) => e as Error & { code?: string },
+  );
+  assert.ok(err instanceof Error && !(err instanceof pg.DatabaseError), String(err));
+  assert.match(err.message, /answered nothing for 300 ms/);
+  assert.equal(err.code, undefined);
+  await d.end().catch(() => undefined);
+});

@@ -63,6 +63,8 @@ class HeldStatements {
   constructor(
     client: pg.ClientBase,
     private readonly buffers: PieceBuffers,
+    /** How long a run written ahead may go without an answer (the sink's query timeout). */
+    private readonly idleTimeoutMs: number,
   ) {
     this.#client = client;
   }
@@ -77,7 +79,7 @@ class HeldStatements {
    * `send()`. `pooled`: the pieces come from the sink's piece buffers.
    */
   copy(sql: string, pieces: Buffer[], table: TargetTable, pooled: boolean): void {
-    const run = this.#run ?? (this.#run = new WireRun(this.#client));
+    const run = this.#run ?? (this.#run = new WireRun(this.#client, this.idleTimeoutMs));
     this.#writeHeld(run);
     run.copy(sql, pieces, table);
     if (pooled) for (const p of pieces) this.#pieces.push(p);
@@ -821,7 +823,7 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
   ): Promise<void> {
     let current: TargetTable | null = null;
     stagesUsed.delete(client);
-    const held = new HeldStatements(client, pieceBuffers);
+    const held = new HeldStatements(client, pieceBuffers, clientConfig.query_timeout ?? 0);
     try {
       held.add('BEGIN', null);
       for (const d of wp.deletes) {

@@ -23,9 +23,13 @@ import pg from 'pg';
  * client's active query until the last ReadyForQuery: pg hands it every message of the
  * connection, and it puts itself back as active after each ReadyForQuery or ErrorResponse but
  * the last (pg's Client `_activeQuery` / `readyForQuery`, pinned pg ~8.23). While a run is open
- * nothing else may be queried on the client: a query would wait behind the run for ever (until
- * pg's query_timeout). A connection failure or pg's read timeout ends the run at once with that
- * error (no SQLSTATE: the caller drops the connection).
+ * nothing else may be queried on the client: a query would wait behind the run for ever.
+ *
+ * Timeout: pg's `query_timeout` counts from a query's start, which for a run would bound a whole
+ * lane transaction (every COPY of it) by what bounded one statement. A run instead fails when the
+ * server has answered nothing for `idleTimeoutMs` while answers are due (a black-holed link, a
+ * lock held for too long): the socket is destroyed, and the error — like any connection failure
+ * — has no SQLSTATE, so the caller drops the connection and retries the transaction.
  */
 export class WireRun {
   readonly #client: ClientInternals;
@@ -42,10 +46,15 @@ export class WireRun {
   #resolve: () => void = () => undefined;
   #reject: (e: Error) => void = () => undefined;
   readonly #done: Promise<void>;
+  readonly #idleTimeoutMs: number;
+  #timer: NodeJS.Timeout | null = null;
+  /** Read by pg instead of the client's query_timeout: far away, the idle timer above bounds the run. */
+  readonly query_timeout = 2 ** 31 - 1;
 
-  /** Starts a run on `client`, which must have no query in flight. */
-  constructor(client: pg.ClientBase) {
+  /** Starts a run on `client`, which must have no query in flight. `idleTimeoutMs` 0: no timeout. */
+  constructor(client: pg.ClientBase, idleTimeoutMs = 0) {
     this.#client = client as unknown as ClientInternals;
+    this.#idleTimeoutMs = idleTimeoutMs;
     this.#done = new Promise<void>((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
@@ -97,6 +106,7 @@ export class WireRun {
     // A run the connection already ended writes nothing more: finish() reports why.
     if (this.#ended) return;
     this.#tags.push(tag);
+    if (this.#timer === null) this.#arm();
     const s = this.#stream;
     if (s === null) {
       for (const b of bufs) this.#pending.push(b);
@@ -122,6 +132,7 @@ export class WireRun {
   handleReadyForQuery(): void {
     if (this.#ended) return;
     this.#answered++;
+    this.#progress();
     if (!this.#finishing || this.#answered < this.#tags.length) {
       this.#rearm();
       return;
@@ -144,7 +155,9 @@ export class WireRun {
     this.#end(err);
   }
 
-  handleCommandComplete(): void {}
+  handleCommandComplete(): void {
+    this.#progress();
+  }
   handleRowDescription(): void {}
   handleDataRow(): void {}
   handleEmptyQuery(): void {}
@@ -157,8 +170,29 @@ export class WireRun {
     this.#client.readyForQuery = false;
   }
 
+  /** An answer came: the idle timer starts again (or stops, when nothing more is due). */
+  #progress(): void {
+    if (this.#timer === null) return;
+    clearTimeout(this.#timer);
+    this.#timer = null;
+    if (this.#answered < this.#tags.length) this.#arm();
+  }
+
+  #arm(): void {
+    if (this.#idleTimeoutMs <= 0) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      if (this.#ended) return;
+      const err = new Error(`the PostgreSQL server answered nothing for ${this.#idleTimeoutMs} ms (${this.#tags.length - this.#answered} messages of the transaction unanswered)`);
+      this.#stream?.destroy();
+      this.#end(err);
+    }, this.#idleTimeoutMs);
+  }
+
   #end(err: Error | null): void {
     this.#ended = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
     this.#pending = [];
     this.callback(err);
   }
