@@ -656,3 +656,50 @@ test('a stop in the middle of a lane transaction (COPYs already written ahead): 
     await lane.close();
   }
 });
+
+test('a pooled write that stops getting answers (target locked past the query timeout), or whose connection the server ends, fails as a lost connection without ending the process; the next write goes through', { timeout: 60_000 }, async () => {
+  const saved = process.env.FERRY_SINK_QUERY_TIMEOUT_MS;
+  process.env.FERRY_SINK_QUERY_TIMEOUT_MS = '500';
+  const quick = createPostgresSink(sinkConfig('postgres', CK), PIPELINE);
+  if (saved === undefined) delete process.env.FERRY_SINK_QUERY_TIMEOUT_MS;
+  else process.env.FERRY_SINK_QUERY_TIMEOUT_MS = saved;
+  const locker = new pg.Client(pgOptions);
+  await locker.connect();
+  try {
+    await quick.prepare([small], never);
+    const n = COPY_MIN_ROWS + 5;
+    const batch = (v: string): Row[] => Array.from({ length: n }, (_, i) => [800_000 + i, v, i]);
+    // Keys already there: the snapshot write takes the COPY + merge path (a WireRun), not the direct COPY.
+    await quick.writeSnapshotRows(small, batch('one'), never);
+    // SHARE mode lets the key-range probe and the stage read the table, and blocks the merge.
+    await locker.query('BEGIN');
+    await locker.query(`LOCK TABLE ${quotePgIdent(SCHEMA)}.small IN SHARE MODE`);
+    await assert.rejects(quick.writeSnapshotRows(small, batch('two'), never), (e) => isFerryError(e) && /answered nothing for 500 ms/.test(String((e as Error).message) + String((e as { cause?: unknown }).cause)));
+    await locker.query('ROLLBACK');
+    // The server ends the connection of a pooled write (an admin, a restart): the checked-out
+    // client's 'error' event must not end the process; the write fails as a lost connection.
+    await locker.query('BEGIN');
+    await locker.query(`LOCK TABLE ${quotePgIdent(SCHEMA)}.small IN SHARE MODE`);
+    const blocked = quick.writeSnapshotRows(small, batch('four'), never).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    let pid: number | undefined;
+    for (let i = 0; i < 100 && pid === undefined; i++) {
+      const w = await rows(`SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'ferry:%' AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()`);
+      pid = w[0]?.pid as number | undefined;
+      if (pid === undefined) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(pid !== undefined, 'the write never waited on the lock');
+    await admin.query('SELECT pg_terminate_backend($1)', [pid]);
+    const err = await blocked;
+    assert.ok(isFerryError(err), String(err));
+    await locker.query('ROLLBACK');
+    await quick.writeSnapshotRows(small, batch('three'), never);
+    const r = await rows(`SELECT count(*)::int AS n, min(v) AS v FROM ${quotePgIdent(SCHEMA)}.small WHERE id >= 800000 AND id < 801000`);
+    assert.deepEqual(r[0], { n, v: 'three' });
+  } finally {
+    await locker.end().catch(() => undefined);
+    await quick.close();
+  }
+});

@@ -295,6 +295,7 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
     );
   }
 
+  const pooledListening = new WeakSet<pg.PoolClient>();
   async function withPooled<T>(fn: (client: Client) => Promise<T>): Promise<T> {
     if (closed) throw new FerryError('FERRY_ABORTED', 'the PostgreSQL sink is closed');
     let client: pg.PoolClient;
@@ -302,6 +303,14 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
       client = await pool.connect();
     } catch (e) {
       throw unreachable(e);
+    }
+    // pg-pool listens for a client's 'error' only while it is idle: a connection lost while the
+    // client is checked out (the server gone, a WireRun ending a connection that stopped
+    // answering) would be an unhandled 'error' event. The failure reaches the caller through the
+    // query that was running; the client is released as broken.
+    if (!pooledListening.has(client)) {
+      pooledListening.add(client);
+      client.on('error', () => undefined);
     }
     let broken: Error | undefined;
     try {
