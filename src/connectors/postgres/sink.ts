@@ -109,33 +109,21 @@ class HeldStatements {
 
   /** Sends what is held and waits for every answer (nothing when nothing is held). */
   async send(): Promise<void> {
-    const run = this.#run;
-    if (run !== null) {
-      this.#run = null;
-      this.#writeHeld(run);
-      try {
-        await run.finish();
-      } catch (e) {
-        this.failedTable = (run.failedTag as TargetTable | null | undefined) ?? null;
-        // Not given back: after a connection failure the socket may still hold them unsent.
-        this.#pieces = [];
-        throw e;
-      }
-      this.buffers.give(this.#pieces);
-      this.#pieces = [];
-      return;
-    }
-    if (this.#sql.length === 0) return;
-    const text = this.#sql.join(';\n');
-    const first = this.#tables[0] ?? null;
-    this.#sql.length = 0;
-    this.#tables.length = 0;
+    if (this.#run === null && this.#sql.length === 0) return;
+    // Statements alone travel as one simple-query message: a run of one message.
+    const run = this.#run ?? new WireRun(this.#client, this.idleTimeoutMs);
+    this.#run = null;
+    this.#writeHeld(run);
     try {
-      await this.#client.query(text);
+      await run.finish();
     } catch (e) {
-      this.failedTable = first;
+      this.failedTable = (run.failedTag as TargetTable | null | undefined) ?? null;
+      // Not given back: after a connection failure the socket may still hold them unsent.
+      this.#pieces = [];
       throw e;
     }
+    this.buffers.give(this.#pieces);
+    this.#pieces = [];
   }
 }
 /** PostgreSQL allows 65535 bind parameters per statement. */
