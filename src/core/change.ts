@@ -32,6 +32,31 @@ export type Row = (Value | undefined)[];
 
 export type RowOp = 'insert' | 'update' | 'delete' | 'read';
 
+/**
+ * A full row image kept as the source's bytes until a sink reads it. Rows wait in the lanes
+ * until their batch is written; held as decoded values (strings, buffers, one array per row)
+ * they outlived the young generation and most of the worker's garbage-collection time was
+ * spent copying them. Held as bytes, each row is this object and its key, and its values are
+ * made where the sink encodes them and die there. `materialize` decodes the image anew on every
+ * call (nothing cached: a cached row would be held again).
+ */
+export interface PendingRow {
+  /** The image's primary-key columns decoded; every other column `undefined`. */
+  readonly key: Row;
+  /** Bytes of the image in the source's format (for memory estimates). */
+  readonly bytes: number;
+  /** The full row image: every column decoded, as the source would have produced it. */
+  materialize(): Row;
+}
+
+/** A row image as a write plan carries it: decoded, or pending (see PendingRow). */
+export type RowRef = Row | PendingRow;
+
+/** The values of a row image, decoding a pending one. */
+export function rowOf(r: RowRef): Row {
+  return Array.isArray(r) ? r : (r as PendingRow).materialize();
+}
+
 export interface RowChange {
   op: RowOp;
   /** The schema in force at this change's position in the log. */
@@ -44,6 +69,25 @@ export interface RowChange {
   before: Row | null;
   /** Row image after the change (insert, update, read). */
   after: Row | null;
+  /**
+   * Set when the after image is pending (a full image kept as source bytes): `after` then
+   * decodes it on every read, and the key columns are in `pending.key` without decoding.
+   */
+  readonly pending?: PendingRow;
+}
+
+/** An insert or update whose after image is pending: `after` decodes it on each read. */
+export class PendingRowChange implements RowChange {
+  constructor(
+    readonly op: 'insert' | 'update',
+    readonly table: TableSchema,
+    readonly before: Row | null,
+    readonly pending: PendingRow,
+  ) {}
+
+  get after(): Row {
+    return this.pending.materialize();
+  }
 }
 
 /**

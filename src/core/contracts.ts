@@ -1,4 +1,4 @@
-import type { ChangeBatch, Row, RowChange, SchemaChange, Value } from './change.js';
+import type { ChangeBatch, PendingRow, Row, RowChange, SchemaChange, Value } from './change.js';
 import type { PositionCodec } from './position.js';
 import type { TableRef, TableSchema } from './schema.js';
 import type { SnapshotTextChunk } from './text-rows.js';
@@ -103,7 +103,12 @@ export interface TargetTable {
  * The per-key final action of a lane batch, after merging all changes to that key in the batch.
  */
 export type KeyAction =
-  | { kind: 'upsert'; table: TargetTable; row: Row }
+  /**
+   * `pending`: the row image is still the source's bytes (PendingRow); `row` then decodes it on
+   * each read. Sinks take it through the write plan (lane-actions.ts) and decode it where they
+   * encode it.
+   */
+  | { kind: 'upsert'; table: TargetTable; row: Row; readonly pending?: PendingRow }
   | { kind: 'delete'; table: TargetTable; key: Value[] };
 
 export interface LaneBatch {

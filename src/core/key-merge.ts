@@ -1,4 +1,4 @@
-import type { Row, RowChange, Value } from './change.js';
+import type { PendingRow, Row, RowChange, Value } from './change.js';
 import type { KeyAction, TargetTable } from './contracts.js';
 import { FerryError } from './errors.js';
 import type { TableSchema } from './schema.js';
@@ -164,7 +164,22 @@ export type KeyedStep = KeyAction & {
 
 /** Values of the key a step acts on (deletes carry them; an upsert's are in its row). */
 export function stepKey(step: KeyedStep): Value[] {
-  return step.kind === 'delete' ? step.key : keyOf(step.table.source, step.row);
+  return step.kind === 'delete' ? step.key : keyOf(step.table.source, step.pending !== undefined ? step.pending.key : step.row);
+}
+
+/** The upsert of a pending row image (PendingRow): `row` decodes it on each read. */
+class PendingUpsert {
+  readonly kind = 'upsert' as const;
+  constructor(
+    readonly table: TargetTable,
+    readonly pending: PendingRow,
+    readonly lane: number,
+    readonly k: number | string,
+  ) {}
+
+  get row(): Row {
+    return this.pending.materialize();
+  }
 }
 
 /** Whether two values of a key column are the same key value (a bigint equals the number of the same value). */
@@ -206,7 +221,9 @@ export function stepsOf(change: RowChange, target: TargetTable, lanes: number, o
     out.push({ kind: 'delete', table: target, key, lane: laneOfMergeKey(h, k, lanes), k });
     return;
   }
-  const row = change.after;
+  const pending = change.pending;
+  // A pending image's key is decoded; reading `after` would decode the whole row.
+  const row = pending !== undefined ? pending.key : change.after;
   if (!row) throw new FerryError('FERRY_INTERNAL', `${change.op} without an after image`);
   const k = mergeKeyOfRow(table, row);
   if (change.op === 'update' && change.before) {
@@ -220,7 +237,8 @@ export function stepsOf(change: RowChange, target: TargetTable, lanes: number, o
       out.push({ kind: 'delete', table: target, key: oldKey, lane: laneOfMergeKey(h, ok, lanes), k: ok });
     }
   }
-  out.push({ kind: 'upsert', table: target, row, lane: laneOfMergeKey(h, k, lanes), k });
+  if (pending !== undefined) out.push(new PendingUpsert(target, pending, laneOfMergeKey(h, k, lanes), k));
+  else out.push({ kind: 'upsert', table: target, row, lane: laneOfMergeKey(h, k, lanes), k });
 }
 
 /**
@@ -256,9 +274,11 @@ export class KeyMerger {
     }
     if (step.kind === 'upsert') {
       const prev = actions.get(step.k);
-      if (prev !== undefined && prev.kind === 'upsert' && hasUndefined(step.row)) {
+      // A pending image is full (only full images stay pending): it replaces what came before.
+      if (prev !== undefined && prev.kind === 'upsert' && step.pending === undefined && hasUndefined(step.row)) {
         const merged: Row = step.row.slice();
-        for (let i = 0; i < merged.length; i++) if (merged[i] === undefined) merged[i] = prev.row[i];
+        const prevRow = prev.row;
+        for (let i = 0; i < merged.length; i++) if (merged[i] === undefined) merged[i] = prevRow[i];
         actions.set(step.k, { kind: 'upsert', table: step.table, row: merged });
         return;
       }

@@ -1,4 +1,4 @@
-import type { Row, Value } from './change.js';
+import type { Row, RowRef, Value } from './change.js';
 import type { KeyAction, TargetTable } from './contracts.js';
 import { FerryError } from './errors.js';
 
@@ -20,7 +20,8 @@ export interface UpsertGroup<Plan> {
   plan: Plan;
   /** Indexes of the columns every row of the group carries. */
   present: number[];
-  rows: Row[];
+  /** Decoded or pending images: sinks read each with `rowOf` where they encode it. */
+  rows: RowRef[];
 }
 
 export interface WritePlan<Plan> {
@@ -34,6 +35,16 @@ function allColumns(plan: ActionPlanBase): number[] {
   let all = allColumnsOf.get(plan);
   if (!all) allColumnsOf.set(plan, (all = plan.cols.map((_, i) => i)));
   return all;
+}
+
+function checkKey(plan: ActionPlanBase, row: Row): void {
+  for (const i of plan.pk) {
+    if (row[i] === undefined || row[i] === null) {
+      throw new FerryError('FERRY_SINK_WRITE', `a row for ${plan.target.schema}.${plan.target.name} has no value for key column ${plan.target.source.columns[i]?.name ?? i}`, {
+        details: { table: `${plan.target.schema}.${plan.target.name}` },
+      });
+    }
+  }
 }
 
 export function groupLaneActions<Plan extends ActionPlanBase>(actions: readonly KeyAction[], planOf: (t: TargetTable) => Plan): WritePlan<Plan> {
@@ -59,6 +70,21 @@ export function groupLaneActions<Plan extends ActionPlanBase>(actions: readonly 
       keys.push(a.key);
       continue;
     }
+    const pending = a.pending;
+    if (pending !== undefined) {
+      // A full image (only those stay pending) with its key decoded: the all-columns group, not
+      // decoded here (the sink decodes it where it encodes it).
+      checkKey(plan, pending.key);
+      if (lastGroup === null) {
+        let byMask = upserts.get(plan);
+        if (!byMask) upserts.set(plan, (byMask = new Map()));
+        let g = byMask.get('');
+        if (!g) byMask.set('', (g = { plan, present: allColumns(plan), rows: [] }));
+        lastGroup = g;
+      }
+      lastGroup.rows.push(pending);
+      continue;
+    }
     const row = a.row;
     // Most rows carry every column: they share one group key and one `present` list.
     let present = allColumns(plan);
@@ -74,13 +100,7 @@ export function groupLaneActions<Plan extends ActionPlanBase>(actions: readonly 
       }
       break;
     }
-    for (const i of plan.pk) {
-      if (row[i] === undefined || row[i] === null) {
-        throw new FerryError('FERRY_SINK_WRITE', `a row for ${plan.target.schema}.${plan.target.name} has no value for key column ${plan.target.source.columns[i]?.name ?? i}`, {
-          details: { table: `${plan.target.schema}.${plan.target.name}` },
-        });
-      }
-    }
+    checkKey(plan, row);
     if (mask === '' && lastGroup !== null) {
       lastGroup.rows.push(row);
       continue;

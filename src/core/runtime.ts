@@ -1,4 +1,4 @@
-import type { ChangeBatch, Value } from './change.js';
+import type { ChangeBatch, RowChange, Value } from './change.js';
 import type { SnapshotTextChunk } from './text-rows.js';
 import type { PipelineConfig } from './config-types.js';
 import type { KeyAction, Sink, Source, TargetTable } from './contracts.js';
@@ -741,9 +741,16 @@ async function runStream<P>(deps: RuntimeDeps<P>, discovered: TableSchema[], tar
     if (batch.kind === 'rows') {
       if (batch.changes.length >= 64) {
         // Size in memory of a row change: value bytes plus per-value and per-row overhead.
-        const sample = batch.changes.slice(0, 64).map((c) => (c.after ?? c.before ?? []) as Row);
-        const width = (sample[0]?.length ?? 0) * 40 + 200;
-        const estimate = approximateBytes(sample) / sample.length + width;
+        // A pending image counts its bytes (reading `after` would decode it).
+        const sample: Row[] = [];
+        let pendingBytes = 0;
+        for (let i = 0; i < 64; i++) {
+          const c = batch.changes[i] as RowChange;
+          if (c.pending !== undefined) pendingBytes += c.pending.bytes;
+          else sample.push(c.after ?? c.before ?? []);
+        }
+        const width = (batch.changes[0]?.table.columns.length ?? 0) * 40 + 200;
+        const estimate = (approximateBytes(sample) + pendingBytes) / 64 + width;
         bytesPerRow = Math.round(bytesPerRow * 0.8 + estimate * 0.2);
       }
       positionTime.set(posText, batch.sourceTimeMs);

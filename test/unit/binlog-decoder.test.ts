@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { deflateSync } from 'node:zlib';
 import { describe, it } from 'node:test';
 import { isFerryError } from '../../src/core/errors.js';
+import type { PendingRow } from '../../src/core/change.js';
 import type { ColumnSchema, LogicalType } from '../../src/core/schema.js';
 import { ColumnType as T, EventCode as E } from '../../src/connectors/mysql/binlog/constants.js';
 import { crc32 } from '../../src/connectors/mysql/binlog/crc32.js';
@@ -928,5 +929,72 @@ describe('binlog: compiled decoder for full row images', () => {
     // A truncated skipped value is still a coded error.
     const cut = asRows(p.parse(event(E.DELETE_ROWS_V1, rowsBody(1, 9, n, [image(values(8)).subarray(0, 60)]), { logPos: 700 })));
     assert.throws(() => cut.decodeRows(schema, { beforeKeyOnly: [0] }), (e) => isFerryError(e, 'FERRY_BINLOG_PROTOCOL'));
+  });
+
+  it('pending after images: the key decoded, the full image on each materialize, equal to a full decode', () => {
+    const p = parserWithFde();
+    const specs: ColSpec[] = [...EVERY_TYPE_SPECS, { type: T.VARCHAR, meta: u16(20) }];
+    const n = specs.length;
+    p.parse(event(E.TABLE_MAP, tableMapBody(9, 'd', 't', specs), { logPos: 100 }));
+    const schema = [...everyTypeSchema(), col('p', { kind: 'string', maxChars: 20, fixed: false, charset: 'latin1', collation: null, lob: false })];
+    const values = (k: number): (Buffer | null)[] => [
+      u8(0xfe),
+      u16(65535 - k),
+      Buffer.from([0xff, 0xff, 0xff]),
+      u32(4294967295),
+      u64(BigInt(k)),
+      Buffer.from(new Float32Array([1.5]).buffer),
+      Buffer.from(new Float64Array([-2.25]).buffer),
+      encDecimal('-1234.50', 12, 2),
+      Buffer.from([(2024 << 9 | 2 << 5 | 29) & 0xff, ((2024 << 9 | 2 << 5 | 29) >> 8) & 0xff, (2024 << 9 | 2 << 5 | 29) >> 16]),
+      encDatetime2(2024, 2, 29, 23, 59, 58, 123456, 6),
+      Buffer.concat([u16(Buffer.byteLength('žluťoučký')), Buffer.from('žluťoučký')]),
+      k % 2 === 0 ? null : Buffer.concat([u16(4), Buffer.from('text')]),
+      Buffer.concat([u16(3), u8(0, 1, 255)]),
+      u8(2),
+      u8(124),
+      Buffer.concat([u8(2), Buffer.from('ab')]),
+    ];
+    const keyOnly = (row: unknown[], key: readonly number[]): unknown[] => row.map((v, i) => (key.includes(i) ? v : undefined));
+    const upBody = Buffer.concat([u48(9), u16(1), lenenc(n), bits(n, () => true), bits(n, () => true), image(values(1)), image(values(2)), image(values(3)), image(values(4))]);
+    const insBody = rowsBody(1, 9, n, [image(values(5)), image(values(6)), image(values(7))]);
+    for (const key of [[4], [0, 10], [15], [11, 12]]) {
+      const up = asRows(p.parse(event(E.UPDATE_ROWS_V1, upBody, { logPos: 300 })));
+      const fullUp = up.decodeRows(schema);
+      const lazyUp = up.decodeRows(schema, { beforeKeyOnly: key, afterPending: key });
+      assert.deepEqual(lazyUp.before, (fullUp.before ?? []).map((r) => keyOnly(r, key)), `key ${key.join(',')}`);
+      assert.deepEqual(lazyUp.after, (fullUp.after ?? []).map((r) => keyOnly(r, key)));
+      assert.equal(lazyUp.afterPending?.length, 2);
+      for (let i = 0; i < 2; i++) {
+        const pr: PendingRow | undefined = lazyUp.afterPending?.[i];
+        assert.deepEqual(pr?.key, keyOnly(fullUp.after?.[i] ?? [], key));
+        assert.deepEqual(pr?.materialize(), fullUp.after?.[i]);
+        // A new row on every call (nothing cached), the same values.
+        assert.notEqual(pr?.materialize(), pr?.materialize());
+        assert.deepEqual(pr?.materialize(), fullUp.after?.[i]);
+      }
+      const ins = asRows(p.parse(event(E.WRITE_ROWS_V1, insBody, { logPos: 400 })));
+      const fullIns = ins.decodeRows(schema);
+      const lazyIns = ins.decodeRows(schema, { beforeKeyOnly: key, afterPending: key });
+      assert.equal(lazyIns.before, null);
+      assert.deepEqual(lazyIns.after, (fullIns.after ?? []).map((r) => keyOnly(r, key)));
+      assert.deepEqual(lazyIns.afterPending?.map((r) => r.materialize()), fullIns.after);
+      assert.ok((lazyIns.afterPending?.[0]?.bytes ?? 0) > 0);
+    }
+    // Deletes have no after image; an update whose key columns differ from the before images'
+    // key-only columns, and partial images, are decoded as before (no pending rows).
+    const del = asRows(p.parse(event(E.DELETE_ROWS_V1, rowsBody(1, 9, n, [image(values(8))]), { logPos: 500 })));
+    assert.equal(del.decodeRows(schema, { beforeKeyOnly: [4], afterPending: [4] }).afterPending, undefined);
+    const up = asRows(p.parse(event(E.UPDATE_ROWS_V1, upBody, { logPos: 600 })));
+    assert.equal(up.decodeRows(schema, { beforeKeyOnly: [0], afterPending: [4] }).afterPending, undefined);
+    const partial = Buffer.concat([u48(9), u16(1), lenenc(n), bits(n, () => true), bits(n, (i) => i !== 1), image(values(1)), image(values(2).filter((_, i) => i !== 1))]);
+    const pu = asRows(p.parse(event(E.UPDATE_ROWS_V1, partial, { logPos: 700 })));
+    const pimg = pu.decodeRows(schema, { beforeKeyOnly: [4], afterPending: [4] });
+    assert.equal(pimg.afterPending, undefined);
+    assert.equal(pimg.after?.[0]?.[1], undefined);
+    assert.equal(pimg.after?.[0]?.[2], -1);
+    // A truncated image is a coded error when the keys are read, before any row is pending.
+    const cut = asRows(p.parse(event(E.WRITE_ROWS_V1, rowsBody(1, 9, n, [image(values(9)).subarray(0, 60)]), { logPos: 800 })));
+    assert.throws(() => cut.decodeRows(schema, { beforeKeyOnly: [4], afterPending: [4] }), (e) => isFerryError(e, 'FERRY_BINLOG_PROTOCOL'));
   });
 });

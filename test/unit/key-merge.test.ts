@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { RowChange } from '../../src/core/change.js';
+import { PendingRowChange, type PendingRow, type Row, type RowChange } from '../../src/core/change.js';
 import type { KeyAction, TargetTable } from '../../src/core/contracts.js';
 import { KeyMerger, LANE_KEY_BLOCK, keyString, laneOf, stepsOf, type KeyedStep } from '../../src/core/key-merge.js';
 import type { TableSchema } from '../../src/core/schema.js';
@@ -171,4 +171,70 @@ test('keys of different tables never merge, whatever their values', () => {
     { kind: 'delete', table: target, key: [1] },
     { kind: 'upsert', table: otherTarget, row: [1, 'b'] },
   ]);
+});
+
+/** A pending image over fixed values, counting how often it is decoded. */
+class CountingPending implements PendingRow {
+  decoded = 0;
+  constructor(private readonly values: Row) {}
+  get key(): Row {
+    return this.values.map((v, i) => (table.primaryKey.includes(i) ? v : undefined));
+  }
+  get bytes(): number {
+    return 10;
+  }
+  materialize(): Row {
+    this.decoded++;
+    return this.values.slice();
+  }
+}
+
+test('pending after images: merged by their key without being decoded; the sink-facing row decodes them', () => {
+  const p1 = new CountingPending([1, 'a']);
+  const p2 = new CountingPending([1, 'b']);
+  const p3 = new CountingPending([LANE_KEY_BLOCK * 7, 'c']);
+  const merged = merge(
+    [
+      new PendingRowChange('insert', table, null, p1),
+      new PendingRowChange('update', table, [1, undefined], p2),
+      new PendingRowChange('insert', table, null, p3),
+    ],
+    2,
+  );
+  assert.equal(p1.decoded + p2.decoded + p3.decoded, 0, 'merging decodes nothing');
+  const actions = merged.flatMap((m) => m.drain());
+  assert.equal(actions.length, 2);
+  const byKey = new Map(actions.map((a) => [a.kind === 'upsert' ? a.pending : null, a]));
+  assert.ok(byKey.has(p2) && byKey.has(p3), 'the newest image of key 1 and the image of the other key');
+  assert.equal(p1.decoded + p2.decoded + p3.decoded, 0);
+  // Lane and merge key as for the same change decoded.
+  for (const k of [1, LANE_KEY_BLOCK * 7, LANE_KEY_BLOCK * 8 + 3]) {
+    const lazy: KeyedStep[] = [];
+    const plain: KeyedStep[] = [];
+    stepsOf(new PendingRowChange('insert', table, null, new CountingPending([k, 'v'])), target, 2, lazy);
+    stepsOf({ op: 'insert', table, before: null, after: [k, 'v'] }, target, 2, plain);
+    assert.deepEqual([lazy[0]?.lane, lazy[0]?.k], [plain[0]?.lane, plain[0]?.k]);
+  }
+  const a2 = byKey.get(p2);
+  assert.ok(a2 && a2.kind === 'upsert');
+  assert.deepEqual(a2.row, [1, 'b']);
+  assert.equal(p2.decoded, 1);
+});
+
+test('pending after images: a key change deletes the old key; a partial image after a pending one keeps its values', () => {
+  const moved = new CountingPending([2, 'x']);
+  const [m] = merge([new PendingRowChange('update', table, [1, undefined], moved)]);
+  assert.deepEqual(
+    m?.drain().map((a) => (a.kind === 'delete' ? a.key : a.row)),
+    [[1], [2, 'x']],
+  );
+  const full = new CountingPending([3, 'full']);
+  const [m2] = merge([new PendingRowChange('insert', table, null, full), { op: 'update', table, before: [3, undefined], after: [3, undefined] }]);
+  assert.deepEqual(drained(m2), [{ kind: 'upsert', table: target, row: [3, 'full'] }]);
+  // A pending (full) image after a partial one replaces it whole.
+  const later = new CountingPending([4, 'new']);
+  const [m3] = merge([{ op: 'insert', table, before: null, after: [4, 'old'] }, { op: 'update', table, before: [4, undefined], after: [4, undefined] }, new PendingRowChange('update', table, [4, undefined], later)]);
+  const out = m3?.drain() ?? [];
+  assert.equal(out.length, 1);
+  assert.ok(out[0]?.kind === 'upsert' && out[0].pending === later);
 });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { rowOf, type PendingRow, type Row } from '../../src/core/change.js';
 import type { KeyAction, TargetTable } from '../../src/core/contracts.js';
 import { groupLaneActions, type ActionPlanBase } from '../../src/core/lane-actions.js';
 import type { TableSchema } from '../../src/core/schema.js';
@@ -51,4 +52,38 @@ test('lane actions: deletes per table, upserts per table and set of present colu
     ],
   );
   assert.throws(() => groupLaneActions([{ kind: 'upsert', table: t1, row: [null, 1, 1] }], planOf), /key column id/);
+});
+
+test('lane actions: pending images join the all-columns group of their table undecoded, in order', () => {
+  const t1 = tableOf('t1');
+  const planOf = ((plan: ActionPlanBase) => () => plan)({ target: t1, cols: t1.source.columns, pk: t1.source.primaryKey });
+  let decoded = 0;
+  const pending = (row: Row): PendingRow => ({
+    key: [row[0], undefined, undefined],
+    bytes: 12,
+    materialize: () => {
+      decoded++;
+      return row.slice();
+    },
+  });
+  const p1 = pending([2, 2, 2]);
+  const p2 = pending([4, 4, 4]);
+  const actions: KeyAction[] = [
+    { kind: 'upsert', table: t1, row: [1, 1, 1] },
+    { kind: 'upsert', table: t1, get row() { return p1.materialize(); }, pending: p1 },
+    { kind: 'upsert', table: t1, row: [3, undefined, 3] },
+    { kind: 'upsert', table: t1, get row() { return p2.materialize(); }, pending: p2 },
+  ];
+  const wp = groupLaneActions(actions, planOf);
+  assert.equal(decoded, 0, 'grouping decodes no pending image');
+  assert.deepEqual(
+    wp.upserts.map((g) => [g.present, g.rows.map(rowOf)]),
+    [
+      [[0, 1, 2], [[1, 1, 1], [2, 2, 2], [4, 4, 4]]],
+      [[0, 2], [[3, undefined, 3]]],
+    ],
+  );
+  // A pending image without its key value is refused like a decoded one.
+  const bad: PendingRow = { key: [null, undefined, undefined], bytes: 1, materialize: () => [null, 1, 1] };
+  assert.throws(() => groupLaneActions([{ kind: 'upsert', table: t1, row: [null, 1, 1], pending: bad }], planOf), /no value for key column id/);
 });

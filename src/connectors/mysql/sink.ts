@@ -11,7 +11,7 @@
  */
 import mysql from 'mysql2/promise';
 import type { Row, SchemaChange, Value } from '../../core/change.js';
-import { lenientColumnChanges } from '../../core/change.js';
+import { lenientColumnChanges, rowOf } from '../../core/change.js';
 import type { SinkConfig } from '../../core/config-types.js';
 import { groupLaneActions, type UpsertGroup as SharedUpsertGroup, type WritePlan as SharedWritePlan } from '../../core/lane-actions.js';
 import type { KeyAction, LaneBatch, LaneCheckpoint, Sink, SinkLane, TargetTable } from '../../core/contracts.js';
@@ -343,7 +343,8 @@ export function createMySqlSink(config: SinkConfig, pipelineName: string): Sink 
     const zeroCols = plan.enumNoEmpty.filter((i) => present.includes(i));
     let sb: MySqlStatementBuffer | null = null;
     let enumZero = false;
-    for (const row of rows) {
+    for (const ref of rows) {
+      const row = rowOf(ref);
       if (sb === null) {
         sb = take();
         sb.text(head);
@@ -502,8 +503,9 @@ export function createMySqlSink(config: SinkConfig, pipelineName: string): Sink 
         }
       }
       for (const g of wp.upserts) {
-        for (const row of g.rows) {
+        for (const ref of g.rows) {
           throwIfAborted(signal);
+          const row = rowOf(ref);
           try {
             for (const s of upsertStatements({ ...g, rows: [row] }, take)) await sendStatement(conn, s);
           } catch (e) {

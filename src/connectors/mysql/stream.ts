@@ -1,4 +1,4 @@
-import type { ChangeBatch, RowChange, SchemaChange, TableMove } from '../../core/change.js';
+import { PendingRowChange, type ChangeBatch, type PendingRow, type RowChange, type SchemaChange, type TableMove } from '../../core/change.js';
 import type { MySqlSourceConfig } from '../../core/config-types.js';
 import { FerryError } from '../../core/errors.js';
 import type { TableRef, TableSchema } from '../../core/schema.js';
@@ -9,6 +9,12 @@ import { EventCode } from './binlog/constants.js';
 import { applyAddColumns, applyAlterSpecs, diffTables, parseDdl, tableFromCreate, type CharsetDefaults, type DdlStatement } from './ddl.js';
 import type { BinlogPosition } from './position.js';
 import { isCapturedTable } from './schema-reader.js';
+
+/**
+ * Whether full after images stay bytes until a sink encodes them (PendingRow in core/change.ts).
+ * FERRY_PENDING_ROWS=off decodes them when read, as before (for comparisons).
+ */
+const PENDING_ROWS = process.env.FERRY_PENDING_ROWS !== 'off';
 
 /**
  * Turns the decoded binlog into change batches at transaction boundaries, keeping the schema of
@@ -480,8 +486,15 @@ export async function* streamChanges(o: StreamOptions): AsyncGenerator<ChangeBat
             if (o.maxRowEventBytes !== undefined && ev.rowBytes > o.maxRowEventBytes) throw rowTooLarge(ev.rowBytes, o.maxRowEventBytes, tableId(table), `${ev.file}:${ev.nextPos}`);
             // Before images feed only the key of the old row (core/key-merge.ts): their other
             // columns are skipped, not decoded (no strings or buffers for values never used).
-            const images = ev.decodeRows(table.columns, { beforeKeyOnly: table.primaryKey });
-            if (ev.kind === 'insert') {
+            // Full after images stay bytes until the sink encodes them (PendingRow).
+            const images = ev.decodeRows(table.columns, { beforeKeyOnly: table.primaryKey, afterPending: PENDING_ROWS ? table.primaryKey : null });
+            const pending = images.afterPending;
+            if (pending !== undefined) {
+              const before = images.before;
+              for (let i = 0; i < pending.length; i++) {
+                txnChanges.push(new PendingRowChange(ev.kind === 'insert' ? 'insert' : 'update', table, before === null ? null : (before[i] ?? null), pending[i] as PendingRow));
+              }
+            } else if (ev.kind === 'insert') {
               for (const r of images.after ?? []) txnChanges.push({ op: 'insert', table, before: null, after: r });
             } else if (ev.kind === 'delete') {
               for (const r of images.before ?? []) txnChanges.push({ op: 'delete', table, before: r, after: null });

@@ -25,7 +25,7 @@ import type { TextRows } from '../../core/text-rows.js';
 import { isZeroDate, type PieceBuffers } from './copy-text.js';
 import { COPY_PIECE_BYTES } from './quote.js';
 import { holdsZeroDates, pgEncoder, type PgEncoder, type PgLossStats } from './type-map.js';
-import type { Row } from '../../core/change.js';
+import { rowOf, type Row, type RowRef } from '../../core/change.js';
 
 const enum Op {
   Int2,
@@ -525,7 +525,7 @@ export interface CopyBinaryValuesEncoder {
    * lossy-case counts added to `stats`; null when a present column's kind or a value has no
    * exact binary form here (then nothing was added to `stats` and the rows go as text).
    */
-  encode(rows: readonly Row[], present: readonly number[], stats: PgLossStats, pool?: PieceBuffers): Buffer[] | null;
+  encode(rows: readonly RowRef[], present: readonly number[], stats: PgLossStats, pool?: PieceBuffers): Buffer[] | null;
 }
 
 const INT2_MIN = -32768;
@@ -565,7 +565,7 @@ export function copyBinaryValuesEncoder(columns: readonly ColumnSchema[], policy
   const scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
   const numeric = new Int16Array(48);
   return {
-    encode(rows: readonly Row[], present: readonly number[], stats: PgLossStats, pool?: PieceBuffers): Buffer[] | null {
+    encode(rows: readonly RowRef[], present: readonly number[], stats: PgLossStats, pool?: PieceBuffers): Buffer[] | null {
       const width = present.length;
       const opsP: Op[] = [];
       for (const i of present) {
@@ -585,7 +585,8 @@ export function copyBinaryValuesEncoder(columns: readonly ColumnSchema[], policy
       try {
         p = startStream(b, dv);
         for (let r = 0; r < rows.length; r++) {
-          const row = rows[r] as Row;
+          // A pending image is decoded here: its values die with this row's encoding.
+          const row = rowOf(rows[r] as RowRef);
           for (let j = 0; j < width; j++) {
             const v = row[present[j] as number];
             const op = opsP[j] as Op;

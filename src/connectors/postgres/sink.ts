@@ -12,8 +12,8 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
-import type { Row, SchemaChange, Value } from '../../core/change.js';
-import { lenientColumnChanges } from '../../core/change.js';
+import type { Row, RowRef, SchemaChange, Value } from '../../core/change.js';
+import { lenientColumnChanges, rowOf } from '../../core/change.js';
 import type { SinkConfig } from '../../core/config-types.js';
 import { groupLaneActions, type UpsertGroup as SharedUpsertGroup, type WritePlan as SharedWritePlan } from '../../core/lane-actions.js';
 import type { KeyAction, LaneBatch, LaneCheckpoint, Sink, SinkLane, TargetTable } from '../../core/contracts.js';
@@ -443,7 +443,8 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
       const slice = rows.slice(start, start + perStatement);
       const values: PgInput[] = [];
       const tuples: string[] = [];
-      for (const row of slice) {
+      for (const ref of slice) {
+        const row = rowOf(ref);
         let tuple = '(';
         for (let j = 0; j < present.length; j++) {
           const i = present[j] as number;
@@ -462,7 +463,7 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
     const width = present.length;
     const out = new CopyTextEncoder();
     for (let r = 0; r < rows.length; r++) {
-      const row = rows[r] as Row;
+      const row = rowOf(rows[r] as RowRef);
       for (let j = 0; j < width; j++) (writers[j] as PgCopyWriter)(out, row[present[j] as number] as Value);
       out.endRow();
       if (out.hasPieces) yield* out.takePieces();
@@ -620,10 +621,10 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
    * columns the document itself. Null when a value cannot go this way (a json column holding the
    * JSON literal `null`, which json_populate_recordset would turn into SQL NULL).
    */
-  function rowsAsJson(plan: TablePlan, present: readonly number[], rows: readonly Row[]): string | null {
+  function rowsAsJson(plan: TablePlan, present: readonly number[], rows: readonly RowRef[]): string | null {
     let out = '[';
     for (let r = 0; r < rows.length; r++) {
-      const row = rows[r] as Row;
+      const row = rowOf(rows[r] as RowRef);
       out += r === 0 ? '{' : ',{';
       for (let j = 0; j < present.length; j++) {
         const i = present[j] as number;
@@ -796,7 +797,8 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
         }
       }
       for (const g of wp.upserts) {
-        for (const row of g.rows) {
+        for (const ref of g.rows) {
+          const row = rowOf(ref);
           try {
             await insertRows(client, { ...g, rows: [row] }, signal);
           } catch (e) {

@@ -1,4 +1,4 @@
-import type { Row, Value } from '../../../core/change.js';
+import type { PendingRow, Row, Value } from '../../../core/change.js';
 import { FerryError } from '../../../core/errors.js';
 import type { ColumnSchema } from '../../../core/schema.js';
 import { charsetDecoder, charsetOfCollation, Cs, decodeText, RAW_DECODER, type CharsetDecoder } from './charsets.js';
@@ -84,6 +84,12 @@ export interface RowsPlan {
   /** The compiled decoder whose before images hold only `keyedBy` columns (see decodeRows). */
   keyed: FullRowsDecoder | null;
   keyedBy: readonly number[] | null;
+  /** The decoder for pending after images (key columns only, bounds marked), by kind, for `pendingBy`. */
+  pendingInsert: FullRowsDecoder | null;
+  pendingUpdate: FullRowsDecoder | null;
+  pendingBy: readonly number[] | null;
+  /** The decoder of one full image (PendingImage.materialize). */
+  one: OneImageDecoder | null;
 }
 
 function mismatch(msg: string): FerryError {
@@ -254,7 +260,7 @@ export function buildPlan(tm: TableMapEvent, columns?: readonly ColumnSchema[]):
     }
     cols.push(plan);
   }
-  return { cols, full: null, keyed: null, keyedBy: null };
+  return { cols, full: null, keyed: null, keyedBy: null, pendingInsert: null, pendingUpdate: null, pendingBy: null, one: null };
 }
 
 function truncatedValue(): RangeError {
@@ -588,7 +594,9 @@ function readBlobLength(buf: Buffer, p: number, bytes: number): number {
  * the before/only image of each row to `first` and, for updates, the after image to `second`.
  * Returns the position after the last row.
  */
-type FullRowsDecoder = (buf: Buffer, p: number, end: number, first: Row[], second: Row[] | null) => number;
+type FullRowsDecoder = (buf: Buffer, p: number, end: number, first: Row[], second: Row[] | null, marks?: number[]) => number;
+/** Decodes the one full image in buf[p, end) (throws a RangeError unless it ends exactly at `end`). */
+type OneImageDecoder = (buf: Buffer, p: number, end: number) => Row;
 
 /** An integer from the column plan, checked before it is written into generated code. */
 function lit(n: number): string {
@@ -735,7 +743,22 @@ function skipCode(c: ColPlan): string | null {
  * plan (checked by `lit`) and fixed identifiers are written into the code; labels and plans are
  * passed in as arguments, and nothing read from the stream ever is.
  */
-function compileRowsDecoder(cols: readonly ColPlan[], keyOnlyFirst: readonly number[] | null = null): FullRowsDecoder {
+/**
+ * The generated decoder of a rows event's images. `keyOnlyFirst`/`keyOnlySecond`: decode only
+ * these columns of the first/second image of each row (the others `undefined`, their bytes
+ * skipped). `mark`: push the bounds [start, end) of each row's last image (the after image of
+ * an insert or update) onto `marks`, so that it can be decoded in full later (PendingImage).
+ * `one`: a decoder of exactly one full image instead (OneImageDecoder).
+ */
+function compileRowsDecoder(cols: readonly ColPlan[], keyOnlyFirst: readonly number[] | null = null, keyOnlySecond: readonly number[] | null = null, mark = false): FullRowsDecoder {
+  return generateDecoder(cols, keyOnlyFirst, keyOnlySecond, mark, false) as FullRowsDecoder;
+}
+
+function compileImageDecoder(cols: readonly ColPlan[]): OneImageDecoder {
+  return generateDecoder(cols, null, null, false, true) as OneImageDecoder;
+}
+
+function generateDecoder(cols: readonly ColPlan[], keyOnlyFirst: readonly number[] | null, keyOnlySecond: readonly number[] | null, mark: boolean, one: boolean): FullRowsDecoder | OneImageDecoder {
   const n = cols.length;
   const nb = (n + 7) >> 3;
   const names: string[] = [];
@@ -781,40 +804,55 @@ function compileRowsDecoder(cols: readonly ColPlan[], keyOnlyFirst: readonly num
     image.push(`}`);
     return image.join('\n');
   };
-  const imageCode = imageCodeOf(null);
-  const only = keyOnlyFirst === null ? null : new Set(keyOnlyFirst);
+  const onlyFirst = keyOnlyFirst === null ? null : new Set(keyOnlyFirst);
+  const onlySecond = keyOnlySecond === null ? null : new Set(keyOnlySecond);
   // A key-only image holds undefined (absent) in every column it does not decode.
-  const firstVars = only === null ? vars : vars.map((v, i) => (only.has(i) ? v : 'undefined'));
-  const body = [
-    `'use strict';`,
-    `const T = [null];`,
-    `return function decodeFullRows(buf, p, end, first, second) {`,
-    n > 0 ? `let ${vars.join(', ')};` : '',
-    `while (p < end) {`,
-    only === null ? imageCode : imageCodeOf(only),
-    `first.push([${firstVars.join(', ')}]);`,
-    `if (second !== null) {`,
-    imageCode,
-    `second.push([${vars.join(', ')}]);`,
-    `}`,
-    `if (p > end) throw truncatedValue();`,
-    `}`,
-    `return p;`,
-    `};`,
-  ].join('\n');
+  const varsOf = (only: ReadonlySet<number> | null): string => (only === null ? vars : vars.map((v, i) => (only.has(i) ? v : 'undefined'))).join(', ');
+  const body = one
+    ? [
+        `'use strict';`,
+        `const T = [null];`,
+        `return function decodeImage(buf, p, end) {`,
+        n > 0 ? `let ${vars.join(', ')};` : '',
+        imageCodeOf(null),
+        `if (p !== end) throw truncatedValue();`,
+        `return [${vars.join(', ')}];`,
+        `};`,
+      ].join('\n')
+    : [
+        `'use strict';`,
+        `const T = [null];`,
+        `return function decodeFullRows(buf, p, end, first, second, marks) {`,
+        n > 0 ? `let ${vars.join(', ')};` : '',
+        `let s = p;`,
+        `while (p < end) {`,
+        `s = p;`,
+        imageCodeOf(onlyFirst),
+        `first.push([${varsOf(onlyFirst)}]);`,
+        `if (second !== null) {`,
+        `s = p;`,
+        imageCodeOf(onlySecond),
+        `second.push([${varsOf(onlySecond)}]);`,
+        `}`,
+        `if (p > end) throw truncatedValue();`,
+        mark ? `marks.push(s, p);` : '',
+        `}`,
+        `return p;`,
+        `};`,
+      ].join('\n');
   // Same layout, same code (table ids change, Table_maps are re-sent): compile each body once
   // and bind it to each plan's labels and column plans.
   let factory = compiledBodies.get(body);
   if (factory === undefined) {
     if (compiledBodies.size >= MAX_COMPILED_BODIES) compiledBodies.clear();
-    factory = new Function(...names, body) as (...a: unknown[]) => FullRowsDecoder;
+    factory = new Function(...names, body) as (...a: unknown[]) => FullRowsDecoder | OneImageDecoder;
     compiledBodies.set(body, factory);
   }
   return factory(...args);
 }
 
 /** Compiled decoder factories by generated body (which holds only plan integers). */
-const compiledBodies = new Map<string, (...a: unknown[]) => FullRowsDecoder>();
+const compiledBodies = new Map<string, (...a: unknown[]) => FullRowsDecoder | OneImageDecoder>();
 const MAX_COMPILED_BODIES = 512;
 
 class RowsEventImpl implements RowsEvent {
@@ -867,7 +905,25 @@ class RowsEventImpl implements RowsEvent {
     const first: Row[] = [];
     const second: Row[] | null = this.kind === 'update' ? [] : null;
     const keyOnly = this.kind === 'insert' ? null : (options?.beforeKeyOnly ?? null);
+    const pendingKey = this.kind === 'delete' ? null : (options?.afterPending ?? null);
     try {
+      if (this.nPresent1 === n && this.nPresent2 === n && pendingKey !== null && pendingKey.length > 0 && (this.kind === 'insert' || (keyOnly !== null && sameColumns(keyOnly, pendingKey)))) {
+        // After images stay bytes: decode their key, mark their bounds.
+        if (plan.pendingBy === null || !sameColumns(plan.pendingBy, pendingKey)) {
+          plan.pendingInsert = plan.pendingUpdate = null;
+          plan.pendingBy = pendingKey.slice();
+        }
+        const decode =
+          this.kind === 'insert'
+            ? (plan.pendingInsert ?? (plan.pendingInsert = compileRowsDecoder(cols, pendingKey, null, true)))
+            : (plan.pendingUpdate ?? (plan.pendingUpdate = compileRowsDecoder(cols, pendingKey, pendingKey, true)));
+        const marks: number[] = [];
+        p = decode(buf, p, rowsEnd, first, second, marks);
+        const keys = second ?? first;
+        const pending: PendingRow[] = new Array<PendingRow>(keys.length);
+        for (let i = 0; i < keys.length; i++) pending[i] = new PendingImage(keys[i] as Row, buf, marks[2 * i] as number, marks[2 * i + 1] as number, plan, this.table);
+        return this.kind === 'insert' ? { before: null, after: first, afterPending: pending } : { before: first, after: second, afterPending: pending };
+      }
       if (this.nPresent1 === n && this.nPresent2 === n) {
         let decode: FullRowsDecoder;
         if (keyOnly === null || keyOnly.length === 0) decode = plan.full ?? (plan.full = compileRowsDecoder(cols));
@@ -902,6 +958,36 @@ class RowsEventImpl implements RowsEvent {
         return { before: first, after: null };
       default:
         return { before: first, after: second };
+    }
+  }
+}
+
+/**
+ * A full after image left as the event's bytes (PendingRow): its key decoded, the rest decoded
+ * on each `materialize`. Holds the event's buffer (a socket chunk, or the inflated image of a
+ * compressed event), which nothing writes to once received.
+ */
+class PendingImage implements PendingRow {
+  constructor(
+    readonly key: Row,
+    private readonly buf: Buffer,
+    private readonly start: number,
+    private readonly end: number,
+    private readonly plan: RowsPlan,
+    private readonly tm: TableMapEvent,
+  ) {}
+
+  get bytes(): number {
+    return this.end - this.start;
+  }
+
+  materialize(): Row {
+    const plan = this.plan;
+    try {
+      return (plan.one ?? (plan.one = compileImageDecoder(plan.cols)))(this.buf, this.start, this.end);
+    } catch (e) {
+      if (e instanceof RangeError) throw new FerryError('FERRY_BINLOG_PROTOCOL', `truncated rows event for ${this.tm.schema}.${this.tm.table}`, { cause: e });
+      throw e;
     }
   }
 }

@@ -1,4 +1,4 @@
-import type { Row } from '../../../core/change.js';
+import type { PendingRow, Row } from '../../../core/change.js';
 import type { ColumnSchema } from '../../../core/schema.js';
 
 /** Fields every decoded event carries. */
@@ -83,6 +83,11 @@ export type RowsKind = 'insert' | 'update' | 'delete';
 export interface RowImages {
   before: Row[] | null;
   after: Row[] | null;
+  /**
+   * With `afterPending`, when the images are full: the after images as pending rows (aligned with
+   * `after`, whose rows then hold only the key columns).
+   */
+  afterPending?: PendingRow[];
 }
 
 export interface RowsEvent extends EventBase {
@@ -116,6 +121,12 @@ export interface DecodeRowsOptions {
    * images (binlog_row_image MINIMAL/NOBLOB) are always decoded in full.
    */
   beforeKeyOnly?: readonly number[] | null;
+  /**
+   * Leave full after images (insert, update) as bytes: `after` rows hold only these columns (the
+   * key) and `afterPending` decodes each image when asked. Only with `beforeKeyOnly` naming the
+   * same columns; partial images are decoded as usual (no `afterPending`).
+   */
+  afterPending?: readonly number[] | null;
 }
 
 export interface XidEvent extends EventBase {
