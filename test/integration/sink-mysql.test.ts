@@ -4,7 +4,7 @@ import mysql from 'mysql2/promise';
 import { createMySqlSink } from '../../src/connectors/mysql/sink.js';
 import { MySqlStatementBuffer, mysqlStringLiteral, quoteMySqlIdent, quoteMySqlTable } from '../../src/connectors/mysql/quote.js';
 import { sendRawStatement, statementsWrittenAhead } from '../../src/connectors/mysql/raw-query.js';
-import type { Row } from '../../src/core/change.js';
+import type { PendingRow, Row } from '../../src/core/change.js';
 import type { KeyAction, Sink, TargetTable } from '../../src/core/contracts.js';
 import { Secret } from '../../src/core/config-types.js';
 import { isFerryError } from '../../src/core/errors.js';
@@ -366,6 +366,52 @@ async function preparedCount(): Promise<number> {
   const [r] = await rows("SHOW GLOBAL STATUS LIKE 'Com_stmt_prepare'");
   return Number(r?.Value ?? 0);
 }
+
+async function globalStatus(name: string): Promise<number> {
+  const [r] = await rows(`SHOW GLOBAL STATUS LIKE '${name}'`);
+  return Number(r?.Value ?? 0);
+}
+
+test('pending row images (kept as source bytes) are decoded where encoded and go as bulk packets like decoded rows', async () => {
+  let decoded = 0;
+  const pendingOf = (row: Row): PendingRow => ({
+    key: [row[0], undefined, undefined],
+    bytes: 16,
+    materialize: () => {
+      decoded++;
+      return row.slice();
+    },
+  });
+  const actions: KeyAction[] = [];
+  for (let id = 500; id < 540; id++) {
+    const p = pendingOf([id, `p${id}`, id * 2]);
+    actions.push({ kind: 'upsert', table: small, get row() { return p.materialize(); }, pending: p });
+  }
+  const lane = await sink.openLane(3);
+  try {
+    // The lane's first write probes bulk support (statements of its own): counted apart.
+    await lane.write({ actions: [{ kind: 'upsert', table: small, row: [499, 'warm', 0] }], checkpoint: 'pending-0' }, never);
+    const counts = async (): Promise<[number, number]> => [await globalStatus('Com_stmt_execute'), await globalStatus('Com_insert')];
+    const c0 = await counts();
+    await lane.write({ actions, checkpoint: 'pending-1' }, never);
+    const c1 = await counts();
+    // The same write with the rows decoded: the statements must be the same kinds and numbers
+    // (bulk packets count as executions of the prepared upsert, text upserts as Com_insert).
+    const plain: KeyAction[] = Array.from({ length: 40 }, (_, i) => ({ kind: 'upsert', table: small, row: [600 + i, `p${600 + i}`, (600 + i) * 2] }));
+    await lane.write({ actions: plain, checkpoint: 'pending-2' }, never);
+    const c2 = await counts();
+    assert.ok(c2[0] - c1[0] > 0, 'decoded rows did not go as bulk packets');
+    assert.deepEqual([c1[0] - c0[0], c1[1] - c0[1]], [c2[0] - c1[0], c2[1] - c1[1]], 'pending rows went otherwise than decoded rows ([executions, INSERTs])');
+    assert.equal(decoded, 40, 'each pending image decoded once, where it was encoded');
+  } finally {
+    await lane.close();
+  }
+  assert.deepEqual(
+    await rows(`SELECT id, v, w FROM ${DB}.small WHERE id >= 500 AND id < 540 ORDER BY id`),
+    Array.from({ length: 40 }, (_, i) => ({ id: 500 + i, v: `p${500 + i}`, w: (500 + i) * 2 })),
+  );
+  await admin.query(`DELETE FROM ${DB}.small WHERE id >= 499 AND id < 640`);
+});
 
 test('MariaDB targets take upserts as bulk packets; text statements (FERRY_MYSQL_BULK=off) land the same rows', async () => {
   // Values at the edges of the bulk encodings: length prefixes of 1, 3 and 9 bytes (text sized

@@ -10,7 +10,7 @@
  * zone, strict mode, utf8mb4, backslash escapes on).
  */
 import mysql from 'mysql2/promise';
-import type { Row, SchemaChange, Value } from '../../core/change.js';
+import type { Row, RowRef, SchemaChange, Value } from '../../core/change.js';
 import { lenientColumnChanges, rowOf } from '../../core/change.js';
 import type { SinkConfig } from '../../core/config-types.js';
 import { groupLaneActions, type UpsertGroup as SharedUpsertGroup, type WritePlan as SharedWritePlan } from '../../core/lane-actions.js';
@@ -316,7 +316,7 @@ export function createMySqlSink(config: SinkConfig, pipelineName: string): Sink 
     /** Index of the first row of the packet being built. */
     let first = 0;
     for (let r = 0; r < rows.length; r++) {
-      const row = rows[r] as Row;
+      const row = rowOf(rows[r] as RowRef);
       if (sb === null) {
         sb = take().bulk(id, kinds);
         enumZero = false;

@@ -686,7 +686,7 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
   async function copyIntoFreeRange(client: Client, g: UpsertGroup, signal: AbortSignal): Promise<boolean> {
     const { plan, rows } = g;
     const keyOf = (row: Row): Value[] => plan.pk.map((i) => row[i] as Value);
-    if (!(await keyRangeFree(client, plan, keyOf(rows[0] as Row), keyOf(rows[rows.length - 1] as Row)))) return false;
+    if (!(await keyRangeFree(client, plan, keyOf(rowOf(rows[0] as RowRef)), keyOf(rowOf(rows[rows.length - 1] as RowRef))))) return false;
     if (signal.aborted) throw abortError(signal);
     try {
       await copyRows(client, plan.qualified, plan.cols.join(', '), g, await targetTakesBinary(client, plan));
