@@ -41,8 +41,8 @@ export type RowOp = 'insert' | 'update' | 'delete' | 'read';
  * call (nothing cached: a cached row would be held again).
  */
 export interface PendingRow {
-  /** The image's primary-key columns decoded; every other column `undefined`. */
-  readonly key: Row;
+  /** Values of the image's primary-key columns, in key order (as a delete's key). */
+  readonly key: Value[];
   /** Bytes of the image in the source's format (for memory estimates). */
   readonly bytes: number;
   /** The full row image: every column decoded, as the source would have produced it. */
@@ -71,7 +71,7 @@ export interface RowChange {
   after: Row | null;
   /**
    * Set when the after image is pending (a full image kept as source bytes): `after` then
-   * decodes it on every read, and the key columns are in `pending.key` without decoding.
+   * decodes it on every read, and the key's values are in `pending.key` without decoding.
    */
   readonly pending?: PendingRow;
 }

@@ -164,7 +164,8 @@ export type KeyedStep = KeyAction & {
 
 /** Values of the key a step acts on (deletes carry them; an upsert's are in its row). */
 export function stepKey(step: KeyedStep): Value[] {
-  return step.kind === 'delete' ? step.key : keyOf(step.table.source, step.pending !== undefined ? step.pending.key : step.row);
+  if (step.kind === 'delete') return step.key;
+  return step.pending !== undefined ? step.pending.key : keyOf(step.table.source, step.row);
 }
 
 /** The upsert of a pending row image (PendingRow): `row` decodes it on each read. */
@@ -222,23 +223,33 @@ export function stepsOf(change: RowChange, target: TargetTable, lanes: number, o
     return;
   }
   const pending = change.pending;
-  // A pending image's key is decoded; reading `after` would decode the whole row.
-  const row = pending !== undefined ? pending.key : change.after;
+  if (pending !== undefined) {
+    // The key's values are decoded; reading `after` would decode the whole row.
+    const key = pending.key;
+    const k = mergeKeyOf(key);
+    if (change.op === 'update' && change.before) movedKey(table, change.before, key, false, target, h, lanes, out);
+    out.push(new PendingUpsert(target, pending, laneOfMergeKey(h, k, lanes), k));
+    return;
+  }
+  const row = change.after;
   if (!row) throw new FerryError('FERRY_INTERNAL', `${change.op} without an after image`);
   const k = mergeKeyOfRow(table, row);
-  if (change.op === 'update' && change.before) {
-    const before = change.before;
-    const pk = table.primaryKey;
-    let same = true;
-    for (let i = 0; i < pk.length && same; i++) same = sameKeyValue(before[pk[i] as number], row[pk[i] as number]);
-    if (!same) {
-      const oldKey = keyOf(table, before);
-      const ok = mergeKeyOf(oldKey);
-      out.push({ kind: 'delete', table: target, key: oldKey, lane: laneOfMergeKey(h, ok, lanes), k: ok });
-    }
-  }
-  if (pending !== undefined) out.push(new PendingUpsert(target, pending, laneOfMergeKey(h, k, lanes), k));
-  else out.push({ kind: 'upsert', table: target, row, lane: laneOfMergeKey(h, k, lanes), k });
+  if (change.op === 'update' && change.before) movedKey(table, change.before, row, true, target, h, lanes, out);
+  out.push({ kind: 'upsert', table: target, row, lane: laneOfMergeKey(h, k, lanes), k });
+}
+
+/**
+ * For an update: when the key changed, the step deleting the old key. `after` is the after
+ * image (`byColumn`) or its key's values in key order.
+ */
+function movedKey(table: TableSchema, before: Row, after: readonly (Value | undefined)[], byColumn: boolean, target: TargetTable, h: number, lanes: number, out: KeyedStep[]): void {
+  const pk = table.primaryKey;
+  let same = true;
+  for (let i = 0; i < pk.length && same; i++) same = sameKeyValue(before[pk[i] as number], after[byColumn ? (pk[i] as number) : i]);
+  if (same) return;
+  const oldKey = keyOf(table, before);
+  const ok = mergeKeyOf(oldKey);
+  out.push({ kind: 'delete', table: target, key: oldKey, lane: laneOfMergeKey(h, ok, lanes), k: ok });
 }
 
 /**

@@ -38,13 +38,13 @@ function allColumns(plan: ActionPlanBase): number[] {
 }
 
 function checkKey(plan: ActionPlanBase, row: Row): void {
-  for (const i of plan.pk) {
-    if (row[i] === undefined || row[i] === null) {
-      throw new FerryError('FERRY_SINK_WRITE', `a row for ${plan.target.schema}.${plan.target.name} has no value for key column ${plan.target.source.columns[i]?.name ?? i}`, {
-        details: { table: `${plan.target.schema}.${plan.target.name}` },
-      });
-    }
-  }
+  for (const i of plan.pk) if (row[i] === undefined || row[i] === null) throw noKeyValue(plan, i);
+}
+
+function noKeyValue(plan: ActionPlanBase, column: number): FerryError {
+  return new FerryError('FERRY_SINK_WRITE', `a row for ${plan.target.schema}.${plan.target.name} has no value for key column ${plan.target.source.columns[column]?.name ?? column}`, {
+    details: { table: `${plan.target.schema}.${plan.target.name}` },
+  });
 }
 
 export function groupLaneActions<Plan extends ActionPlanBase>(actions: readonly KeyAction[], planOf: (t: TargetTable) => Plan): WritePlan<Plan> {
@@ -74,7 +74,7 @@ export function groupLaneActions<Plan extends ActionPlanBase>(actions: readonly 
     if (pending !== undefined) {
       // A full image (only those stay pending) with its key decoded: the all-columns group, not
       // decoded here (the sink decodes it where it encodes it).
-      checkKey(plan, pending.key);
+      for (let j = 0; j < plan.pk.length; j++) if (pending.key[j] === null || pending.key[j] === undefined) throw noKeyValue(plan, plan.pk[j] as number);
       if (lastGroup === null) {
         let byMask = upserts.get(plan);
         if (!byMask) upserts.set(plan, (byMask = new Map()));

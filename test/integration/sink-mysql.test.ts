@@ -4,7 +4,7 @@ import mysql from 'mysql2/promise';
 import { createMySqlSink } from '../../src/connectors/mysql/sink.js';
 import { MySqlStatementBuffer, mysqlStringLiteral, quoteMySqlIdent, quoteMySqlTable } from '../../src/connectors/mysql/quote.js';
 import { sendRawStatement, statementsWrittenAhead } from '../../src/connectors/mysql/raw-query.js';
-import type { PendingRow, Row } from '../../src/core/change.js';
+import type { PendingRow, Row, Value } from '../../src/core/change.js';
 import type { KeyAction, Sink, TargetTable } from '../../src/core/contracts.js';
 import { Secret } from '../../src/core/config-types.js';
 import { isFerryError } from '../../src/core/errors.js';
@@ -375,7 +375,7 @@ async function globalStatus(name: string): Promise<number> {
 test('pending row images (kept as source bytes) are decoded where encoded and go as bulk packets like decoded rows', async () => {
   let decoded = 0;
   const pendingOf = (row: Row): PendingRow => ({
-    key: [row[0], undefined, undefined],
+    key: [row[0] as Value],
     bytes: 16,
     materialize: () => {
       decoded++;

@@ -963,11 +963,11 @@ describe('binlog: compiled decoder for full row images', () => {
       const fullUp = up.decodeRows(schema);
       const lazyUp = up.decodeRows(schema, { beforeKeyOnly: key, afterPending: key });
       assert.deepEqual(lazyUp.before, (fullUp.before ?? []).map((r) => keyOnly(r, key)), `key ${key.join(',')}`);
-      assert.deepEqual(lazyUp.after, (fullUp.after ?? []).map((r) => keyOnly(r, key)));
+      assert.equal(lazyUp.after, null);
       assert.equal(lazyUp.afterPending?.length, 2);
       for (let i = 0; i < 2; i++) {
         const pr: PendingRow | undefined = lazyUp.afterPending?.[i];
-        assert.deepEqual(pr?.key, keyOnly(fullUp.after?.[i] ?? [], key));
+        assert.deepEqual(pr?.key, key.map((c) => fullUp.after?.[i]?.[c]));
         assert.deepEqual(pr?.materialize(), fullUp.after?.[i]);
         // A new row on every call (nothing cached), the same values.
         assert.notEqual(pr?.materialize(), pr?.materialize());
@@ -977,7 +977,8 @@ describe('binlog: compiled decoder for full row images', () => {
       const fullIns = ins.decodeRows(schema);
       const lazyIns = ins.decodeRows(schema, { beforeKeyOnly: key, afterPending: key });
       assert.equal(lazyIns.before, null);
-      assert.deepEqual(lazyIns.after, (fullIns.after ?? []).map((r) => keyOnly(r, key)));
+      assert.equal(lazyIns.after, null);
+      assert.deepEqual(lazyIns.afterPending?.map((r) => r.key), (fullIns.after ?? []).map((r) => key.map((c) => r[c])));
       assert.deepEqual(lazyIns.afterPending?.map((r) => r.materialize()), fullIns.after);
       assert.ok((lazyIns.afterPending?.[0]?.bytes ?? 0) > 0);
     }

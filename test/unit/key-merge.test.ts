@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { PendingRowChange, type PendingRow, type Row, type RowChange } from '../../src/core/change.js';
+import { PendingRowChange, type PendingRow, type Row, type RowChange, type Value } from '../../src/core/change.js';
 import type { KeyAction, TargetTable } from '../../src/core/contracts.js';
 import { KeyMerger, LANE_KEY_BLOCK, keyString, laneOf, stepsOf, type KeyedStep } from '../../src/core/key-merge.js';
 import type { TableSchema } from '../../src/core/schema.js';
@@ -177,8 +177,8 @@ test('keys of different tables never merge, whatever their values', () => {
 class CountingPending implements PendingRow {
   decoded = 0;
   constructor(private readonly values: Row) {}
-  get key(): Row {
-    return this.values.map((v, i) => (table.primaryKey.includes(i) ? v : undefined));
+  get key(): Value[] {
+    return table.primaryKey.map((i) => this.values[i] as Value);
   }
   get bytes(): number {
     return 10;

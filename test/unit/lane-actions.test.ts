@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { rowOf, type PendingRow, type Row } from '../../src/core/change.js';
+import { rowOf, type PendingRow, type Row, type Value } from '../../src/core/change.js';
 import type { KeyAction, TargetTable } from '../../src/core/contracts.js';
 import { groupLaneActions, type ActionPlanBase } from '../../src/core/lane-actions.js';
 import type { TableSchema } from '../../src/core/schema.js';
@@ -59,7 +59,7 @@ test('lane actions: pending images join the all-columns group of their table und
   const planOf = ((plan: ActionPlanBase) => () => plan)({ target: t1, cols: t1.source.columns, pk: t1.source.primaryKey });
   let decoded = 0;
   const pending = (row: Row): PendingRow => ({
-    key: [row[0], undefined, undefined],
+    key: [row[0] as Value],
     bytes: 12,
     materialize: () => {
       decoded++;
@@ -84,6 +84,6 @@ test('lane actions: pending images join the all-columns group of their table und
     ],
   );
   // A pending image without its key value is refused like a decoded one.
-  const bad: PendingRow = { key: [null, undefined, undefined], bytes: 1, materialize: () => [null, 1, 1] };
+  const bad: PendingRow = { key: [null], bytes: 1, materialize: () => [null, 1, 1] };
   assert.throws(() => groupLaneActions([{ kind: 'upsert', table: t1, row: [null, 1, 1], pending: bad }], planOf), /no value for key column id/);
 });

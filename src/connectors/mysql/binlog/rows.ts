@@ -746,19 +746,33 @@ function skipCode(c: ColPlan): string | null {
 /**
  * The generated decoder of a rows event's images. `keyOnlyFirst`/`keyOnlySecond`: decode only
  * these columns of the first/second image of each row (the others `undefined`, their bytes
- * skipped). `mark`: push the bounds [start, end) of each row's last image (the after image of
- * an insert or update) onto `marks`, so that it can be decoded in full later (PendingImage).
- * `one`: a decoder of exactly one full image instead (OneImageDecoder).
+ * skipped). `markFirst`/`markSecond`: that image is pending (PendingImage): push the values of
+ * these columns (the key, in key order) instead of a row, and its bounds [start, end) onto
+ * `marks`, so that it can be decoded in full later.
  */
-function compileRowsDecoder(cols: readonly ColPlan[], keyOnlyFirst: readonly number[] | null = null, keyOnlySecond: readonly number[] | null = null, mark = false): FullRowsDecoder {
-  return generateDecoder(cols, keyOnlyFirst, keyOnlySecond, mark, false) as FullRowsDecoder;
+function compileRowsDecoder(
+  cols: readonly ColPlan[],
+  keyOnlyFirst: readonly number[] | null = null,
+  keyOnlySecond: readonly number[] | null = null,
+  markFirst: readonly number[] | null = null,
+  markSecond: readonly number[] | null = null,
+): FullRowsDecoder {
+  return generateDecoder(cols, keyOnlyFirst, keyOnlySecond, markFirst, markSecond, false) as FullRowsDecoder;
 }
 
+/** A decoder of exactly one full image (PendingImage.materialize). */
 function compileImageDecoder(cols: readonly ColPlan[]): OneImageDecoder {
-  return generateDecoder(cols, null, null, false, true) as OneImageDecoder;
+  return generateDecoder(cols, null, null, null, null, true) as OneImageDecoder;
 }
 
-function generateDecoder(cols: readonly ColPlan[], keyOnlyFirst: readonly number[] | null, keyOnlySecond: readonly number[] | null, mark: boolean, one: boolean): FullRowsDecoder | OneImageDecoder {
+function generateDecoder(
+  cols: readonly ColPlan[],
+  keyOnlyFirst: readonly number[] | null,
+  keyOnlySecond: readonly number[] | null,
+  markFirst: readonly number[] | null,
+  markSecond: readonly number[] | null,
+  one: boolean,
+): FullRowsDecoder | OneImageDecoder {
   const n = cols.length;
   const nb = (n + 7) >> 3;
   const names: string[] = [];
@@ -828,14 +842,14 @@ function generateDecoder(cols: readonly ColPlan[], keyOnlyFirst: readonly number
         `while (p < end) {`,
         `s = p;`,
         imageCodeOf(onlyFirst),
-        `first.push([${varsOf(onlyFirst)}]);`,
+        `first.push([${markFirst === null ? varsOf(onlyFirst) : markFirst.map((i) => vars[i]).join(', ')}]);`,
         `if (second !== null) {`,
         `s = p;`,
         imageCodeOf(onlySecond),
-        `second.push([${varsOf(onlySecond)}]);`,
+        `second.push([${markSecond === null ? varsOf(onlySecond) : markSecond.map((i) => vars[i]).join(', ')}]);`,
         `}`,
         `if (p > end) throw truncatedValue();`,
-        mark ? `marks.push(s, p);` : '',
+        markFirst !== null || markSecond !== null ? `marks.push(s, p);` : '',
         `}`,
         `return p;`,
         `};`,
@@ -915,14 +929,15 @@ class RowsEventImpl implements RowsEvent {
         }
         const decode =
           this.kind === 'insert'
-            ? (plan.pendingInsert ?? (plan.pendingInsert = compileRowsDecoder(cols, pendingKey, null, true)))
-            : (plan.pendingUpdate ?? (plan.pendingUpdate = compileRowsDecoder(cols, pendingKey, pendingKey, true)));
+            ? (plan.pendingInsert ?? (plan.pendingInsert = compileRowsDecoder(cols, pendingKey, null, pendingKey)))
+            : (plan.pendingUpdate ?? (plan.pendingUpdate = compileRowsDecoder(cols, pendingKey, pendingKey, null, pendingKey)));
         const marks: number[] = [];
         p = decode(buf, p, rowsEnd, first, second, marks);
-        const keys = second ?? first;
+        // The marked images' entries are their key values, not rows.
+        const keys = (second ?? first) as unknown as Value[][];
         const pending: PendingRow[] = new Array<PendingRow>(keys.length);
-        for (let i = 0; i < keys.length; i++) pending[i] = new PendingImage(keys[i] as Row, buf, marks[2 * i] as number, marks[2 * i + 1] as number, plan, this.table);
-        return this.kind === 'insert' ? { before: null, after: first, afterPending: pending } : { before: first, after: second, afterPending: pending };
+        for (let i = 0; i < keys.length; i++) pending[i] = new PendingImage(keys[i] as Value[], buf, marks[2 * i] as number, marks[2 * i + 1] as number, plan, this.table);
+        return { before: this.kind === 'insert' ? null : first, after: null, afterPending: pending };
       }
       if (this.nPresent1 === n && this.nPresent2 === n) {
         let decode: FullRowsDecoder;
@@ -969,7 +984,7 @@ class RowsEventImpl implements RowsEvent {
  */
 class PendingImage implements PendingRow {
   constructor(
-    readonly key: Row,
+    readonly key: Value[],
     private readonly buf: Buffer,
     private readonly start: number,
     private readonly end: number,

@@ -84,8 +84,8 @@ export interface RowImages {
   before: Row[] | null;
   after: Row[] | null;
   /**
-   * With `afterPending`, when the images are full: the after images as pending rows (aligned with
-   * `after`, whose rows then hold only the key columns).
+   * With `afterPending`, when the images are full: the after images as pending rows (`after` is
+   * then null).
    */
   afterPending?: PendingRow[];
 }
@@ -122,8 +122,8 @@ export interface DecodeRowsOptions {
    */
   beforeKeyOnly?: readonly number[] | null;
   /**
-   * Leave full after images (insert, update) as bytes: `after` rows hold only these columns (the
-   * key) and `afterPending` decodes each image when asked. Only with `beforeKeyOnly` naming the
+   * Leave full after images (insert, update) as bytes, in `afterPending` (each with the values
+   * of these columns, the key, decoded), and `after` null. Only with `beforeKeyOnly` naming the
    * same columns; partial images are decoded as usual (no `afterPending`).
    */
   afterPending?: readonly number[] | null;
