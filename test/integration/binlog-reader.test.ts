@@ -274,6 +274,37 @@ describe('binlog reader against MariaDB', () => {
     assert.equal(ids.at(-1), 9999);
   });
 
+  it('hands events over in batches of at most 1024, parsed when taken, every event in order', async () => {
+    const start = await readServerPosition(conn);
+    // 1,500 transactions of one row: ~6,000 events (GTID, BEGIN, Table_map, rows, XID).
+    for (let k = 0; k < 1500; k++) await admin.query(`INSERT INTO seq VALUES (${90000 + k}, 'b${k}')`);
+    const end = await readServerPosition(conn);
+    const stream = open({ file: start.file, pos: start.pos }, { nonBlocking: true });
+    const schema = [c('id', { kind: 'int', bits: 32, unsigned: false }), c('v', str('utf8mb4'))];
+    const ids: number[] = [];
+    let largest = 0;
+    let lastPos = 0;
+    try {
+      for await (const batch of stream) {
+        largest = Math.max(largest, batch.length);
+        // A consumer slower than the server: the received events wait unparsed meanwhile.
+        await new Promise((r) => setTimeout(r, 2));
+        for (const ev of batch) {
+          if (ev.file === end.file && ev.nextPos > 0) {
+            assert.ok(ev.nextPos >= lastPos, `positions never move back (${ev.nextPos} after ${lastPos})`);
+            lastPos = ev.nextPos;
+          }
+          if (ev.type === 'rows' && ev.table.schema === DB && ev.table.table === 'seq') for (const row of ev.decodeRows(schema).after ?? []) ids.push(row[0] as number);
+        }
+      }
+    } finally {
+      await stream.close();
+    }
+    assert.ok(largest <= 1024 && largest > 1, `largest batch ${largest}`);
+    assert.deepEqual(ids, Array.from({ length: 1500 }, (_, k) => 90000 + k));
+    assert.equal(lastPos, end.pos);
+  });
+
   it('a non-blocking dump read by a slow consumer ends after its last event, not with a lost connection', async () => {
     // The server ends a non-blocking dump with EOF and closes the connection. Pausing mysql2's
     // connection (rather than its socket) kept the packets left in the chunk being parsed in

@@ -31,7 +31,7 @@ export interface BinlogStreamOptions {
   signal?: AbortSignal;
   /** Verify each event's CRC32 (default true). */
   verifyChecksum?: boolean;
-  /** Stop reading the socket when this many bytes of events wait for the consumer (default 4 MiB: two batches are alive at once, the one consumed and the one filling). */
+  /** Stop reading the socket when this many bytes of received events wait for the consumer (default 4 MiB; reading resumes when half of it is consumed). Events are parsed when the consumer takes them, at most 1024 per batch. */
   highWaterMarkBytes?: number;
   /** MariaDB: also send Annotate_rows events (the SQL text of row events). Default false. */
   annotateRows?: boolean;
@@ -119,8 +119,20 @@ function query(conn: Connection, sql: string, values?: unknown[]): Promise<unkno
   });
 }
 
+/**
+ * Events handed to the consumer per `next()` at most. Events are parsed when taken, not when
+ * received: parsed on receipt, the 4 MiB waiting behind a busy consumer were ~25,000 event
+ * objects that outlived young-generation collections; received, they are only their bounds in
+ * the socket's buffers.
+ */
+const EVENTS_PER_BATCH = 1024;
+
 class BinlogStreamImpl implements BinlogStream {
-  private queue: BinlogEvent[] = [];
+  /** Received, not yet parsed events: buffer and bounds, from `head` on. */
+  private rawBufs: Buffer[] = [];
+  private rawStarts: number[] = [];
+  private rawEnds: number[] = [];
+  private head = 0;
   private queuedBytes = 0;
   private failure: FerryError | null = null;
   private ended = false;
@@ -222,15 +234,12 @@ class BinlogStreamImpl implements BinlogStream {
     });
   }
 
-  /** Runs inside mysql2's socket data handler: parse, queue, pause when the consumer lags. */
+  /** Runs inside mysql2's socket data handler: queue the event's bounds, pause when the consumer lags. */
   private receive(buf: Buffer, start: number, end: number): void {
     if (this.ended) return;
-    try {
-      this.queue.push(this.parser.parse(buf, start, end));
-    } catch (e) {
-      this.fail(e instanceof FerryError ? e : new FerryError('FERRY_BINLOG_PROTOCOL', `cannot parse a binlog event: ${String(e)}`, { cause: e }));
-      return;
-    }
+    this.rawBufs.push(buf);
+    this.rawStarts.push(start);
+    this.rawEnds.push(end);
     this.queuedBytes += end - start;
     if (this.queuedBytes >= this.hwm && !this.paused && this.internals) {
       this.paused = true;
@@ -278,24 +287,69 @@ class BinlogStreamImpl implements BinlogStream {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.queue = [];
-    this.queuedBytes = 0;
+    this.dropRaw();
     this.finish();
+  }
+
+  private dropRaw(): void {
+    this.rawBufs = [];
+    this.rawStarts = [];
+    this.rawEnds = [];
+    this.head = 0;
+    this.queuedBytes = 0;
+  }
+
+  /**
+   * Parses up to EVENTS_PER_BATCH received events, in order. A parse failure ends the stream
+   * with it (FERRY_BINLOG_PROTOCOL) after the events parsed before it.
+   */
+  private take(): BinlogEvent[] {
+    const n = Math.min(this.rawBufs.length - this.head, EVENTS_PER_BATCH);
+    const batch: BinlogEvent[] = [];
+    let bytes = 0;
+    for (let i = 0; i < n; i++) {
+      const k = this.head + i;
+      const start = this.rawStarts[k] as number;
+      const end = this.rawEnds[k] as number;
+      try {
+        batch.push(this.parser.parse(this.rawBufs[k] as Buffer, start, end));
+      } catch (e) {
+        const f = e instanceof FerryError ? e : new FerryError('FERRY_BINLOG_PROTOCOL', `cannot parse a binlog event: ${String(e)}`, { cause: e });
+        this.dropRaw();
+        // Set even when the server had already ended the stream (fail() keeps the first outcome).
+        if (this.failure === null) this.failure = f;
+        this.finish();
+        return batch;
+      }
+      bytes += end - start;
+    }
+    this.head += n;
+    this.queuedBytes -= bytes;
+    if (this.head === this.rawBufs.length) this.dropRaw();
+    else if (this.head >= 65536) {
+      // Drop what was taken, so the arrays do not grow for as long as the consumer lags.
+      this.rawBufs = this.rawBufs.slice(this.head);
+      this.rawStarts = this.rawStarts.slice(this.head);
+      this.rawEnds = this.rawEnds.slice(this.head);
+      this.head = 0;
+    }
+    return batch;
   }
 
   [Symbol.asyncIterator](): AsyncIterator<BinlogEvent[]> {
     return {
       next: async (): Promise<IteratorResult<BinlogEvent[]>> => {
         for (;;) {
-          if (this.queue.length > 0) {
-            const batch = this.queue;
-            this.queue = [];
-            this.queuedBytes = 0;
-            if (this.paused && this.internals) {
+          if (this.head < this.rawBufs.length) {
+            const batch = this.take();
+            // Resumed once half is consumed (not on every batch: pausing and resuming the
+            // socket for each 64 KiB read would cost more than it saves).
+            if (this.paused && this.internals && this.queuedBytes <= this.hwm / 2) {
               this.paused = false;
               this.internals.stream.resume();
             }
-            return { value: batch, done: false };
+            if (batch.length > 0) return { value: batch, done: false };
+            continue;
           }
           if (this.failure) {
             const f = this.failure;
