@@ -835,6 +835,35 @@ describe('binlog: compiled decoder for full row images', () => {
     col('o', { kind: 'year' }),
   ];
 
+  /**
+   * The every-type table of the key-only and pending-image tests (plus a latin1 VARCHAR), its table
+   * map parsed by `p`; `values(k)`: the column bytes of row k (key column 4 is k, column 11 NULL for even k).
+   */
+  function keyedTable(p: BinlogEventParser): { n: number; schema: ReturnType<typeof everyTypeSchema>; values: (k: number) => (Buffer | null)[] } {
+    const specs: ColSpec[] = [...EVERY_TYPE_SPECS, { type: T.VARCHAR, meta: u16(20) }];
+    p.parse(event(E.TABLE_MAP, tableMapBody(9, 'd', 't', specs), { logPos: 100 }));
+    const schema = [...everyTypeSchema(), col('p', { kind: 'string', maxChars: 20, fixed: false, charset: 'latin1', collation: null, lob: false })];
+    const values = (k: number): (Buffer | null)[] => [
+      u8(0xfe),
+      u16(65535 - k),
+      Buffer.from([0xff, 0xff, 0xff]),
+      u32(4294967295),
+      u64(BigInt(k)),
+      Buffer.from(new Float32Array([1.5]).buffer),
+      Buffer.from(new Float64Array([-2.25]).buffer),
+      encDecimal('-1234.50', 12, 2),
+      Buffer.from([(2024 << 9 | 2 << 5 | 29) & 0xff, ((2024 << 9 | 2 << 5 | 29) >> 8) & 0xff, (2024 << 9 | 2 << 5 | 29) >> 16]),
+      encDatetime2(2024, 2, 29, 23, 59, 58, 123456, 6),
+      Buffer.concat([u16(Buffer.byteLength('žluťoučký')), Buffer.from('žluťoučký')]),
+      k % 2 === 0 ? null : Buffer.concat([u16(4), Buffer.from('text')]),
+      Buffer.concat([u16(3), u8(0, 1, 255)]),
+      u8(2),
+      u8(124),
+      Buffer.concat([u8(2), Buffer.from('ab')]),
+    ];
+    return { n: specs.length, schema, values };
+  }
+
   it('full images (compiled decoder) and partial images (per-column path) give the same values for every type', () => {
     const p = parserWithFde();
     const specs: ColSpec[] = [
@@ -881,34 +910,7 @@ describe('binlog: compiled decoder for full row images', () => {
 
   it('key-only before images: skipped columns of every type leave the key and the after image intact', () => {
     const p = parserWithFde();
-    const specs: ColSpec[] = [
-      ...EVERY_TYPE_SPECS,
-      { type: T.VARCHAR, meta: u16(20) },
-    ];
-    const n = specs.length;
-    p.parse(event(E.TABLE_MAP, tableMapBody(9, 'd', 't', specs), { logPos: 100 }));
-    const schema = [
-      ...everyTypeSchema(),
-      col('p', { kind: 'string', maxChars: 20, fixed: false, charset: 'latin1', collation: null, lob: false }),
-    ];
-    const values = (k: number): (Buffer | null)[] => [
-      u8(0xfe),
-      u16(65535 - k),
-      Buffer.from([0xff, 0xff, 0xff]),
-      u32(4294967295),
-      u64(BigInt(k)),
-      Buffer.from(new Float32Array([1.5]).buffer),
-      Buffer.from(new Float64Array([-2.25]).buffer),
-      encDecimal('-1234.50', 12, 2),
-      Buffer.from([(2024 << 9 | 2 << 5 | 29) & 0xff, ((2024 << 9 | 2 << 5 | 29) >> 8) & 0xff, (2024 << 9 | 2 << 5 | 29) >> 16]),
-      encDatetime2(2024, 2, 29, 23, 59, 58, 123456, 6),
-      Buffer.concat([u16(Buffer.byteLength('žluťoučký')), Buffer.from('žluťoučký')]),
-      k % 2 === 0 ? null : Buffer.concat([u16(4), Buffer.from('text')]),
-      Buffer.concat([u16(3), u8(0, 1, 255)]),
-      u8(2),
-      u8(124),
-      Buffer.concat([u8(2), Buffer.from('ab')]),
-    ];
+    const { n, schema, values } = keyedTable(p);
     const want = (k: number): unknown[] => [-2, 65535 - k, -1, 4294967295, k, 1.5, -2.25, '-1234.50', '2024-02-29', '2024-02-29 23:59:58.123456', 'žluťoučký', k % 2 === 0 ? null : 'text', Buffer.from([0, 1, 255]), 'paid', 2024, 'ab'];
     const keyOnly = (row: unknown[], key: readonly number[]): unknown[] => row.map((v, i) => (key.includes(i) ? v : undefined));
     // Two rows per event, so a wrong skip length would garble the second row's images.
@@ -933,28 +935,7 @@ describe('binlog: compiled decoder for full row images', () => {
 
   it('pending after images: the key decoded, the full image on each materialize, equal to a full decode', () => {
     const p = parserWithFde();
-    const specs: ColSpec[] = [...EVERY_TYPE_SPECS, { type: T.VARCHAR, meta: u16(20) }];
-    const n = specs.length;
-    p.parse(event(E.TABLE_MAP, tableMapBody(9, 'd', 't', specs), { logPos: 100 }));
-    const schema = [...everyTypeSchema(), col('p', { kind: 'string', maxChars: 20, fixed: false, charset: 'latin1', collation: null, lob: false })];
-    const values = (k: number): (Buffer | null)[] => [
-      u8(0xfe),
-      u16(65535 - k),
-      Buffer.from([0xff, 0xff, 0xff]),
-      u32(4294967295),
-      u64(BigInt(k)),
-      Buffer.from(new Float32Array([1.5]).buffer),
-      Buffer.from(new Float64Array([-2.25]).buffer),
-      encDecimal('-1234.50', 12, 2),
-      Buffer.from([(2024 << 9 | 2 << 5 | 29) & 0xff, ((2024 << 9 | 2 << 5 | 29) >> 8) & 0xff, (2024 << 9 | 2 << 5 | 29) >> 16]),
-      encDatetime2(2024, 2, 29, 23, 59, 58, 123456, 6),
-      Buffer.concat([u16(Buffer.byteLength('žluťoučký')), Buffer.from('žluťoučký')]),
-      k % 2 === 0 ? null : Buffer.concat([u16(4), Buffer.from('text')]),
-      Buffer.concat([u16(3), u8(0, 1, 255)]),
-      u8(2),
-      u8(124),
-      Buffer.concat([u8(2), Buffer.from('ab')]),
-    ];
+    const { n, schema, values } = keyedTable(p);
     const keyOnly = (row: unknown[], key: readonly number[]): unknown[] => row.map((v, i) => (key.includes(i) ? v : undefined));
     const upBody = Buffer.concat([u48(9), u16(1), lenenc(n), bits(n, () => true), bits(n, () => true), image(values(1)), image(values(2)), image(values(3)), image(values(4))]);
     const insBody = rowsBody(1, 9, n, [image(values(5)), image(values(6)), image(values(7))]);
