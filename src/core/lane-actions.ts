@@ -70,39 +70,33 @@ export function groupLaneActions<Plan extends ActionPlanBase>(actions: readonly 
       keys.push(a.key);
       continue;
     }
-    const pending = a.pending;
-    if (pending !== undefined) {
-      // A full image (only those stay pending) with its key decoded: the all-columns group, not
-      // decoded here (the sink decodes it where it encodes it).
-      for (let j = 0; j < plan.pk.length; j++) if (pending.key[j] === null || pending.key[j] === undefined) throw noKeyValue(plan, plan.pk[j] as number);
-      if (lastGroup === null) {
-        let byMask = upserts.get(plan);
-        if (!byMask) upserts.set(plan, (byMask = new Map()));
-        let g = byMask.get('');
-        if (!g) byMask.set('', (g = { plan, present: allColumns(plan), rows: [] }));
-        lastGroup = g;
-      }
-      lastGroup.rows.push(pending);
-      continue;
-    }
-    const row = a.row;
     // Most rows carry every column: they share one group key and one `present` list.
     let present = allColumns(plan);
     let mask = '';
-    for (let i = 0; i < plan.cols.length; i++) {
-      if (row[i] !== undefined) continue;
-      present = [];
-      for (let j = 0; j < plan.cols.length; j++) {
-        if (row[j] !== undefined) {
-          present.push(j);
-          mask += '1';
-        } else mask += '0';
+    let ref: RowRef;
+    if (a.pending !== undefined) {
+      // A full image (only those stay pending) with its key decoded: the all-columns group, not
+      // decoded here (the sink decodes it where it encodes it).
+      ref = a.pending;
+      for (let j = 0; j < plan.pk.length; j++) if (ref.key[j] === null || ref.key[j] === undefined) throw noKeyValue(plan, plan.pk[j] as number);
+    } else {
+      const row = a.row;
+      for (let i = 0; i < plan.cols.length; i++) {
+        if (row[i] !== undefined) continue;
+        present = [];
+        for (let j = 0; j < plan.cols.length; j++) {
+          if (row[j] !== undefined) {
+            present.push(j);
+            mask += '1';
+          } else mask += '0';
+        }
+        break;
       }
-      break;
+      checkKey(plan, row);
+      ref = row;
     }
-    checkKey(plan, row);
     if (mask === '' && lastGroup !== null) {
-      lastGroup.rows.push(row);
+      lastGroup.rows.push(ref);
       continue;
     }
     let byMask = upserts.get(plan);
@@ -110,7 +104,7 @@ export function groupLaneActions<Plan extends ActionPlanBase>(actions: readonly 
     let g = byMask.get(mask);
     if (!g) byMask.set(mask, (g = { plan, present, rows: [] }));
     if (mask === '') lastGroup = g;
-    g.rows.push(row);
+    g.rows.push(ref);
   }
   return {
     deletes: [...deletes].map(([plan, keys]) => ({ plan, keys })),

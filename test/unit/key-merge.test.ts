@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { PendingRowChange, type PendingRow, type Row, type RowChange, type Value } from '../../src/core/change.js';
+import { PendingRowChange, type RowChange } from '../../src/core/change.js';
 import type { KeyAction, TargetTable } from '../../src/core/contracts.js';
 import { KeyMerger, LANE_KEY_BLOCK, keyString, laneOf, stepsOf, type KeyedStep } from '../../src/core/key-merge.js';
 import type { TableSchema } from '../../src/core/schema.js';
+import { CountingPending } from '../helpers/pending.js';
 
 const table: TableSchema = {
   schema: 'shop',
@@ -172,22 +173,6 @@ test('keys of different tables never merge, whatever their values', () => {
     { kind: 'upsert', table: otherTarget, row: [1, 'b'] },
   ]);
 });
-
-/** A pending image over fixed values, counting how often it is decoded. */
-class CountingPending implements PendingRow {
-  decoded = 0;
-  constructor(private readonly values: Row) {}
-  get key(): Value[] {
-    return table.primaryKey.map((i) => this.values[i] as Value);
-  }
-  get bytes(): number {
-    return 10;
-  }
-  materialize(): Row {
-    this.decoded++;
-    return this.values.slice();
-  }
-}
 
 test('pending after images: merged by their key without being decoded; the sink-facing row decodes them', () => {
   const p1 = new CountingPending([1, 'a']);

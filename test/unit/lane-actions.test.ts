@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { rowOf, type PendingRow, type Row, type Value } from '../../src/core/change.js';
+import { rowOf } from '../../src/core/change.js';
 import type { KeyAction, TargetTable } from '../../src/core/contracts.js';
 import { groupLaneActions, type ActionPlanBase } from '../../src/core/lane-actions.js';
 import type { TableSchema } from '../../src/core/schema.js';
+import { CountingPending, pendingUpsert } from '../helpers/pending.js';
 
 function tableOf(name: string): TargetTable {
   const source: TableSchema = {
@@ -57,25 +58,16 @@ test('lane actions: deletes per table, upserts per table and set of present colu
 test('lane actions: pending images join the all-columns group of their table undecoded, in order', () => {
   const t1 = tableOf('t1');
   const planOf = ((plan: ActionPlanBase) => () => plan)({ target: t1, cols: t1.source.columns, pk: t1.source.primaryKey });
-  let decoded = 0;
-  const pending = (row: Row): PendingRow => ({
-    key: [row[0] as Value],
-    bytes: 12,
-    materialize: () => {
-      decoded++;
-      return row.slice();
-    },
-  });
-  const p1 = pending([2, 2, 2]);
-  const p2 = pending([4, 4, 4]);
+  const p1 = new CountingPending([2, 2, 2]);
+  const p2 = new CountingPending([4, 4, 4]);
   const actions: KeyAction[] = [
     { kind: 'upsert', table: t1, row: [1, 1, 1] },
-    { kind: 'upsert', table: t1, get row() { return p1.materialize(); }, pending: p1 },
+    pendingUpsert(t1, p1),
     { kind: 'upsert', table: t1, row: [3, undefined, 3] },
-    { kind: 'upsert', table: t1, get row() { return p2.materialize(); }, pending: p2 },
+    pendingUpsert(t1, p2),
   ];
   const wp = groupLaneActions(actions, planOf);
-  assert.equal(decoded, 0, 'grouping decodes no pending image');
+  assert.equal(p1.decoded + p2.decoded, 0, 'grouping decodes no pending image');
   assert.deepEqual(
     wp.upserts.map((g) => [g.present, g.rows.map(rowOf)]),
     [
@@ -84,6 +76,5 @@ test('lane actions: pending images join the all-columns group of their table und
     ],
   );
   // A pending image without its key value is refused like a decoded one.
-  const bad: PendingRow = { key: [null], bytes: 1, materialize: () => [null, 1, 1] };
-  assert.throws(() => groupLaneActions([{ kind: 'upsert', table: t1, row: [null, 1, 1], pending: bad }], planOf), /no value for key column id/);
+  assert.throws(() => groupLaneActions([pendingUpsert(t1, new CountingPending([null, 1, 1]))], planOf), /no value for key column id/);
 });
