@@ -1,5 +1,3 @@
-  const images = Array.from({ length: 40 }, (_, i) => new CountingPending([500 + i, `p${500 + i}`, (500 + i) * 2]));
-  const actions = images.map((p) => pendingUpsert(small, p));
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import mysql from 'mysql2/promise';
