@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { deflateSync } from 'node:zlib';
 import { describe, it } from 'node:test';
 import { isFerryError } from '../../src/core/errors.js';
-import type { PendingRow } from '../../src/core/change.js';
+import type { PendingRow, Value } from '../../src/core/change.js';
 import type { ColumnSchema, LogicalType } from '../../src/core/schema.js';
 import { ColumnType as T, EventCode as E } from '../../src/connectors/mysql/binlog/constants.js';
 import { crc32 } from '../../src/connectors/mysql/binlog/crc32.js';
@@ -10,6 +10,9 @@ import { buildBinlogDump, buildBinlogDumpGtid, encodeGtidSet } from '../../src/c
 import { BinlogEventParser, decodeGtidSet } from '../../src/connectors/mysql/binlog/events.js';
 import { binaryJsonToText } from '../../src/connectors/mysql/binlog/json-binary.js';
 import type { BinlogEvent, RowsEvent, TableMapEvent } from '../../src/connectors/mysql/binlog/types.js';
+import { PendingImage } from '../../src/connectors/mysql/binlog/rows.js';
+import { pendingBulkWriter } from '../../src/connectors/mysql/pending-bulk.js';
+import { MySqlStatementBuffer, STATEMENT_HEADER_BYTES } from '../../src/connectors/mysql/quote.js';
 
 // ---------- builders for hand-made events ----------
 
@@ -978,5 +981,159 @@ describe('binlog: compiled decoder for full row images', () => {
     // A truncated image is a coded error when the keys are read, before any row is pending.
     const cut = asRows(p.parse(event(E.WRITE_ROWS_V1, rowsBody(1, 9, n, [image(values(9)).subarray(0, 60)]), { logPos: 800 })));
     assert.throws(() => cut.decodeRows(schema, { beforeKeyOnly: [4], afterPending: [4] }), (e) => isFerryError(e, 'FERRY_BINLOG_PROTOCOL'));
+  });
+
+  it('pending images written as bulk parameters from their bytes: what param() writes for the decoded row', () => {
+    const p = parserWithFde();
+    const specs: ColSpec[] = [
+      { type: T.LONGLONG },
+      { type: T.TINY },
+      { type: T.SHORT },
+      { type: T.INT24 },
+      { type: T.LONG },
+      { type: T.LONGLONG },
+      { type: T.TINY },
+      { type: T.FLOAT, meta: u8(4) },
+      { type: T.DOUBLE, meta: u8(8) },
+      { type: T.NEWDECIMAL, meta: u8(30, 10) },
+      { type: T.DATE },
+      { type: T.DATETIME2, meta: u8(6) },
+      { type: T.TIMESTAMP2, meta: u8(3) },
+      { type: T.TIME2, meta: u8(0) },
+      { type: T.VARCHAR, meta: u16(400) },
+      { type: T.BLOB, meta: u8(2) },
+      { type: T.BLOB, meta: u8(3) },
+      { type: T.BLOB, meta: u8(2) },
+      { type: T.STRING, meta: u8(T.ENUM, 1) },
+      { type: T.YEAR },
+      { type: T.VARCHAR, meta: u16(20) },
+    ];
+    const n = specs.length;
+    const tm = p.parse(event(E.TABLE_MAP, tableMapBody(9, 'd', 't', specs), { logPos: 100 }));
+    assert.equal(tm.type, 'table-map');
+    const text = (maxChars: number | null): LogicalType => ({ kind: 'string', maxChars, fixed: false, charset: 'utf8mb4', collation: null, lob: maxChars === null });
+    const schema = [
+      col('id', { kind: 'int', bits: 64, unsigned: false }),
+      col('a', { kind: 'int', bits: 8, unsigned: false }),
+      col('b', { kind: 'int', bits: 16, unsigned: true }),
+      col('c', { kind: 'int', bits: 24, unsigned: false }),
+      col('d', { kind: 'int', bits: 32, unsigned: true }),
+      col('e', { kind: 'int', bits: 64, unsigned: true }),
+      col('e2', { kind: 'int', bits: 8, unsigned: true }),
+      col('f', { kind: 'float' }),
+      col('g', { kind: 'double' }),
+      col('h', { kind: 'decimal', precision: 30, scale: 10, unsigned: false }),
+      col('i', { kind: 'date' }),
+      col('j', { kind: 'datetime', fsp: 6 }),
+      col('k', { kind: 'timestamp', fsp: 3 }),
+      col('l', { kind: 'time', fsp: 0 }),
+      col('m', text(100)),
+      col('n', text(null)),
+      col('o', text(null)),
+      col('q', { kind: 'binary', maxBytes: null, fixed: false, lob: true }),
+      col('r', { kind: 'enum', values: ['new', 'paid', 'žluťoučký'] }),
+      col('s', { kind: 'year' }),
+      col('t', { kind: 'string', maxChars: 20, fixed: false, charset: 'latin1', collation: null, lob: false }),
+    ];
+    // The sink's kinds (sink.ts bulkKindOf): integers and the year as 8 bytes, floats as doubles, BLOB as bytes, the rest as text.
+    const kinds = Uint8Array.from([1, 1, 1, 1, 1, 2, 1, 3, 3, 5, 5, 5, 5, 5, 5, 5, 5, 4, 5, 1, 5]);
+    const ENUM_COL = 18;
+    const str = (len: 1 | 2 | 3, b: Buffer): Buffer => Buffer.concat([len === 1 ? u8(b.length) : len === 2 ? u16(b.length) : Buffer.from([b.length & 255, (b.length >> 8) & 255, b.length >> 16]), b]);
+    const values = (k: number): (Buffer | null)[] => [
+      u64(BigInt(k) * -1000n & 0xffffffffffffffffn),
+      u8(k % 2 === 0 ? 0x80 : 0x7f),
+      u16(65535 - k),
+      Buffer.from([0x00, 0x00, k % 2 === 0 ? 0x80 : 0x7f]),
+      u32(4294967295 - k),
+      u64(18446744073709551615n - BigInt(k)),
+      u8(200 + k),
+      Buffer.from(new Float32Array([k + 0.25]).buffer),
+      Buffer.from(new Float64Array([-k / 3]).buffer),
+      encDecimal(k % 2 === 0 ? '-12345678901234567890.0123456789' : '0.5', 30, 10),
+      k === 3 ? Buffer.from([0, 0, 0]) : Buffer.from([(2024 << 9 | 2 << 5 | 29) & 0xff, ((2024 << 9 | 2 << 5 | 29) >> 8) & 0xff, (2024 << 9 | 2 << 5 | 29) >> 16]),
+      encDatetime2(2024, 2, 29, 23, 59, 58, 123456 + k, 6),
+      Buffer.concat([be(1709164800 + k, 4), encFrac(123000, 3)]),
+      encTime2(k % 2 === 0, 838, 59, 59, 0, 0),
+      k === 2 ? null : str(2, Buffer.from(`žluťoučký kůň ${k}`)),
+      str(2, Buffer.from('a'.repeat(300 * k))),
+      str(3, Buffer.from('€'.repeat(30000 * k))),
+      str(2, Buffer.from(Array.from({ length: 40 * k }, (_, i) => (i * 7 + k) & 0xff))),
+      u8(k === 3 ? 0 : k === 2 ? 3 : 1),
+      u8(k === 1 ? 0 : 124),
+      str(1, Buffer.from([0x41, 0xe9, 0x80 + k])),
+    ];
+    const pendingOf = (images: Buffer[]): PendingImage[] => {
+      const ev = asRows(p.parse(event(E.WRITE_ROWS_V1, rowsBody(1, 9, n, images), { logPos: 200 })));
+      return (ev.decodeRows(schema, { afterPending: [0] }).afterPending ?? []) as PendingImage[];
+    };
+    /** The parameters of a bulk packet's rows: null, or the value's bytes (length prefixes aside). */
+    const params = (sb: MySqlStatementBuffer): (string | null)[] => {
+      const b = sb.packet();
+      let o = STATEMENT_HEADER_BYTES + 6 + 2 * kinds.length;
+      const out: (string | null)[] = [];
+      while (o < b.length) {
+        for (const kind of kinds) {
+          const ind = b[o++] as number;
+          if (ind === 1) {
+            out.push(null);
+            continue;
+          }
+          assert.equal(ind, 0);
+          let len = 8;
+          if (kind === 4 || kind === 5) {
+            const f = b[o++] as number;
+            if (f < 251) len = f;
+            else if (f === 0xfc) (len = b.readUInt16LE(o)), (o += 2);
+            else if (f === 0xfd) (len = b.readUIntLE(o, 3)), (o += 3);
+            else (len = b.readUInt32LE(o)), (o += 8);
+          }
+          out.push(b.toString('hex', o, o + len));
+          o += len;
+        }
+      }
+      assert.equal(o, b.length);
+      return out;
+    };
+    const pending = pendingOf([1, 2, 3].map((k) => image(values(k))));
+    assert.equal(pending.length, 3);
+    const writer = pendingBulkWriter((pending[0] as PendingImage).plan, kinds, [ENUM_COL]);
+    assert.ok(writer !== null);
+    const fromBytes = new MySqlStatementBuffer(64).bulk(1, kinds);
+    const decoded = new MySqlStatementBuffer(64).bulk(1, kinds);
+    const zeros: boolean[] = [];
+    for (const img of pending) {
+      assert.ok(writer.write(img, fromBytes));
+      zeros.push(writer.enumZero);
+      const row = img.materialize();
+      for (let j = 0; j < n; j++) assert.ok(decoded.param(row[j] as Value, kinds[j] as number), `column ${j}`);
+    }
+    assert.deepEqual(params(fromBytes), params(decoded));
+    // ENUM index 0 ('', which strict mode refuses) is reported for the row that has it.
+    assert.deepEqual(zeros, [false, false, true]);
+
+    // Text that is not valid UTF-8 (decoded, it would hold U+FFFD): refused, nothing written.
+    const bad = values(1);
+    bad[14] = str(2, Buffer.from([0x61, 0xc3, 0x28]));
+    const [badImg] = pendingOf([image(bad)]);
+    const before = fromBytes.mark();
+    assert.equal(writer.write(badImg as PendingImage, fromBytes), false);
+    assert.equal(fromBytes.mark(), before);
+    // A truncated image: refused, nothing written (materialize() reports it as the coded error).
+    const cutImg = new PendingImage(pending[0]?.key ?? [], (pending[0] as PendingImage).buf, (pending[0] as PendingImage).start, (pending[0] as PendingImage).end - 2, (pending[0] as PendingImage).plan, tm as TableMapEvent);
+    assert.equal(writer.write(cutImg, fromBytes), false);
+    assert.equal(fromBytes.mark(), before);
+    assert.throws(() => cutImg.materialize(), (e) => isFerryError(e, 'FERRY_BINLOG_PROTOCOL'));
+
+    // A column whose kind is not its natural one (BIGINT UNSIGNED as signed) goes through param:
+    // a value it refuses refuses the row, as param would have.
+    const signedKinds = Uint8Array.from(kinds, (k, i) => (i === 5 ? 1 : k));
+    const w2 = pendingBulkWriter((pending[0] as PendingImage).plan, signedKinds, []);
+    assert.ok(w2 !== null && w2 !== writer);
+    const sb2 = new MySqlStatementBuffer(64).bulk(1, signedKinds);
+    assert.equal(w2.write(pending[0] as PendingImage, sb2), false);
+    assert.equal(sb2.mark(), STATEMENT_HEADER_BYTES + 6 + 2 * kinds.length);
+    // Writers are per plan and signature.
+    assert.equal(pendingBulkWriter((pending[0] as PendingImage).plan, kinds, [ENUM_COL]), writer);
+    assert.equal(pendingBulkWriter((pending[0] as PendingImage).plan, kinds.subarray(1), []), null);
   });
 });

@@ -284,6 +284,21 @@ export class MySqlStatementBuffer {
     this.#len = mark;
   }
 
+  /**
+   * Room for `n` more bytes after `mark()`: the buffer to write them into, valid until the next
+   * call that writes. `commit(end)` then ends the packet at `end` (image-bulk.ts writes bulk
+   * parameters this way, straight from binlog bytes).
+   */
+  room(n: number): Buffer {
+    this.#ensure(n);
+    return this.#buf;
+  }
+
+  commit(end: number): void {
+    if (end < this.#len || end > this.#buf.length) throw new RangeError(`commit(${end}) outside ${this.#len}..${this.#buf.length}`);
+    this.#len = end;
+  }
+
   #ensure(extra: number): void {
     const need = this.#len + extra;
     if (need <= this.#buf.length) return;

@@ -20,6 +20,8 @@ import type { ColumnSchema, TableSchema } from '../../core/schema.js';
 import { BULK_BYTES, BULK_DOUBLE, BULK_INT, BULK_TEXT, BULK_UINT64, MySqlStatementBuffer, SINK_SESSION_SQL, mysqlStringLiteral, quoteMySqlIdent, quoteMySqlTable } from './quote.js';
 import { sendRawStatement } from './raw-query.js';
 import { announceBulkCapability, isMariaDbConnection, prepareId, probeBulk } from './bulk.js';
+import type { PendingImage, RowsPlan } from './binlog/rows.js';
+import { isPendingImage, pendingBulkWriter, type PendingBulkWriter } from './pending-bulk.js';
 import { mysqlColumnDefinition, mysqlColumnType, mysqlCreateTableSql, requirePrimaryKey } from './sink-types.js';
 import { parseDefault } from '../../core/default-value.js';
 
@@ -315,20 +317,36 @@ export function createMySqlSink(config: SinkConfig, pipelineName: string): Sink 
     let enumZero = false;
     /** Index of the first row of the packet being built. */
     let first = 0;
+    // Pending binlog images of a group of every column are written from their bytes
+    // (pending-bulk.ts); a writer per rows plan (one per source table map, so mostly one).
+    const fromBytes = pendingBulk && present.length === plan.cols.length && present.every((c, j) => c === j);
+    let writerPlan: RowsPlan | null = null;
+    let writer: PendingBulkWriter | null = null;
     for (let r = 0; r < rows.length; r++) {
-      const row = rowOf(rows[r] as RowRef);
+      const ref = rows[r] as RowRef;
       if (sb === null) {
         sb = take().bulk(id, kinds);
         enumZero = false;
         first = r;
       }
-      for (let j = 0; j < present.length; j++) {
-        if (!sb.param(row[present[j] as number] as Value, kinds[j] as number)) {
-          yield* upsertStatements({ plan, present, rows: rows.slice(first) }, take);
-          return;
+      if (fromBytes && isPendingImage(ref)) {
+        if (ref.plan !== writerPlan) {
+          writerPlan = ref.plan;
+          writer = pendingBulkWriter(ref.plan, kinds, zeroCols);
         }
+      } else writer = writerPlan = null;
+      if (writer !== null && writer.write(ref as PendingImage, sb)) {
+        if (writer.enumZero) enumZero = true;
+      } else {
+        const row = rowOf(ref);
+        for (let j = 0; j < present.length; j++) {
+          if (!sb.param(row[present[j] as number] as Value, kinds[j] as number)) {
+            yield* upsertStatements({ plan, present, rows: rows.slice(first) }, take);
+            return;
+          }
+        }
+        for (const i of zeroCols) if (row[i] === '') enumZero = true;
       }
-      for (const i of zeroCols) if (row[i] === '') enumZero = true;
       if (sb.sqlBytes >= statementBytes) {
         yield { sb, table: plan.target, enumZero };
         sb = null;
@@ -385,6 +403,8 @@ export function createMySqlSink(config: SinkConfig, pipelineName: string): Sink 
   const bulkStates = new WeakMap<object, BulkState>();
   // FERRY_MYSQL_BULK=off: text statements only (for comparisons, or a proxy that mishandles bulk packets).
   const bulkWanted = process.env.FERRY_MYSQL_BULK !== 'off' && announceBulkCapability();
+  // FERRY_PENDING_BULK=off: pending images are decoded before they are written (for comparisons).
+  const pendingBulk = process.env.FERRY_PENDING_BULK !== 'off';
   /**
    * Prepared statement ids for the upsert groups of `wp` when the server behind `conn` takes
    * bulk packets (probed once per connection); null when it does not.

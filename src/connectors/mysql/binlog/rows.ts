@@ -22,47 +22,47 @@ import {
 } from './values.js';
 
 // Decoder ops: one small integer per column so the row loop is a single switch.
-const OP_TINY = 1;
-const OP_TINY_U = 2;
-const OP_SHORT = 3;
-const OP_SHORT_U = 4;
-const OP_INT24 = 5;
-const OP_INT24_U = 6;
-const OP_LONG = 7;
-const OP_LONG_U = 8;
-const OP_LONGLONG = 9;
-const OP_LONGLONG_U = 10;
-const OP_FLOAT = 11;
-const OP_DOUBLE = 12;
-const OP_DECIMAL = 13;
+export const OP_TINY = 1;
+export const OP_TINY_U = 2;
+export const OP_SHORT = 3;
+export const OP_SHORT_U = 4;
+export const OP_INT24 = 5;
+export const OP_INT24_U = 6;
+export const OP_LONG = 7;
+export const OP_LONG_U = 8;
+export const OP_LONGLONG = 9;
+export const OP_LONGLONG_U = 10;
+export const OP_FLOAT = 11;
+export const OP_DOUBLE = 12;
+export const OP_DECIMAL = 13;
 const OP_YEAR = 14;
-const OP_DATE = 15;
+export const OP_DATE = 15;
 const OP_TIME = 16;
-const OP_TIME2 = 17;
+export const OP_TIME2 = 17;
 const OP_DATETIME = 18;
-const OP_DATETIME2 = 19;
+export const OP_DATETIME2 = 19;
 const OP_TIMESTAMP = 20;
-const OP_TIMESTAMP2 = 21;
+export const OP_TIMESTAMP2 = 21;
 const OP_BIT = 22;
 const OP_VARSTR = 23;
-const OP_ENUM = 24;
+export const OP_ENUM = 24;
 const OP_SET = 25;
 const OP_BLOB = 26;
 const OP_JSONBIN = 27;
 const OP_NULL = 28;
 /** VARCHAR/CHAR in utf8/utf8mb4 (the common case: no charset dispatch). */
-const OP_VARSTR_UTF8 = 29;
+export const OP_VARSTR_UTF8 = 29;
 /** TEXT/JSON-as-text in utf8/utf8mb4. */
-const OP_BLOB_UTF8 = 30;
+export const OP_BLOB_UTF8 = 30;
 /** BLOB/BINARY without charset conversion: a copy of the bytes. */
-const OP_BLOB_BYTES = 31;
+export const OP_BLOB_BYTES = 31;
 
-const POST_NONE = 0;
+export const POST_NONE = 0;
 const POST_UUID = 1;
 const POST_INET6 = 2;
 const POST_INET4 = 3;
 
-interface ColPlan {
+export interface ColPlan {
   op: number;
   /** Op-specific: fsp, length bytes, precision, bit count, pack length. */
   m1: number;
@@ -90,6 +90,8 @@ export interface RowsPlan {
   pendingBy: readonly number[] | null;
   /** The decoder of one full image (PendingImage.materialize). */
   one: OneImageDecoder | null;
+  /** Bulk-parameter writers of pending images by parameter signature (image-bulk.ts), built on first use. */
+  bulk: Map<string, unknown> | null;
 }
 
 function mismatch(msg: string): FerryError {
@@ -260,10 +262,10 @@ export function buildPlan(tm: TableMapEvent, columns?: readonly ColumnSchema[]):
     }
     cols.push(plan);
   }
-  return { cols, full: null, keyed: null, keyedBy: null, pendingInsert: null, pendingUpdate: null, pendingBy: null, one: null };
+  return { cols, full: null, keyed: null, keyedBy: null, pendingInsert: null, pendingUpdate: null, pendingBy: null, one: null, bulk: null };
 }
 
-function truncatedValue(): RangeError {
+export function truncatedValue(): RangeError {
   // Rethrown by decodeRows as the coded truncation error with the table name.
   return new RangeError('value runs past the end of the rows event');
 }
@@ -408,7 +410,7 @@ function decodeImage(buf: Buffer, p: number, end: number, cols: ColPlan[], prese
 }
 
 /** Decodes the non-null value of column `c` at `p` into `row[i]`; returns the position after it. */
-function decodeValue(c: ColPlan, buf: Buffer, p: number, end: number, row: Row, i: number): number {
+export function decodeValue(c: ColPlan, buf: Buffer, p: number, end: number, row: Row, i: number): number {
   let v: Value;
   switch (c.op) {
     case OP_TINY:
@@ -573,7 +575,7 @@ function decodeValue(c: ColPlan, buf: Buffer, p: number, end: number, row: Row, 
 }
 
 /** Length prefix of BLOB/TEXT/JSON/GEOMETRY values: 1 to 4 bytes little-endian. */
-function readBlobLength(buf: Buffer, p: number, bytes: number): number {
+export function readBlobLength(buf: Buffer, p: number, bytes: number): number {
   switch (bytes) {
     case 1:
       return buf[p] as number;
@@ -599,13 +601,13 @@ type FullRowsDecoder = (buf: Buffer, p: number, end: number, first: Row[], secon
 type OneImageDecoder = (buf: Buffer, p: number, end: number) => Row;
 
 /** An integer from the column plan, checked before it is written into generated code. */
-function lit(n: number): string {
+export function lit(n: number): string {
   if (!Number.isSafeInteger(n)) throw new FerryError('FERRY_INTERNAL', `column plan value ${String(n)} is not an integer`);
   return String(n);
 }
 
 /** Length prefix of `bytes` (1–4) bytes at `p`, as an expression. */
-function lengthExpr(bytes: number): string {
+export function lengthExpr(bytes: number): string {
   switch (bytes) {
     case 1:
       return 'buf[p]';
@@ -982,13 +984,14 @@ class RowsEventImpl implements RowsEvent {
  * on each `materialize`. Holds the event's buffer (a socket chunk, or the inflated image of a
  * compressed event), which nothing writes to once received.
  */
-class PendingImage implements PendingRow {
+export class PendingImage implements PendingRow {
   constructor(
     readonly key: Value[],
-    private readonly buf: Buffer,
-    private readonly start: number,
-    private readonly end: number,
-    private readonly plan: RowsPlan,
+    /** The image is `buf[start, end)`; `plan` decodes it (image-bulk.ts writes it as bulk parameters). */
+    readonly buf: Buffer,
+    readonly start: number,
+    readonly end: number,
+    readonly plan: RowsPlan,
     private readonly tm: TableMapEvent,
   ) {}
 
