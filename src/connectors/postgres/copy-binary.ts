@@ -25,7 +25,7 @@ import type { TextRows } from '../../core/text-rows.js';
 import { isZeroDate, type PieceBuffers } from './copy-text.js';
 import { COPY_PIECE_BYTES } from './quote.js';
 import { holdsZeroDates, pgEncoder, type PgEncoder, type PgLossStats } from './type-map.js';
-import { rowOf, type Row, type RowRef } from '../../core/change.js';
+import { rowOf, type PendingRow, type Row, type RowRef } from '../../core/change.js';
 
 const enum Op {
   Int2,
@@ -132,7 +132,7 @@ const ZERO = 0x30;
 const MINUS = 0x2d;
 const DOT = 0x2e;
 /** Days from 1970-01-01 to 2000-01-01, PostgreSQL's epoch. */
-const PG_EPOCH_DAYS = 10957;
+export const PG_EPOCH_DAYS = 10957;
 const TWO_32 = 4294967296;
 /** |µs| below this is a safe integer (with room for the fraction). */
 const SAFE_SECONDS = 9e9;
@@ -152,7 +152,7 @@ function setInt64(dv: DataView, p: number, v: number): number {
 }
 
 /** Microseconds `sec` * 10^6 + `micros` as an int64 at `p` (exact beyond 2^53 too); returns the position after it. */
-function setMicros(dv: DataView, p: number, sec: number, micros: number): number {
+export function setMicros(dv: DataView, p: number, sec: number, micros: number): number {
   if (sec > -SAFE_SECONDS && sec < SAFE_SECONDS) return setInt64(dv, p, sec * 1e6 + micros);
   dv.setBigInt64(p, BigInt(sec) * 1000000n + BigInt(micros));
   return p + 8;
@@ -163,7 +163,7 @@ class NotBinary extends Error {}
 const NOT_BINARY = new NotBinary('value has no exact binary form');
 
 /** Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
-function daysFromCivil(y: number, m: number, d: number): number {
+export function daysFromCivil(y: number, m: number, d: number): number {
   y -= m <= 2 ? 1 : 0;
   const era = Math.floor(y / 400);
   const yoe = y - era * 400;
@@ -172,7 +172,7 @@ function daysFromCivil(y: number, m: number, d: number): number {
   return era * 146097 + doe - 719468;
 }
 
-function daysInMonth(y: number, m: number): number {
+export function daysInMonth(y: number, m: number): number {
   if (m === 2) return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0 ? 29 : 28;
   return m === 4 || m === 6 || m === 9 || m === 11 ? 30 : 31;
 }
@@ -221,7 +221,7 @@ function clockSeconds(d: Buffer, at: number, colon: number): number {
  * base-10000 digits grouped from the decimal point. `numeric` is scratch space for the groups.
  * Returns the position after the field; throws NOT_BINARY for anything else.
  */
-function putNumeric(dv: DataView, p: number, d: Buffer, start: number, end: number, numeric: Int16Array): number {
+export function putNumeric(dv: DataView, p: number, d: Buffer, start: number, end: number, numeric: Int16Array): number {
   const neg = d[start] === MINUS;
   const s = neg ? start + 1 : start;
   let dot = s;
@@ -270,7 +270,7 @@ function putNumeric(dv: DataView, p: number, d: Buffer, start: number, end: numb
  * Date (`YYYY-MM-DD`) or timestamp (`YYYY-MM-DD HH:MM:SS[.f]`) field of a date that is not a zero
  * date, at d[start, end); the position after it. Throws NOT_BINARY for a date the calendar lacks.
  */
-function putDateTime(date: boolean, dv: DataView, p: number, d: Buffer, start: number, end: number): number {
+export function putDateTime(date: boolean, dv: DataView, p: number, d: Buffer, start: number, end: number): number {
   const day = pgDay(d, start);
   if (date) {
     if (end - start !== 10) throw NOT_BINARY;
@@ -302,7 +302,7 @@ function putZeroDate(date: boolean, dv: DataView, p: number, v: string | null): 
 }
 
 /** Interval field of a MySQL TIME `[-]H+:MM:SS[.f]` at d[start, end): that many microseconds, no days or months. */
-function putInterval(dv: DataView, p: number, d: Buffer, start: number, end: number): number {
+export function putInterval(dv: DataView, p: number, d: Buffer, start: number, end: number): number {
   const neg = d[start] === MINUS;
   const s = neg ? start + 1 : start;
   let colon = s;
@@ -518,6 +518,23 @@ export function binaryTypeNames(col: ColumnSchema): readonly string[] | null {
   }
 }
 
+/**
+ * Writes the fields of a pending row (core/change.ts) straight from its source bytes
+ * (pending-copy.ts), or refuses it: the encoder then writes the row from `materialize()`.
+ */
+export interface PendingFieldsWriter {
+  /** Most bytes the row's fields (field count included) can take. */
+  bound(row: PendingRow): number;
+  /**
+   * The position after the row's field count and fields written at `p`, or -1 (refused: the
+   * bytes written past `p` are overwritten). May throw what the value encoders here throw.
+   */
+  write(row: PendingRow, b: Buffer, dv: DataView, p: number): number;
+}
+
+/** The fields writer for a pending row of every column in order, or null (the row is decoded). */
+export type PendingFieldsWriters = (row: PendingRow) => PendingFieldsWriter | null;
+
 /** Encodes rows of canonical values (the stream's rows) into COPY binary pieces. */
 export interface CopyBinaryValuesEncoder {
   /**
@@ -560,7 +577,13 @@ function utf8Bound(s: string): number {
  * integer outside its column's range or a date the calendar lacks makes the rows go as text,
  * where the server reports it as before.
  */
-export function copyBinaryValuesEncoder(columns: readonly ColumnSchema[], policy: ZeroDatePolicy, pk: readonly number[], pieceBytes = COPY_PIECE_BYTES): CopyBinaryValuesEncoder {
+export function copyBinaryValuesEncoder(
+  columns: readonly ColumnSchema[],
+  policy: ZeroDatePolicy,
+  pk: readonly number[],
+  pieceBytes = COPY_PIECE_BYTES,
+  pending: PendingFieldsWriters | null = null,
+): CopyBinaryValuesEncoder {
   const ops = columns.map(opOf);
   const scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
   const numeric = new Int16Array(48);
@@ -581,12 +604,34 @@ export function copyBinaryValuesEncoder(columns: readonly ColumnSchema[], policy
       let dv = new DataView(b.buffer, b.byteOffset, b.length);
       let cap = b.length;
       let p = 0;
+      // Pending rows of every column in order may be written from their source bytes.
+      let fromBytes = pending !== null && width === columns.length;
+      for (let j = 0; j < width && fromBytes; j++) fromBytes = present[j] === j;
       // As in copyBinaryRowsEncoder: the buffer, its view and position stay locals of this loop.
       try {
         p = startStream(b, dv);
         for (let r = 0; r < rows.length; r++) {
+          const ref = rows[r] as RowRef;
+          if (fromBytes && !Array.isArray(ref)) {
+            const w = (pending as PendingFieldsWriters)(ref as PendingRow);
+            if (w !== null) {
+              const need = w.bound(ref as PendingRow);
+              if (p + need > cap) {
+                if (p > 0) pieces.push(b.subarray(0, p));
+                b = newPiece(need);
+                dv = new DataView(b.buffer, b.byteOffset, b.length);
+                cap = b.length;
+                p = 0;
+              }
+              const q = w.write(ref as PendingRow, b, dv, p);
+              if (q >= 0) {
+                p = q;
+                continue;
+              }
+            }
+          }
           // A pending image is decoded here: its values die with this row's encoding.
-          const row = rowOf(rows[r] as RowRef);
+          const row = rowOf(ref);
           for (let j = 0; j < width; j++) {
             const v = row[present[j] as number];
             const op = opsP[j] as Op;

@@ -23,6 +23,7 @@ import { CopyTextEncoder, pgStringLiteral, pgTextLiteral, quotePgIdent, quotePgT
 import { newLossStats, pgColumnType, pgCopyWriter, pgEncoder, pgNotNull, type PgCopyWriter, type PgEncoder, type PgInput, type PgLossStats } from './type-map.js';
 import { PieceBuffers, copyTextRowsEncoder, type CopyTextRowsEncoder } from './copy-text.js';
 import { WireRun } from './wire-run.js';
+import { pendingCopyWriters } from './pending-copy.js';
 import { binaryTypeNames, copyBinaryRowsEncoder, copyBinaryValuesEncoder, type CopyBinaryRowsEncoder, type CopyBinaryValuesEncoder } from './copy-binary.js';
 import type { SnapshotTextChunk } from '../../core/text-rows.js';
 
@@ -273,6 +274,8 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
   const pieceBuffers = new PieceBuffers();
   // FERRY_PG_COPY=text: snapshot chunks always in COPY text format (for comparisons).
   const copyBinary = process.env.FERRY_PG_COPY !== 'text';
+  // FERRY_PENDING_COPY=off: pending binlog images are decoded before they are encoded (comparisons).
+  const pendingCopy = process.env.FERRY_PENDING_COPY !== 'off';
 
   function unreachable(e: unknown): FerryError {
     return asFerryError(
@@ -330,7 +333,7 @@ export function createPostgresSink(config: SinkConfig, pipelineName: string, opt
         textEncoder: copyTextRowsEncoder(target.source.columns, zeroDate, pk),
         binaryEncoder: copyBinary ? copyBinaryRowsEncoder(target.source.columns, zeroDate, pk) : null,
         keyEnforced: null,
-        valuesEncoder: copyBinary ? copyBinaryValuesEncoder(target.source.columns, zeroDate, pk) : null,
+        valuesEncoder: copyBinary ? copyBinaryValuesEncoder(target.source.columns, zeroDate, pk, undefined, pendingCopy ? pendingCopyWriters(target.source.columns) : null) : null,
         binaryTypes: null,
       };
       plans.set(target, plan);
