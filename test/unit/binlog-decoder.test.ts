@@ -1120,6 +1120,12 @@ describe('binlog: compiled decoder for full row images', () => {
     const before = fromBytes.mark();
     assert.equal(writer.write(badImg as PendingImage, fromBytes), false);
     assert.equal(fromBytes.mark(), before);
+    // The same past the JS check's length (isUtf8): a surrogate after 300 ASCII bytes.
+    const bad2 = values(1);
+    bad2[15] = str(2, Buffer.concat([Buffer.from('a'.repeat(300)), u8(0xed, 0xb0, 0x80)]));
+    const [badImg2] = pendingOf([image(bad2)]);
+    assert.equal(writer.write(badImg2 as PendingImage, fromBytes), false);
+    assert.equal(fromBytes.mark(), before);
     // A truncated image: refused, nothing written (materialize() reports it as the coded error).
     const cutImg = new PendingImage(pending[0]?.key ?? [], (pending[0] as PendingImage).buf, (pending[0] as PendingImage).start, (pending[0] as PendingImage).end - 2, (pending[0] as PendingImage).plan, tm as TableMapEvent);
     assert.equal(writer.write(cutImg, fromBytes), false);
@@ -1212,18 +1218,24 @@ describe('binlog: compiled decoder for full row images', () => {
       values(7).map((v, i) => (i === 9 ? encDatetime2(2024, 0, 0, 1, 2, 3, 0, 6) : v)),
       values(8).map((v, i) => (i === 13 ? str(3, Buffer.from([0x61, 0xc3, 0x28])) : v)),
       values(9).map((v, i) => (i === 14 ? str(2, Buffer.from([0x7b, 0xff, 0x7d])) : v)),
+      // The same in values long enough for the native checks (a view's indexOf, a Buffer's, isUtf8).
+      values(10).map((v, i) => (i === 12 ? str(2, Buffer.from(`${'x'.repeat(100)}\0`)) : v)),
+      values(11).map((v, i) => (i === 13 ? str(3, Buffer.from(`${'y'.repeat(1000)}\0`)) : v)),
+      values(12).map((v, i) => (i === 14 ? str(2, Buffer.from(`{"a": "${'z'.repeat(100)}\\u0000"}`)) : v)),
+      values(13).map((v, i) => (i === 13 ? str(3, Buffer.concat([Buffer.from('w'.repeat(1000)), u8(0xed, 0xa0, 0x80)])) : v)),
+      values(14).map((v, i) => (i === 12 ? str(2, Buffer.concat([Buffer.from('v'.repeat(100)), u8(0xc0, 0x80)])) : v)),
     ];
     const images = [...[1, 2, 3].map((k) => image(values(k))), ...special.map((v) => image(v))];
     const pending = (rowsEvent(images).decodeRows(schema, { afterPending: [0] }).afterPending ?? []) as PendingImage[];
     const decoded = rowsEvent(images).decodeRows(schema).after ?? [];
-    assert.equal(pending.length, 9);
+    assert.equal(pending.length, 14);
     const writers = pendingCopyWriters(schema);
     const w = writers(pending[0] as PendingImage);
     assert.ok(w !== null, 'a writer for every column type of the table');
     // The plain rows are written from bytes, the special ones refused.
     const b = Buffer.alloc(1 << 20);
     const dv = new DataView(b.buffer);
-    assert.deepEqual(pending.map((r) => w.write(r, b, dv, 0) >= 0), [true, true, true, false, false, false, false, false, false]);
+    assert.deepEqual(pending.map((r) => w.write(r, b, dv, 0) >= 0), [true, true, true, ...special.map(() => false)]);
     for (const policy of ['null', '-infinity'] as const) {
       const enc = copyBinaryValuesEncoder(schema, policy, [0], 4096, writers);
       const present = schema.map((_, i) => i);
@@ -1235,7 +1247,7 @@ describe('binlog: compiled decoder for full row images', () => {
       assert.ok(Buffer.concat(fromBytes).equals(Buffer.concat(fromValues)), `policy ${policy}: the streams differ`);
       assert.deepEqual(statsA, statsB);
       // U+0000 in text and \u0000 in JSON are both counted as removed NULs.
-      assert.deepEqual(statsA, { nulCharsStripped: 2, zeroDatesReplaced: 2 });
+      assert.deepEqual(statsA, { nulCharsStripped: 5, zeroDatesReplaced: 2 });
       // Only the plain rows: the same stream again.
       const a = enc.encode(pending.slice(0, 3), present, statsA);
       const v = enc.encode(decoded.slice(0, 3), present, statsB);
