@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { utf8Clean } from '../../core/utf8.js';
 import {
+  bindGenerated,
   decodeValue,
   lengthExpr,
   lit,
@@ -275,15 +276,5 @@ function generate(cols: readonly ColPlan[], kinds: Uint8Array, enumZero: Readonl
   ]
     .join('\n')
     .replaceAll('EXTRA', lit(extra));
-  let factory = compiled.get(body);
-  if (factory === undefined) {
-    if (compiled.size >= MAX_COMPILED) compiled.clear();
-    factory = new Function(...names, body) as (...a: unknown[]) => ImageWriter;
-    compiled.set(body, factory);
-  }
-  return new PendingBulkWriter(extra, factory(...args));
+  return new PendingBulkWriter(extra, bindGenerated<ImageWriter>(names, args, body));
 }
-
-/** Writer factories by generated body (which holds only plan integers), as rows.ts caches its decoders. */
-const compiled = new Map<string, (...a: unknown[]) => ImageWriter>();
-const MAX_COMPILED = 512;

@@ -3,6 +3,7 @@ import type { PendingRow } from '../../core/change.js';
 import { REFUSE_NUL, REFUSE_U0000_ESCAPE, utf8Clean } from '../../core/utf8.js';
 import type { ColumnSchema } from '../../core/schema.js';
 import {
+  bindGenerated,
   lengthExpr,
   lit,
   OP_BLOB_BYTES,
@@ -288,15 +289,5 @@ function generate(cols: readonly ColPlan[], pg: readonly (string | null)[]): Ima
     code.push(`if ((n${lit(i >> 3)} & ${lit(1 << (i & 7))}) !== 0) { dv.setInt32(q, -1); q += 4; } else ${f.code}`);
   }
   const body = [`'use strict';`, `return function writePendingCopy(buf, p, end, b, dv, q, S, NUM) {`, ...code, `if (p !== end) throw truncatedValue();`, `return q;`, `};`].join('\n');
-  let factory = compiled.get(body);
-  if (factory === undefined) {
-    if (compiled.size >= MAX_COMPILED) compiled.clear();
-    factory = new Function(...names, body) as (...a: unknown[]) => FieldsFn;
-    compiled.set(body, factory);
-  }
-  return new ImageFieldsWriter(extra, factory(...args));
+  return new ImageFieldsWriter(extra, bindGenerated<FieldsFn>(names, args, body));
 }
-
-/** Writer factories by generated body (plan integers only), as rows.ts caches its decoders. */
-const compiled = new Map<string, (...a: unknown[]) => FieldsFn>();
-const MAX_COMPILED = 512;

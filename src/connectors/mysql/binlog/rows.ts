@@ -856,20 +856,29 @@ function generateDecoder(
         `return p;`,
         `};`,
       ].join('\n');
-  // Same layout, same code (table ids change, Table_maps are re-sent): compile each body once
-  // and bind it to each plan's labels and column plans.
-  let factory = compiledBodies.get(body);
-  if (factory === undefined) {
-    if (compiledBodies.size >= MAX_COMPILED_BODIES) compiledBodies.clear();
-    factory = new Function(...names, body) as (...a: unknown[]) => FullRowsDecoder | OneImageDecoder;
-    compiledBodies.set(body, factory);
-  }
-  return factory(...args);
+  return bindGenerated<FullRowsDecoder | OneImageDecoder>(names, args, body);
 }
 
-/** Compiled decoder factories by generated body (which holds only plan integers). */
-const compiledBodies = new Map<string, (...a: unknown[]) => FullRowsDecoder | OneImageDecoder>();
-const MAX_COMPILED_BODIES = 512;
+/**
+ * The function a generated `body` returns, with `names` bound to `args`. Same layout, same code
+ * (table ids change, Table_maps are re-sent): each body (which holds only plan integers) is
+ * compiled once and bound to each plan's labels and column plans. Used by the decoders here and
+ * by the writers of pending images (../pending-bulk.ts, ../../postgres/pending-copy.ts).
+ */
+export function bindGenerated<F>(names: readonly string[], args: readonly unknown[], body: string): F {
+  const key = `${names.join(',')}\n${body}`;
+  let factory = compiledBodies.get(key);
+  if (factory === undefined) {
+    if (compiledBodies.size >= MAX_COMPILED_BODIES) compiledBodies.clear();
+    factory = new Function(...names, body) as (...a: unknown[]) => unknown;
+    compiledBodies.set(key, factory);
+  }
+  return factory(...args) as F;
+}
+
+/** Compiled factories by parameter names and generated body. */
+const compiledBodies = new Map<string, (...a: unknown[]) => unknown>();
+const MAX_COMPILED_BODIES = 1024;
 
 class RowsEventImpl implements RowsEvent {
   readonly type = 'rows' as const;
