@@ -44,12 +44,13 @@ import { BULK_BYTES, BULK_DOUBLE, BULK_INT, BULK_TEXT, BULK_UINT64, type MySqlSt
  * A pending image reaches the MariaDB sink as the bytes the source logged. Decoded, every text
  * value became a JS string that `param` turned back into the same UTF-8 bytes, and every
  * integer a number written back as the same bytes widened to 8. Here UTF-8 text, bytes and
- * integers are copied, and the values whose text form differs from their binlog form
- * (DECIMAL, temporal types) are read by the decoder's own functions. Columns of other types (other charsets,
- * SET, BIT, YEAR, binary JSON, UUID/INET, ...) or whose parameter kind is not their natural one go through
- * `decodeValue` and `param` as before, inside the same row. The parameters are
- * the ones `param(materialize()[i], kind)` writes, with one difference that the server does not
- * see: a text's length prefix is sized by its bytes rather than by its longest encoding.
+ * integers are copied, and the values whose text form differs from their binlog form (DECIMAL,
+ * temporal types) are read by the decoder's own functions. Columns of other types (other
+ * charsets, SET, BIT, YEAR, binary JSON, UUID/INET, ...) or whose parameter kind is not their
+ * natural one go through `decodeValue` and `param` as before, inside the same row. The
+ * parameters are the ones `param(materialize()[i], kind)` writes, with one difference that the
+ * server does not see: a text's length prefix is sized by its bytes rather than by its longest
+ * encoding.
  *
  * Text that is not valid UTF-8 would have been decoded to U+FFFD; such a row is refused here
  * (`write` returns false, nothing written) and the caller writes it from its decoded values.
