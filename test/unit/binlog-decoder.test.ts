@@ -72,6 +72,17 @@ function lstr(s: string | Buffer): Buffer {
   const b = typeof s === 'string' ? Buffer.from(s, 'utf8') : s;
   return Buffer.concat([lenenc(b.length), b]);
 }
+/** A value after a little-endian length prefix of `len` bytes (VARCHAR: 1–2, BLOB/TEXT: 1–4). */
+function str(len: 1 | 2 | 3, b: Buffer): Buffer {
+  return Buffer.concat([len === 1 ? u8(b.length) : len === 2 ? u16(b.length) : Buffer.from([b.length & 255, (b.length >> 8) & 255, b.length >> 16]), b]);
+}
+
+/** DATE: 3 bytes little-endian, day | month << 5 | year << 9. */
+function date(y: number, m: number, d: number): Buffer {
+  const v = d | (m << 5) | (y << 9);
+  return Buffer.from([v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff]);
+}
+
 function be(v: number, bytes: number): Buffer {
   const b = Buffer.alloc(bytes);
   b.writeUIntBE(v, 0, bytes);
@@ -475,10 +486,6 @@ describe('binlog: rows decoding', () => {
     assert.deepEqual(decodeOne({ type: T.BIT, meta: u8(3, 1) }, u8(0x05, 0xff)), Buffer.from([0x05, 0xff]));
     assert.equal(decodeOne({ type: T.YEAR }, u8(124)), 2024);
     assert.equal(decodeOne({ type: T.YEAR }, u8(0)), 0);
-    const date = (y: number, m: number, d: number): Buffer => {
-      const v = d | (m << 5) | (y << 9);
-      return Buffer.from([v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff]);
-    };
     assert.equal(decodeOne({ type: T.DATE }, date(2024, 2, 29)), '2024-02-29');
     assert.equal(decodeOne({ type: T.DATE }, date(0, 0, 0)), '0000-00-00');
     assert.equal(decodeOne({ type: T.DATE }, date(2024, 0, 0)), '2024-00-00');
@@ -1040,7 +1047,6 @@ describe('binlog: compiled decoder for full row images', () => {
     // The sink's kinds (sink.ts bulkKindOf): integers and the year as 8 bytes, floats as doubles, BLOB as bytes, the rest as text.
     const kinds = Uint8Array.from([1, 1, 1, 1, 1, 2, 1, 3, 3, 5, 5, 5, 5, 5, 5, 5, 5, 4, 5, 1, 5]);
     const ENUM_COL = 18;
-    const str = (len: 1 | 2 | 3, b: Buffer): Buffer => Buffer.concat([len === 1 ? u8(b.length) : len === 2 ? u16(b.length) : Buffer.from([b.length & 255, (b.length >> 8) & 255, b.length >> 16]), b]);
     const values = (k: number): (Buffer | null)[] => [
       u64(BigInt(k) * -1000n & 0xffffffffffffffffn),
       u8(k % 2 === 0 ? 0x80 : 0x7f),
@@ -1052,7 +1058,7 @@ describe('binlog: compiled decoder for full row images', () => {
       Buffer.from(new Float32Array([k + 0.25]).buffer),
       Buffer.from(new Float64Array([-k / 3]).buffer),
       encDecimal(k % 2 === 0 ? '-12345678901234567890.0123456789' : '0.5', 30, 10),
-      k === 3 ? Buffer.from([0, 0, 0]) : Buffer.from([(2024 << 9 | 2 << 5 | 29) & 0xff, ((2024 << 9 | 2 << 5 | 29) >> 8) & 0xff, (2024 << 9 | 2 << 5 | 29) >> 16]),
+      k === 3 ? date(0, 0, 0) : date(2024, 2, 29),
       encDatetime2(2024, 2, 29, 23, 59, 58, 123456 + k, 6),
       Buffer.concat([be(1709164800 + k, 4), encFrac(123000, 3)]),
       encTime2(k % 2 === 0, 838, 59, 59, 0, 0),
@@ -1188,8 +1194,6 @@ describe('binlog: compiled decoder for full row images', () => {
       col('q', { kind: 'binary', maxBytes: null, fixed: false, lob: true }),
       col('r', { kind: 'enum', values: ['new', 'paid', 'žluťoučký'] }),
     ];
-    const str = (len: 1 | 2 | 3, b: Buffer): Buffer => Buffer.concat([len === 1 ? u8(b.length) : len === 2 ? u16(b.length) : Buffer.from([b.length & 255, (b.length >> 8) & 255, b.length >> 16]), b]);
-    const date = (y: number, m: number, d: number): Buffer => Buffer.from([(y << 9 | m << 5 | d) & 0xff, ((y << 9 | m << 5 | d) >> 8) & 0xff, (y << 9 | m << 5 | d) >> 16]);
     const values = (k: number): (Buffer | null)[] => [
       u64(BigInt(k) * -1000n & 0xffffffffffffffffn),
       u8(k % 2 === 0 ? 0x80 : 0x7f),

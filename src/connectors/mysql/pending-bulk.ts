@@ -3,6 +3,7 @@ import { utf8Clean } from '../../core/utf8.js';
 import {
   bindGenerated,
   decodeValue,
+  intOp,
   lengthExpr,
   lit,
   OP_BLOB_BYTES,
@@ -13,18 +14,8 @@ import {
   OP_DOUBLE,
   OP_ENUM,
   OP_FLOAT,
-  OP_INT24,
-  OP_INT24_U,
-  OP_LONG,
-  OP_LONG_U,
-  OP_LONGLONG,
-  OP_LONGLONG_U,
-  OP_SHORT,
-  OP_SHORT_U,
   OP_TIME2,
   OP_TIMESTAMP2,
-  OP_TINY,
-  OP_TINY_U,
   OP_VARSTR_UTF8,
   PendingImage,
   POST_NONE,
@@ -119,34 +110,6 @@ export function isPendingImage(r: unknown): r is PendingImage {
   return r instanceof PendingImage;
 }
 
-/** Bytes of a fixed-size integer op, with its signedness. */
-function intOf(op: number): { size: number; signed: boolean } | null {
-  switch (op) {
-    case OP_TINY:
-      return { size: 1, signed: true };
-    case OP_TINY_U:
-      return { size: 1, signed: false };
-    case OP_SHORT:
-      return { size: 2, signed: true };
-    case OP_SHORT_U:
-      return { size: 2, signed: false };
-    case OP_INT24:
-      return { size: 3, signed: true };
-    case OP_INT24_U:
-      return { size: 3, signed: false };
-    case OP_LONG:
-      return { size: 4, signed: true };
-    case OP_LONG_U:
-      return { size: 4, signed: false };
-    case OP_LONGLONG:
-      return { size: 8, signed: true };
-    case OP_LONGLONG_U:
-      return { size: 8, signed: false };
-    default:
-      return null;
-  }
-}
-
 /** Text of at most 250 ASCII characters `s` (DECIMAL, temporal): indicator, length, bytes. */
 const ASCII_PARAM = `out[q] = 0; out[q + 1] = s.length; q += 2; for (let k = 0; k < s.length; k++) out[q + k] = s.charCodeAt(k); q += s.length;`;
 
@@ -162,7 +125,7 @@ const COPY = `if (n <= 16) { for (let k = 0; k < n; k++) out[q + k] = buf[p + k]
  */
 function fastCode(c: ColPlan, i: number, kind: number, zero: boolean): { code: string; extra: number } | null {
   if (c.post !== POST_NONE) return null;
-  const int = intOf(c.op);
+  const int = intOp(c.op);
   if (int !== null) {
     const natural = int.size === 8 && !int.signed ? BULK_UINT64 : BULK_INT;
     if (kind !== natural) return null;

@@ -4,6 +4,7 @@ import { REFUSE_NUL, REFUSE_U0000_ESCAPE, utf8Clean } from '../../core/utf8.js';
 import type { ColumnSchema } from '../../core/schema.js';
 import {
   bindGenerated,
+  intOp,
   lengthExpr,
   lit,
   OP_BLOB_BYTES,
@@ -13,17 +14,9 @@ import {
   OP_DECIMAL,
   OP_DOUBLE,
   OP_ENUM,
-  OP_INT24,
-  OP_INT24_U,
-  OP_LONG,
-  OP_LONG_U,
   OP_LONGLONG,
-  OP_SHORT,
-  OP_SHORT_U,
   OP_TIME2,
   OP_TIMESTAMP2,
-  OP_TINY,
-  OP_TINY_U,
   OP_VARSTR_UTF8,
   PendingImage,
   POST_NONE,
@@ -65,30 +58,6 @@ export function pendingCopyWriters(columns: readonly ColumnSchema[]): PendingFie
   };
 }
 
-/** `expr` of a binlog integer op (the decoder's value), with its size. */
-function intExpr(op: number): { expr: string; size: number } | null {
-  switch (op) {
-    case OP_TINY:
-      return { expr: '(buf[p] << 24) >> 24', size: 1 };
-    case OP_TINY_U:
-      return { expr: 'buf[p]', size: 1 };
-    case OP_SHORT:
-      return { expr: '((buf[p] | (buf[p + 1] << 8)) << 16) >> 16', size: 2 };
-    case OP_SHORT_U:
-      return { expr: '(buf[p] | (buf[p + 1] << 8))', size: 2 };
-    case OP_INT24:
-      return { expr: '((buf[p] | (buf[p + 1] << 8) | (buf[p + 2] << 16)) << 8) >> 8', size: 3 };
-    case OP_INT24_U:
-      return { expr: '(buf[p] | (buf[p + 1] << 8) | (buf[p + 2] << 16))', size: 3 };
-    case OP_LONG:
-      return { expr: '(buf[p] | (buf[p + 1] << 8) | (buf[p + 2] << 16) | (buf[p + 3] << 24))', size: 4 };
-    case OP_LONG_U:
-      return { expr: '((buf[p] | (buf[p + 1] << 8) | (buf[p + 2] << 16)) + buf[p + 3] * 16777216)', size: 4 };
-    default:
-      return null;
-  }
-}
-
 /** Text of the decoder's reader `s` (ASCII, at most 67 characters) into scratch; its length. */
 const TO_SCRATCH = `const n = s.length; for (let k = 0; k < n; k++) S[k] = s.charCodeAt(k);`;
 
@@ -103,8 +72,8 @@ function lengthCode(c: ColPlan): string {
 /** Code writing non-null column `i` (PostgreSQL type `pg`) at `q`, with the bytes it may take beyond the value's; null when there is none. */
 function fieldCode(c: ColPlan, i: number, pg: string | null): { code: string; extra: number } | null {
   if (c.post !== POST_NONE || pg === null) return null;
-  const int = intExpr(c.op);
-  if (int !== null) {
+  const int = intOp(c.op);
+  if (int !== null && int.expr !== null) {
     const v = `const v = ${int.expr}; p += ${lit(int.size)};`;
     switch (pg) {
       case 'int2':

@@ -22,16 +22,16 @@ import {
 } from './values.js';
 
 // Decoder ops: one small integer per column so the row loop is a single switch.
-export const OP_TINY = 1;
-export const OP_TINY_U = 2;
-export const OP_SHORT = 3;
-export const OP_SHORT_U = 4;
-export const OP_INT24 = 5;
-export const OP_INT24_U = 6;
-export const OP_LONG = 7;
-export const OP_LONG_U = 8;
+const OP_TINY = 1;
+const OP_TINY_U = 2;
+const OP_SHORT = 3;
+const OP_SHORT_U = 4;
+const OP_INT24 = 5;
+const OP_INT24_U = 6;
+const OP_LONG = 7;
+const OP_LONG_U = 8;
 export const OP_LONGLONG = 9;
-export const OP_LONGLONG_U = 10;
+const OP_LONGLONG_U = 10;
 export const OP_FLOAT = 11;
 export const OP_DOUBLE = 12;
 export const OP_DECIMAL = 13;
@@ -624,26 +624,38 @@ export function lengthExpr(bytes: number): string {
  * Statements that decode the non-null value of column `i` at `p` into `v<i>` and move `p` past
  * it. The common types are written out; the others call `decodeValue` with the column's plan.
  */
+/** A fixed-size integer op: its bytes, its sign, and (up to 4 bytes) its value at `p` as an expression. */
+export interface IntOp {
+  size: number;
+  signed: boolean;
+  /** null for 8 bytes (readInt64/readUint64: a number or a bigint). */
+  expr: string | null;
+}
+
+const INT_OPS: Record<number, IntOp> = {
+  [OP_TINY]: { size: 1, signed: true, expr: '((buf[p] << 24) >> 24)' },
+  [OP_TINY_U]: { size: 1, signed: false, expr: 'buf[p]' },
+  [OP_SHORT]: { size: 2, signed: true, expr: '(((buf[p] | (buf[p + 1] << 8)) << 16) >> 16)' },
+  [OP_SHORT_U]: { size: 2, signed: false, expr: '(buf[p] | (buf[p + 1] << 8))' },
+  [OP_INT24]: { size: 3, signed: true, expr: '(((buf[p] | (buf[p + 1] << 8) | (buf[p + 2] << 16)) << 8) >> 8)' },
+  [OP_INT24_U]: { size: 3, signed: false, expr: '(buf[p] | (buf[p + 1] << 8) | (buf[p + 2] << 16))' },
+  [OP_LONG]: { size: 4, signed: true, expr: '(buf[p] | (buf[p + 1] << 8) | (buf[p + 2] << 16) | (buf[p + 3] << 24))' },
+  [OP_LONG_U]: { size: 4, signed: false, expr: '((buf[p] | (buf[p + 1] << 8) | (buf[p + 2] << 16)) + buf[p + 3] * 16777216)' },
+  [OP_LONGLONG]: { size: 8, signed: true, expr: null },
+  [OP_LONGLONG_U]: { size: 8, signed: false, expr: null },
+};
+
+/** The integer op `op` is, or null (the decoder here and the writers of pending images read integers alike). */
+export function intOp(op: number): IntOp | null {
+  return INT_OPS[op] ?? null;
+}
+
 function valueCode(c: ColPlan, i: number): string {
   const v = `v${lit(i)}`;
   if (c.post === POST_NONE) {
+    const int = intOp(c.op);
+    if (int !== null && int.expr !== null) return `${v} = ${int.expr}; p += ${lit(int.size)};`;
     switch (c.op) {
-      case OP_TINY:
-        return `${v} = (buf[p] << 24) >> 24; p += 1;`;
-      case OP_TINY_U:
-        return `${v} = buf[p]; p += 1;`;
-      case OP_SHORT:
-        return `${v} = ((buf[p] | (buf[p + 1] << 8)) << 16) >> 16; p += 2;`;
-      case OP_SHORT_U:
-        return `${v} = buf[p] | (buf[p + 1] << 8); p += 2;`;
-      case OP_INT24:
-        return `${v} = ((buf[p] | (buf[p + 1] << 8) | (buf[p + 2] << 16)) << 8) >> 8; p += 3;`;
-      case OP_INT24_U:
-        return `${v} = buf[p] | (buf[p + 1] << 8) | (buf[p + 2] << 16); p += 3;`;
-      case OP_LONG:
-        return `${v} = buf[p] | (buf[p + 1] << 8) | (buf[p + 2] << 16) | (buf[p + 3] << 24); p += 4;`;
-      case OP_LONG_U:
-        return `${v} = (buf[p] | (buf[p + 1] << 8) | (buf[p + 2] << 16)) + buf[p + 3] * 16777216; p += 4;`;
       case OP_LONGLONG:
         return `${v} = readInt64(buf, p); p += 8;`;
       case OP_LONGLONG_U:
