@@ -641,6 +641,8 @@ async function decoding(ctx: Ctx): Promise<void> {
   const w = ctx.workloads[0];
   if (!w) throw new Error('decoding needs a recorded workload range');
   const bytes = await binlogBytes(ctx.src, w.start, w.end);
+  // For decode-ab.ts (decoder A/B on the kept servers' binlog files).
+  writeFileSync(join(STATE, 'decode-range.json'), `${JSON.stringify({ start: w.start, end: w.end, changes: w.changes })}\n`);
   for (let rep = 1; rep <= ctx.o.reps; rep++) {
     for (const mode of ['ferry', 'zongji'] as const) {
       const out = await sh(`node ${join(BUILD, 'dist/bench/decode.js')} ${mode} ${PORT.source} ${w.start.file} ${w.start.pos} ${w.end.file} ${w.end.pos}`);
