@@ -1062,7 +1062,8 @@ describe('binlog: compiled decoder for full row images', () => {
       encDatetime2(2024, 2, 29, 23, 59, 58, 123456 + k, 6),
       Buffer.concat([be(1709164800 + k, 4), encFrac(123000, 3)]),
       encTime2(k % 2 === 0, 838, 59, 59, 0, 0),
-      k === 2 ? null : str(2, Buffer.from(`žluťoučký kůň ${k}`)),
+      // 21 (k = 1) and 111 bytes (k = 3): the JS check, four ASCII bytes a step where it can.
+      k === 2 ? null : str(2, Buffer.from(`žluťoučký kůň ${k}${'x'.repeat(45 * (k - 1))}`)),
       str(2, Buffer.from('a'.repeat(300 * k))),
       str(3, Buffer.from('€'.repeat(30000 * k))),
       str(2, Buffer.from(Array.from({ length: 40 * k }, (_, i) => (i * 7 + k) & 0xff))),
@@ -1125,6 +1126,12 @@ describe('binlog: compiled decoder for full row images', () => {
     const [badImg] = pendingOf([image(bad)]);
     const before = fromBytes.mark();
     assert.equal(writer.write(badImg as PendingImage, fromBytes), false);
+    assert.equal(fromBytes.mark(), before);
+    // The same after 100 ASCII bytes the JS check reads four at a time.
+    const bad1 = values(1);
+    bad1[14] = str(2, Buffer.concat([Buffer.from('a'.repeat(100)), u8(0xe0, 0x80, 0x80), Buffer.from('abcd')]));
+    const [badImg1] = pendingOf([image(bad1)]);
+    assert.equal(writer.write(badImg1 as PendingImage, fromBytes), false);
     assert.equal(fromBytes.mark(), before);
     // The same past the JS check's length (isUtf8): a surrogate after 300 ASCII bytes.
     const bad2 = values(1);
@@ -1223,16 +1230,20 @@ describe('binlog: compiled decoder for full row images', () => {
       values(8).map((v, i) => (i === 13 ? str(3, Buffer.from([0x61, 0xc3, 0x28])) : v)),
       values(9).map((v, i) => (i === 14 ? str(2, Buffer.from([0x7b, 0xff, 0x7d])) : v)),
       // The same in values long enough for the native checks (a view's indexOf, a Buffer's, isUtf8).
-      values(10).map((v, i) => (i === 12 ? str(2, Buffer.from(`${'x'.repeat(100)}\0`)) : v)),
+      values(10).map((v, i) => (i === 12 ? str(2, Buffer.from(`${'x'.repeat(200)}\0`)) : v)),
       values(11).map((v, i) => (i === 13 ? str(3, Buffer.from(`${'y'.repeat(1000)}\0`)) : v)),
-      values(12).map((v, i) => (i === 14 ? str(2, Buffer.from(`{"a": "${'z'.repeat(100)}\\u0000"}`)) : v)),
+      values(12).map((v, i) => (i === 14 ? str(2, Buffer.from(`{"a": "${'z'.repeat(200)}\\u0000"}`)) : v)),
       values(13).map((v, i) => (i === 13 ? str(3, Buffer.concat([Buffer.from('w'.repeat(1000)), u8(0xed, 0xa0, 0x80)])) : v)),
-      values(14).map((v, i) => (i === 12 ? str(2, Buffer.concat([Buffer.from('v'.repeat(100)), u8(0xc0, 0x80)])) : v)),
+      values(14).map((v, i) => (i === 12 ? str(2, Buffer.concat([Buffer.from('v'.repeat(200)), u8(0xc0, 0x80)])) : v)),
+      // And in values the JS check reads four ASCII bytes a step (up to SHORT_VALUE_BYTES).
+      values(15).map((v, i) => (i === 12 ? str(2, Buffer.from(`${'x'.repeat(101)}\0xyz`)) : i === 13 ? str(3, Buffer.from('€')) : v)),
+      values(16).map((v, i) => (i === 14 ? str(2, Buffer.from(`{"a": "${'z'.repeat(90)}\\u0000"}`)) : i === 13 ? str(3, Buffer.from('€')) : v)),
+      values(17).map((v, i) => (i === 12 ? str(2, Buffer.concat([Buffer.from('v'.repeat(100)), u8(0xc0, 0x80), Buffer.from('abc')])) : i === 13 ? str(3, Buffer.from('€')) : v)),
     ];
     const images = [...[1, 2, 3].map((k) => image(values(k))), ...special.map((v) => image(v))];
     const pending = (rowsEvent(images).decodeRows(schema, { afterPending: [0] }).afterPending ?? []) as PendingImage[];
     const decoded = rowsEvent(images).decodeRows(schema).after ?? [];
-    assert.equal(pending.length, 14);
+    assert.equal(pending.length, 17);
     const writers = pendingCopyWriters(schema);
     const w = writers(pending[0] as PendingImage);
     assert.ok(w !== null, 'a writer for every column type of the table');
@@ -1251,7 +1262,7 @@ describe('binlog: compiled decoder for full row images', () => {
       assert.ok(Buffer.concat(fromBytes).equals(Buffer.concat(fromValues)), `policy ${policy}: the streams differ`);
       assert.deepEqual(statsA, statsB);
       // U+0000 in text and \u0000 in JSON are both counted as removed NULs.
-      assert.deepEqual(statsA, { nulCharsStripped: 5, zeroDatesReplaced: 2 });
+      assert.deepEqual(statsA, { nulCharsStripped: 7, zeroDatesReplaced: 2 });
       // Only the plain rows: the same stream again.
       const a = enc.encode(pending.slice(0, 3), present, statsA);
       const v = enc.encode(decoded.slice(0, 3), present, statsB);

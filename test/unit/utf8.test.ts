@@ -38,3 +38,51 @@ test('utf8Clean refuses U+0000 and the JSON escape \\u0000 only when asked', () 
   const other = Buffer.from('{"a":"\\u0001\\n\\U0000"}');
   assert.equal(utf8Clean(other, 0, other.length, REFUSE_U0000_ESCAPE), true);
 });
+
+test('utf8Clean reads runs of ASCII four bytes a step and still finds every byte a flag refuses', () => {
+  // Mostly ASCII (so runs take the four-byte path), with zero bytes, backslashes, parts of
+  // `\u0000`, and well- and ill-formed multi-byte sequences at every alignment.
+  const pieces = [
+    ...'abcdefghij0123456789 {}":,'.split('').map((ch) => Buffer.from(ch)),
+    Buffer.from([0x00]),
+    Buffer.from('\\'),
+    Buffer.from('\\u0000'),
+    Buffer.from('\\u000'),
+    Buffer.from('\\u0001'),
+    Buffer.from('ü'),
+    Buffer.from('東'),
+    Buffer.from('😀'),
+    Buffer.from([0xc3]),
+    Buffer.from([0x80]),
+    Buffer.from([0xed, 0xa0, 0x80]),
+    Buffer.from([0xf4, 0x90, 0x80, 0x80]),
+  ];
+  const u0000 = Buffer.from('\\u0000');
+  let seed = 11;
+  const rnd = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+  const seen = { valid: 0, nul: 0, esc: 0, bad: 0 };
+  for (let i = 0; i < 100_000; i++) {
+    const parts: Buffer[] = [];
+    const count = Math.floor(rnd() * 40);
+    for (let k = 0; k < count; k++) {
+      const special = rnd() < 0.08;
+      parts.push(special ? (pieces[26 + Math.floor(rnd() * (pieces.length - 26))] as Buffer) : (pieces[Math.floor(rnd() * 26)] as Buffer));
+    }
+    const body = Buffer.concat(parts);
+    // At an arbitrary offset inside a larger buffer, between bytes that must not count.
+    const pad = Math.floor(rnd() * 4);
+    const b = Buffer.concat([Buffer.alloc(pad, 0xff), body, Buffer.from([0x00, 0xff])]);
+    const well = isUtf8(body);
+    const hasNul = body.includes(0);
+    const hasEsc = body.includes(u0000);
+    for (const flags of [0, REFUSE_NUL, REFUSE_U0000_ESCAPE, REFUSE_NUL | REFUSE_U0000_ESCAPE]) {
+      const want = well && !((flags & REFUSE_NUL) !== 0 && hasNul) && !((flags & REFUSE_U0000_ESCAPE) !== 0 && hasEsc);
+      assert.equal(utf8Clean(b, pad, pad + body.length, flags), want, `${body.toString('hex')} flags ${flags}`);
+    }
+    if (!well) seen.bad++;
+    else if (hasEsc) seen.esc++;
+    else if (hasNul) seen.nul++;
+    else seen.valid++;
+  }
+  for (const [k, n] of Object.entries(seen)) assert.ok(n > 2_000, `the mix holds enough cases of ${k} (${n})`);
+});

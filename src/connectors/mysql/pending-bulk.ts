@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { utf8Clean } from '../../core/utf8.js';
 import {
   bindGenerated,
+  copyCode,
   decodeValue,
   intOp,
   lengthExpr,
@@ -20,6 +21,7 @@ import {
   PendingImage,
   POST_NONE,
   readBlobLength,
+  SHORT_VALUE_BYTES,
   truncatedValue,
   type ColPlan,
   type RowsPlan,
@@ -116,8 +118,8 @@ const ASCII_PARAM = `out[q] = 0; out[q + 1] = s.length; q += 2; for (let k = 0; 
 /** A length-encoded byte count `n` at `q` (the form quote.ts writes for bytes). */
 const LENENC = `if (n < 251) out[q++] = n; else if (n < 65536) { out[q] = 0xfc; out[q + 1] = n & 255; out[q + 2] = n >> 8; q += 3; } else { out[q] = 0xfe; out.writeUInt32LE(n, q + 1); out.writeUInt32LE(0, q + 5); q += 9; }`;
 
-/** Copies `buf[p, p + n)` to `out[q]` (a byte loop for short values: cheaper than a view and a set). */
-const COPY = `if (n <= 16) { for (let k = 0; k < n; k++) out[q + k] = buf[p + k]; } else out.set(new Uint8Array(buf.buffer, buf.byteOffset + p, n), q); q += n; p += n;`;
+/** Copies `buf[p, p + n)` to `out[q]`. */
+const COPY = copyCode('out');
 
 /**
  * Code that writes the parameter of non-null column `i` at `q` and moves `p` past its value,
@@ -175,12 +177,12 @@ function fastCode(c: ColPlan, i: number, kind: number, zero: boolean): { code: s
     case OP_VARSTR_UTF8:
     case OP_BLOB_UTF8:
       if (kind !== BULK_TEXT) return null;
-      // Text that would decode to U+FFFD is refused: checked by a JS loop up to 28 bytes, by
-      // isUtf8 above (Node 20 here: the loop ~2 ns a byte, isUtf8 with its view ~75 ns).
+      // Text that would decode to U+FFFD is refused: checked by a JS loop up to
+      // SHORT_VALUE_BYTES, by isUtf8 with a view above.
       return {
         code:
           `{ const n = ${lengthExpr(c.m1)}; p += ${lit(c.m1)}; if (p + n > end) throw truncatedValue(); ` +
-          `if (n <= 28 ? !utf8Clean(buf, p, p + n, 0) : !isUtf8(new Uint8Array(buf.buffer, buf.byteOffset + p, n))) return -1; ` +
+          `if (n <= ${lit(SHORT_VALUE_BYTES)} ? !utf8Clean(buf, p, p + n, 0) : !isUtf8(new Uint8Array(buf.buffer, buf.byteOffset + p, n))) return -1; ` +
           `out[q++] = 0; ${LENENC} ${COPY} }`,
         extra: 10,
       };

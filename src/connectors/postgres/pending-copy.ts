@@ -4,6 +4,7 @@ import { REFUSE_NUL, REFUSE_U0000_ESCAPE, utf8Clean } from '../../core/utf8.js';
 import type { ColumnSchema } from '../../core/schema.js';
 import {
   bindGenerated,
+  copyCode,
   intOp,
   lengthExpr,
   lit,
@@ -21,6 +22,7 @@ import {
   PendingImage,
   POST_NONE,
   readBlobLength,
+  SHORT_VALUE_BYTES,
   truncatedValue,
   type ColPlan,
   type RowsPlan,
@@ -62,7 +64,7 @@ export function pendingCopyWriters(columns: readonly ColumnSchema[]): PendingFie
 const TO_SCRATCH = `const n = s.length; for (let k = 0; k < n; k++) S[k] = s.charCodeAt(k);`;
 
 /** Copies `buf[p, p + n)` to `b[q]` and moves both past it. */
-const COPY = `if (n <= 16) { for (let k = 0; k < n; k++) b[q + k] = buf[p + k]; } else b.set(new Uint8Array(buf.buffer, buf.byteOffset + p, n), q); q += n; p += n;`;
+const COPY = copyCode('b');
 
 /** Reads a length-prefixed value's length `n` and checks its bounds. */
 function lengthCode(c: ColPlan): string {
@@ -124,11 +126,10 @@ function fieldCode(c: ColPlan, i: number, pg: string | null): { code: string; ex
     case OP_BLOB_UTF8:
       if (pg === 'text') {
         // U+0000 (removed by the text path) and text that is not UTF-8 (U+FFFD) are refused:
-        // checked by a JS loop up to 40 bytes, by indexOf and isUtf8 above (Node 20 here: the
-        // loop ~2 ns a byte, the native pair with its view 100–150 ns).
+        // checked by a JS loop up to SHORT_VALUE_BYTES, by indexOf and isUtf8 above.
         return {
           code:
-            `{ ${lengthCode(c)} if (n <= 40 ? !utf8Clean(buf, p, p + n, ${lit(REFUSE_NUL)}) : !nativeClean(buf, p, n, false)) return -1; ` +
+            `{ ${lengthCode(c)} if (n <= ${lit(SHORT_VALUE_BYTES)} ? !utf8Clean(buf, p, p + n, ${lit(REFUSE_NUL)}) : !nativeClean(buf, p, n, false)) return -1; ` +
             `dv.setInt32(q, n); q += 4; ${COPY} }`,
           extra: 4,
         };
@@ -138,7 +139,7 @@ function fieldCode(c: ColPlan, i: number, pg: string | null): { code: string; ex
         // removes, and text that is not UTF-8 are refused.
         return {
           code:
-            `{ ${lengthCode(c)} if (n <= 64 ? !utf8Clean(buf, p, p + n, ${lit(REFUSE_U0000_ESCAPE)}) : !nativeClean(buf, p, n, true)) return -1; ` +
+            `{ ${lengthCode(c)} if (n <= ${lit(SHORT_VALUE_BYTES)} ? !utf8Clean(buf, p, p + n, ${lit(REFUSE_U0000_ESCAPE)}) : !nativeClean(buf, p, n, true)) return -1; ` +
             `dv.setInt32(q, n + 1); b[q + 4] = 1; q += 5; ${COPY} }`,
           extra: 5,
         };
