@@ -209,10 +209,15 @@ function mergeKeyOf1(v: Value): number | string {
   return keyString([v]);
 }
 
+/** Where stepsOf puts the steps it makes (an array, or an object that routes them). */
+export interface StepSink {
+  push(step: KeyedStep): unknown;
+}
+
 /**
  * Splits a change into keyed steps (1 for insert/read/delete/same-key update, 2 for a key change).
  */
-export function stepsOf(change: RowChange, target: TargetTable, lanes: number, out: KeyedStep[]): void {
+export function stepsOf(change: RowChange, target: TargetTable, lanes: number, out: StepSink): void {
   const table = change.table;
   const h = lanes <= 1 ? 0 : keyingOf(target).hash;
   if (change.op === 'delete') {
@@ -242,7 +247,7 @@ export function stepsOf(change: RowChange, target: TargetTable, lanes: number, o
  * For an update: when the key changed, the step deleting the old key. `after` is the after
  * image (`byColumn`) or its key's values in key order.
  */
-function movedKey(table: TableSchema, before: Row, after: readonly (Value | undefined)[], byColumn: boolean, target: TargetTable, h: number, lanes: number, out: KeyedStep[]): void {
+function movedKey(table: TableSchema, before: Row, after: readonly (Value | undefined)[], byColumn: boolean, target: TargetTable, h: number, lanes: number, out: StepSink): void {
   const pk = table.primaryKey;
   let same = true;
   for (let i = 0; i < pk.length && same; i++) same = sameKeyValue(before[pk[i] as number], after[byColumn ? (pk[i] as number) : i]);

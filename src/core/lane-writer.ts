@@ -117,10 +117,11 @@ export class LaneWriter {
   }
 
   /** Hands the lane its part of one source batch, and the position that batch ends at. */
-  enqueue(steps: KeyedStep[], position: string): void {
+  enqueue(steps: readonly (KeyedStep | null)[], position: string, count = steps.length): void {
     if (this.#error) throw this.#error;
-    for (const s of steps) this.#merger.add(s);
-    if (steps.length > 0) this.#enqueuedSeq++;
+    // The first `count` entries are steps (the runtime reuses its lists; see runtime.ts stepsFor).
+    for (let i = 0; i < count; i++) this.#merger.add(steps[i] as KeyedStep);
+    if (count > 0) this.#enqueuedSeq++;
     this.#latest = position;
     this.#dirtySince ??= Date.now();
     if (this.#merger.steps >= this.#o.maxRows) this.#wake.notify();
