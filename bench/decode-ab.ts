@@ -11,7 +11,9 @@
  * the Annotate_rows events the dump does not send. Each pass parses every event and decodes every
  * value of every rows event (`decodeRows` with the table schemas), as decode.ts does; the builds
  * take turns pass by pass in this one process, so a slow spell of the machine (these are shared
- * and noisy: passes of one build vary by 10–20 %) falls on all of them. Reports, per build, the
+ * and noisy: passes of one build vary by 10–20 %) falls on all of them, and the order reverses
+ * every other pass. Wait until the servers are quiet after a bench run (purge and page flushing
+ * go on for a minute or two on the same cores). Reports, per build, the
  * min and median pass and the median relative to the first build, after a warm-up pass each.
  * The range's rows must decode to the same count in every build.
  */
@@ -166,13 +168,16 @@ async function main(): Promise<void> {
   process.stderr.write(`[decode-ab] ${from.file}:${from.pos} → ${to.file}:${to.pos}: ${(bytes / 1e6).toFixed(1)} MB of events, ${o.passes} passes per build after a warm-up\n`);
   const times: number[][] = o.builds.map(() => []);
   let rowsSeen = -1;
+  const order = o.builds.map((_, k) => k);
   for (let i = 0; i <= o.passes; i++) {
-    parsers.forEach((P, k) => {
-      const [ms, rows] = pass(P, files, schemas);
+    // Every other pass in the reverse order: whoever goes first is not always the one that
+    // meets a machine just freed by (or still collecting for) the other.
+    for (const k of i % 2 === 0 ? order : [...order].reverse()) {
+      const [ms, rows] = pass(parsers[k] as ParserClass, files, schemas);
       if (rowsSeen >= 0 && rows !== rowsSeen) throw new Error(`${o.builds[k]} decoded ${rows} rows, the first build ${rowsSeen}`);
       rowsSeen = rows;
       if (i > 0) (times[k] as number[]).push(ms);
-    });
+    }
   }
   const base = median(times[0] as number[]);
   process.stdout.write(`${rowsSeen} rows per pass\n`);
