@@ -7,6 +7,7 @@
  *
  *   node dist/bench/decode.js ferry|zongji|raw PORT FILE POS END_FILE END_POS
  */
+import { performance } from 'node:perf_hooks';
 import mysql from 'mysql2/promise';
 import mysqlCallbacks from 'mysql2';
 import { BinlogDumpCommand, buildBinlogDump, type Mysql2ConnectionInternals } from '../src/connectors/mysql/binlog/dump-command.js';
@@ -23,6 +24,8 @@ interface DecodeResult {
   checksum: number;
   /** CPU seconds (user + system) of this process over the same interval: less noisy than `seconds` on a shared machine. */
   cpuSeconds: number;
+  /** Share of the interval the event loop was busy (not waiting for the socket), Ferry's reader only. */
+  busy?: number;
 }
 
 function cpuSince(c0: NodeJS.CpuUsage): number {
@@ -39,6 +42,7 @@ async function decodeWithFerry(port: number, start: BinlogCoord, end: BinlogCoor
   await c.end();
   const t0 = process.hrtime.bigint();
   const c0 = process.cpuUsage();
+  const elu0 = performance.eventLoopUtilization();
   const stream = openBinlogStream({
     connection: { ...conn, port },
     serverId: 7101,
@@ -71,7 +75,9 @@ async function decodeWithFerry(port: number, start: BinlogCoord, end: BinlogCoor
     }
   }
   await stream.close();
-  return { rows, events, seconds: Number(process.hrtime.bigint() - t0) / 1e9, rssKb: readPeakRssKb(process.pid), checksum, cpuSeconds: cpuSince(c0) };
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const busy = Math.round(performance.eventLoopUtilization(elu0).utilization * 1000) / 1000;
+  return { rows, events, seconds, rssKb: readPeakRssKb(process.pid), checksum, cpuSeconds: cpuSince(c0), busy };
 }
 
 /** The dump alone: every event received (end_log_pos read from the header), nothing parsed. */
