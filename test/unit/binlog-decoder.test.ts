@@ -563,6 +563,19 @@ describe('binlog: rows decoding', () => {
     assert.deepEqual(decodeOne({ type: T.BLOB, meta: u8(4) }, Buffer.concat([u32(2), u8(0, 255)]), blob), Buffer.from([0, 255]));
     assert.equal(decodeOne({ type: T.BLOB, meta: u8(4) }, Buffer.concat([u32(8), Buffer.from('{"a": 1}')]), json), '{"a": 1}');
     assert.deepEqual(decodeOne({ type: T.GEOMETRY, meta: u8(4) }, Buffer.concat([u32(3), u8(1, 2, 3)])), Buffer.from([1, 2, 3]));
+    // Every length around the four-byte steps of the short copy (≤ 128 bytes) and the view above
+    // it, through the generated decoder: equal bytes, and a copy (overwriting the event's buffer
+    // afterwards does not change the value).
+    for (let n = 0; n <= 140; n++) {
+      const bytes = Buffer.from(Array.from({ length: n }, (_, i) => (i * 37 + n) & 0xff));
+      const p = parserWithFde();
+      p.parse(event(E.TABLE_MAP, tableMapBody(7, 'd', 't', [{ type: T.LONG }, { type: T.BLOB, meta: u8(4) }]), { logPos: 100 }));
+      const raw = event(E.WRITE_ROWS_V2, rowsBody(2, 7, 2, [image([u32(n), Buffer.concat([u32(n), bytes])])]), { logPos: 200 });
+      const rows = asRows(p.parse(raw)).decodeRows([col('id', { kind: 'int', bits: 32, unsigned: false }), blob]).after ?? [];
+      assert.deepEqual(rows[0], [n, bytes], `${n} bytes`);
+      raw.fill(0xee);
+      assert.deepEqual(rows[0], [n, bytes], `${n} bytes, after the event's buffer changed`);
+    }
   });
 
   it('ENUM and SET from schema labels; index 0 is the empty string', () => {

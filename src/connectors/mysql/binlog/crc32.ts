@@ -32,11 +32,23 @@ const nativeCrc32 = (zlib as unknown as { crc32?: (data: Uint8Array) => number }
  */
 const NATIVE_FROM_BYTES = 320;
 
+/**
+ * The buffer of the last view checksummed, and its ArrayBuffer: V8 runs the `buffer` getter in
+ * C++, and consecutive events mostly come from the same socket chunk.
+ */
+let lastView: Uint8Array | null = null;
+let lastBuffer: ArrayBufferLike | null = null;
+
 /** CRC-32 of `buf[start, end)`, as an unsigned 32-bit number. */
 export function crc32(buf: Uint8Array, start = 0, end = buf.length): number {
   if (nativeCrc32 !== undefined && end - start >= NATIVE_FROM_BYTES) {
+    if (start === 0 && end === buf.length) return nativeCrc32(buf) >>> 0;
+    if (buf !== lastView) {
+      lastView = buf;
+      lastBuffer = buf.buffer;
+    }
     // A plain Uint8Array view: Buffer#subarray costs more than the checksum of a small event.
-    return nativeCrc32(start === 0 && end === buf.length ? buf : new Uint8Array(buf.buffer, buf.byteOffset + start, end - start)) >>> 0;
+    return nativeCrc32(new Uint8Array(lastBuffer as ArrayBufferLike, buf.byteOffset + start, end - start)) >>> 0;
   }
   return crc32Tables(buf, start, end);
 }

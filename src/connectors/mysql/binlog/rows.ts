@@ -308,10 +308,24 @@ function utf8Text(buf: Buffer, start: number, end: number): string {
 
 /** A copy of `buf[start, end)` that does not keep the event buffer alive. */
 function copyBytes(buf: Buffer, start: number, end: number): Buffer {
-  const out = Buffer.allocUnsafe(end - start);
+  const n = end - start;
+  const out = Buffer.allocUnsafe(n);
+  if (n <= SHORT_VALUE_BYTES) {
+    // A JS loop, four bytes a step: no view (a TypedArray and a call to the `buffer` getter,
+    // which V8 runs in C++), as the writers of pending images copy short values.
+    let k = 0;
+    for (const k4 = n - 4; k <= k4; k += 4) {
+      out[k] = buf[start + k] as number;
+      out[k + 1] = buf[start + k + 1] as number;
+      out[k + 2] = buf[start + k + 2] as number;
+      out[k + 3] = buf[start + k + 3] as number;
+    }
+    for (; k < n; k++) out[k] = buf[start + k] as number;
+    return out;
+  }
   // TypedArray#set from a plain view: Buffer#copy wraps the same copy in argument checks that
   // cost more than the copy of a short value.
-  out.set(new Uint8Array(buf.buffer, buf.byteOffset + start, end - start));
+  out.set(new Uint8Array(buf.buffer, buf.byteOffset + start, n));
   return out;
 }
 
