@@ -136,6 +136,16 @@ function putFraction(micros: number, fsp: number, o: number): number {
 
 const fcc = String.fromCharCode;
 
+/** The character code of the tens digit of `n` (0 <= n <= 99: a pair of digits). */
+function tensChar(n: number): number {
+  return CH_0 + ((n / 10) | 0);
+}
+
+/** The character code of the ones digit of `n` (0 <= n < 2^31). */
+function onesChar(n: number): number {
+  return CH_0 + n - ((n / 10) | 0) * 10;
+}
+
 /**
  * `YYYY-MM-DD HH:MM:SS` and `fsp` (at most 6) fraction digits, spelled out in one
  * `String.fromCharCode` call per width: DATETIME and TIMESTAMP are the most common temporal
@@ -143,46 +153,34 @@ const fcc = String.fromCharCode;
  * The caller checks the fields are in range: year <= 9999, the others <= 99, micros < 10^6.
  */
 function dateTimeText(year: number, month: number, day: number, hour: number, min: number, sec: number, micros: number, fsp: number): string {
-  const ya = (year / 1000) | 0;
-  let r = year - ya * 1000;
-  const yb = (r / 100) | 0;
-  r -= yb * 100;
-  const yc = (r / 10) | 0;
-  const Y0 = CH_0 + ya;
-  const Y1 = CH_0 + yb;
-  const Y2 = CH_0 + yc;
-  const Y3 = CH_0 + r - yc * 10;
-  let q = (month / 10) | 0;
-  const M0 = CH_0 + q;
-  const M1 = CH_0 + month - q * 10;
-  q = (day / 10) | 0;
-  const D0 = CH_0 + q;
-  const D1 = CH_0 + day - q * 10;
-  q = (hour / 10) | 0;
-  const H0 = CH_0 + q;
-  const H1 = CH_0 + hour - q * 10;
-  q = (min / 10) | 0;
-  const I0 = CH_0 + q;
-  const I1 = CH_0 + min - q * 10;
-  q = (sec / 10) | 0;
-  const S0 = CH_0 + q;
-  const S1 = CH_0 + sec - q * 10;
+  const century = (year / 100) | 0;
+  const yy = year - century * 100;
+  const Y0 = tensChar(century);
+  const Y1 = onesChar(century);
+  const Y2 = tensChar(yy);
+  const Y3 = onesChar(yy);
+  const M0 = tensChar(month);
+  const M1 = onesChar(month);
+  const D0 = tensChar(day);
+  const D1 = onesChar(day);
+  const H0 = tensChar(hour);
+  const H1 = onesChar(hour);
+  const I0 = tensChar(min);
+  const I1 = onesChar(min);
+  const S0 = tensChar(sec);
+  const S1 = onesChar(sec);
   if (fsp <= 0) return fcc(Y0, Y1, Y2, Y3, CH_MINUS, M0, M1, CH_MINUS, D0, D1, CH_SPACE, H0, H1, CH_COLON, I0, I1, CH_COLON, S0, S1);
-  const ua = (micros / 100000) | 0;
-  let u = micros - ua * 100000;
-  const ub = (u / 10000) | 0;
-  u -= ub * 10000;
-  const uc = (u / 1000) | 0;
-  u -= uc * 1000;
-  const ud = (u / 100) | 0;
-  u -= ud * 100;
-  const ue = (u / 10) | 0;
-  const U0 = CH_0 + ua;
-  const U1 = CH_0 + ub;
-  const U2 = CH_0 + uc;
-  const U3 = CH_0 + ud;
-  const U4 = CH_0 + ue;
-  const U5 = CH_0 + u - ue * 10;
+  // Six digits as three pairs.
+  const ua = (micros / 10000) | 0;
+  const rest = micros - ua * 10000;
+  const ub = (rest / 100) | 0;
+  const uc = rest - ub * 100;
+  const U0 = tensChar(ua);
+  const U1 = onesChar(ua);
+  const U2 = tensChar(ub);
+  const U3 = onesChar(ub);
+  const U4 = tensChar(uc);
+  const U5 = onesChar(uc);
   switch (fsp) {
     case 1:
       return fcc(Y0, Y1, Y2, Y3, CH_MINUS, M0, M1, CH_MINUS, D0, D1, CH_SPACE, H0, H1, CH_COLON, I0, I1, CH_COLON, S0, S1, CH_DOT, U0);
@@ -291,16 +289,11 @@ export function readDate(buf: Buffer, pos: number): string {
   const v = (buf[pos] as number) | ((buf[pos + 1] as number) << 8) | ((buf[pos + 2] as number) << 16);
   const year = v >>> 9;
   if (year > 9999) return text(0, putDate(year, (v >>> 5) & 15, v & 31, 0));
-  const ya = (year / 1000) | 0;
-  let r = year - ya * 1000;
-  const yb = (r / 100) | 0;
-  r -= yb * 100;
-  const yc = (r / 10) | 0;
+  const century = (year / 100) | 0;
+  const yy = year - century * 100;
   const month = (v >>> 5) & 15;
   const day = v & 31;
-  const mq = (month / 10) | 0;
-  const dq = (day / 10) | 0;
-  return fcc(CH_0 + ya, CH_0 + yb, CH_0 + yc, CH_0 + r - yc * 10, CH_MINUS, CH_0 + mq, CH_0 + month - mq * 10, CH_MINUS, CH_0 + dq, CH_0 + day - dq * 10);
+  return fcc(tensChar(century), onesChar(century), tensChar(yy), onesChar(yy), CH_MINUS, tensChar(month), onesChar(month), CH_MINUS, tensChar(day), onesChar(day));
 }
 
 /** Fractional part of DATETIME2/TIME2/TIMESTAMP2: (fsp+1)/2 bytes, big-endian. */
